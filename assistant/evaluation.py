@@ -1,0 +1,135 @@
+"""Offline evaluation: read a question set, score retrieval per question, aggregate.
+
+Input is JSONL, one question a line (ARCHITECTURE.md):
+``{"id", "question", "gold_sections": [7, "doc#3"], "key_points": [...], "type", "history"?}``.
+An empty ``gold_sections`` marks a question the corpus does not cover; such questions are left
+out of retrieval metrics (they are refusal cases).
+
+    >>> retrieval_metrics([["d#2", "d#7"], ["d#1"]], [("7",), ("5",)])
+    {'hit@1': 0.0, 'hit@3': 0.5, 'hit@5': 0.5, 'mrr': 0.25, 'n': 2}
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+HIT_AT = (1, 3, 5)
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    """One evaluation item."""
+
+    id: str
+    question: str
+    gold_sections: tuple[str, ...]  # section numbers ("7") or refs ("doc#7"); empty = not covered
+    key_points: tuple[str, ...]  # short phrases a good answer contains
+    type: str  # e.g. "paraphrase_zh", "english", "multi_section", "out_of_corpus", "followup"
+    history: tuple[dict, ...] = ()  # earlier turns for follow-up questions
+
+    @property
+    def covered(self) -> bool:
+        return bool(self.gold_sections)
+
+
+def load_questions(path: str | Path) -> list[EvalQuestion]:
+    """Parse an eval JSONL file; errors name the file and line."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"Question file {path} does not exist.")
+    questions = []
+    seen = set()
+    for line_no, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{line_no}"
+        try:
+            row = json.loads(line)
+            item = EvalQuestion(
+                id=str(row["id"]),
+                question=str(row["question"]),
+                gold_sections=tuple(str(g) for g in row.get("gold_sections", [])),
+                key_points=tuple(str(k) for k in row.get("key_points", [])),
+                type=str(row.get("type", "unspecified")),
+                history=tuple(row.get("history", [])),
+            )
+        except (ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"{where}: not a valid question ({type(err).__name__}: {err})") from None
+        if item.id in seen:
+            raise ValueError(f"{where}: duplicate id {item.id!r}")
+        seen.add(item.id)
+        questions.append(item)
+    if not questions:
+        raise ValueError(f"{path} holds no questions.")
+    return questions
+
+
+def gold_matches(gold: str, section_ref: str) -> bool:
+    """Whether a retrieved section is a gold one: "7" matches any document's question 7;
+    "stem#7" matches question 7 of the document whose path ends in that stem.
+
+    >>> gold_matches("7", "ml_basics_qa#7"), gold_matches("basics#7", "ml/basics#7"), gold_matches("7", "d#17")
+    (True, True, False)
+    """
+    doc, _, number = section_ref.rpartition("#")
+    if "#" not in gold:
+        return number == gold
+    gold_doc, _, gold_number = gold.rpartition("#")
+    return number == gold_number and (doc == gold_doc or doc.endswith("/" + gold_doc))
+
+
+def first_relevant_rank(refs: Sequence[str], gold: Sequence[str]) -> int | None:
+    """1-based rank of the first retrieved ref that matches any gold section, else None."""
+    for rank, ref in enumerate(refs, start=1):
+        if any(gold_matches(g, ref) for g in gold):
+            return rank
+    return None
+
+
+def retrieval_metrics(ranked_refs: Sequence[Sequence[str]], golds: Sequence[Sequence[str]]) -> dict:
+    """hit@1/3/5 and MRR over questions (each a ranked list of section refs and its gold)."""
+    ranks = [first_relevant_rank(refs, gold) for refs, gold in zip(ranked_refs, golds)]
+    n = len(ranks)
+    metrics = {f"hit@{k}": _mean([r is not None and r <= k for r in ranks]) for k in HIT_AT}
+    metrics["mrr"] = _mean([1.0 / r if r else 0.0 for r in ranks])
+    metrics["n"] = n
+    return metrics
+
+
+def evaluate_retrieval(
+    questions: Sequence[EvalQuestion],
+    retrieve: Callable[[EvalQuestion], list[str]],
+    progress: bool = True,
+) -> tuple[dict, list[dict]]:
+    """Run ``retrieve`` (question -> ranked section refs) on covered questions.
+
+    Returns overall metrics with a ``by_type`` breakdown, and one record per question.
+    """
+    records = []
+    for item in tqdm(questions, desc="Retrieval eval", unit="q", disable=not progress):
+        record = {"id": item.id, "type": item.type, "question": item.question, "gold": list(item.gold_sections)}
+        if item.covered:
+            refs = retrieve(item)
+            record["retrieved"] = refs
+            record["first_relevant_rank"] = first_relevant_rank(refs, item.gold_sections)
+        records.append(record)
+    scored = [r for r in records if "retrieved" in r]
+    metrics = retrieval_metrics([r["retrieved"] for r in scored], [r["gold"] for r in scored])
+    by_type = defaultdict(list)
+    for r in scored:
+        by_type[r["type"]].append(r)
+    metrics["by_type"] = {
+        t: retrieval_metrics([r["retrieved"] for r in rs], [r["gold"] for r in rs]) for t, rs in sorted(by_type.items())
+    }
+    return metrics, records
+
+
+def _mean(values) -> float:
+    values = [float(v) for v in values]
+    return round(sum(values) / len(values), 4) if values else 0.0

@@ -1,0 +1,34 @@
+"""Rule-based rewriting of a follow-up question into a self-contained retrieval query.
+
+A question that leans on the previous turn (a pronoun, a leading "那…", "what about", or very
+short) is searched together with the previous user question; anything else is searched alone.
+
+    >>> history = [{"role": "user", "content": "L1正则为什么容易产生稀疏解？"},
+    ...            {"role": "assistant", "content": "因为……"}]
+    >>> retrieval_query("那L2正则呢？", history)
+    'L1正则为什么容易产生稀疏解？\\n那L2正则呢？'
+    >>> retrieval_query("Dropout的作用是什么？", history)
+    'Dropout的作用是什么？'
+"""
+
+from __future__ import annotations
+
+import re
+
+SHORT_QUESTION_CHARS = 8  # a question this short is taken as a follow-up when there is history
+_LEADS = re.compile(r"^\s*(那么?|还有|另外|反过来|反之|同样|然后|and\b|so\b|what about|how about)", re.I)
+_REFERS = re.compile(r"它|它们|这个|那个|这种|那种|这样|上面|上述|刚才|前面|其中|\b(it|its|that|this|them|they|those)\b", re.I)
+
+
+def is_follow_up(question: str) -> bool:
+    """Whether a question needs the previous turn to be understood."""
+    text = question.strip()
+    return bool(_LEADS.search(text) or _REFERS.search(text) or len(text) <= SHORT_QUESTION_CHARS)
+
+
+def retrieval_query(question: str, history: list[dict] | None = None) -> str:
+    """The text to search for: the question, preceded by the last user turn if it is a follow-up."""
+    previous = [turn["content"] for turn in history or [] if turn.get("role") == "user"]
+    if previous and is_follow_up(question):
+        return f"{previous[-1].strip()}\n{question.strip()}"
+    return question.strip()

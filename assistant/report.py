@@ -1,0 +1,70 @@
+"""Write an eval report as JSON, with a Markdown summary and a PNG chart beside it.
+
+``write_report(report, "out/report.json")`` writes ``report.json``, ``report.md`` and
+``report.png``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+_RETRIEVAL_KEYS = ("hit@1", "hit@3", "hit@5", "mrr")
+
+
+def write_report(report: dict, out: str | Path) -> list[Path]:
+    """Write the three files; returns their paths."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, ensure_ascii=False, indent=2), "utf-8")
+    markdown = out.with_suffix(".md")
+    markdown.write_text(summary_markdown(report), "utf-8")
+    chart = out.with_suffix(".png")
+    _plot(report, chart)
+    return [out, markdown, chart]
+
+
+def summary_markdown(report: dict) -> str:
+    """A readable summary: overall metrics, then a per-type table."""
+    lines = ["# Evaluation report", ""]
+    config = report.get("config", {})
+    if config:
+        lines += [f"- questions: `{config.get('questions')}`", f"- corpus: `{config.get('corpus')}`", ""]
+    retrieval = report.get("retrieval")
+    if retrieval:
+        lines += ["## Retrieval (section level)", "", "| type | n | " + " | ".join(_RETRIEVAL_KEYS) + " |"]
+        lines.append("|---" * (len(_RETRIEVAL_KEYS) + 2) + "|")
+        rows = [("all", retrieval)] + list(retrieval.get("by_type", {}).items())
+        for name, m in rows:
+            lines.append(f"| {name} | {m['n']} | " + " | ".join(f"{m[k]:.3f}" for k in _RETRIEVAL_KEYS) + " |")
+        lines.append("")
+        misses = [q for q in report.get("per_question", []) if q.get("retrieved") and q.get("first_relevant_rank") != 1]
+        if misses:
+            lines += ["### Questions whose first hit is not gold", ""]
+            for q in misses:
+                lines.append(f"- `{q['id']}` {q['question']} — gold {q['gold']}, got {q['retrieved'][:3]}")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    retrieval = report.get("retrieval", {})
+    groups = [("all", retrieval)] + list(retrieval.get("by_type", {}).items())
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(groups)), 3.6))
+    width = 0.8 / len(_RETRIEVAL_KEYS)
+    for j, key in enumerate(_RETRIEVAL_KEYS):
+        xs = [i + j * width for i in range(len(groups))]
+        ax.bar(xs, [m.get(key, 0) for _, m in groups], width, label=key)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(groups))])
+    ax.set_xticklabels([f"{name}\n(n={m.get('n', 0)})" for name, m in groups], fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_title("Retrieval, section level")
+    ax.legend(fontsize=8, ncol=len(_RETRIEVAL_KEYS), loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

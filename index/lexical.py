@@ -1,0 +1,89 @@
+"""BM25 over jieba tokens, with a small English→Chinese glossary for cross-language queries.
+
+    >>> tok = ChineseTokenizer()
+    >>> tok.tokenize("如何找到让F1最高的分类阈值?")
+    ['找到', 'f1', '最高', '分类', '阈值', '分类阈值']
+    >>> "过拟合" in tok.tokenize_query("How to fix overfitting?")
+    True
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from importlib import resources
+
+import numpy as np
+
+_WORD = re.compile(r"[^\W_]")
+
+
+def _data_lines(name: str) -> list[str]:
+    text = (resources.files("index") / "data" / name).read_text("utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+class ChineseTokenizer:
+    """jieba search-mode tokens, lower-cased, without stop words and punctuation.
+
+    Domain words from ``index/data/user_words.txt`` are kept whole ("过拟合", "哈达玛积"), and
+    search mode also emits their parts, so "拟合" still matches. Queries are expanded with the
+    Chinese terms for English words found in ``index/data/glossary_en_zh.tsv``.
+    """
+
+    id = "jieba-search-v1"  # recorded in index manifests: change it when tokens would change
+
+    def __init__(self):
+        import jieba
+
+        self._jieba = jieba.Tokenizer()
+        jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict" chatter on stderr
+        self._jieba.initialize()  # load the dictionary now, not during the first search
+        for word in _data_lines("user_words.txt"):
+            self._jieba.add_word(word)
+        self._stop = set(_data_lines("stopwords.txt"))
+        self._glossary = self._read_glossary()
+
+    def tokenize(self, text: str) -> list[str]:
+        """Index-side tokens of a text."""
+        tokens = self._jieba.lcut_for_search(text.lower())
+        return [t for t in (t.strip() for t in tokens) if t and _WORD.search(t) and t not in self._stop]
+
+    def tokenize_query(self, query: str) -> list[str]:
+        """Query tokens plus glossary translations of its English words and phrases."""
+        lowered = query.lower()
+        extra = [zh for en, zh in self._glossary if _contains_phrase(lowered, en)]
+        return self.tokenize(query) + [t for words in extra for t in self.tokenize(words)]
+
+    @staticmethod
+    def _read_glossary() -> list[tuple[str, str]]:
+        pairs = []
+        for line in _data_lines("glossary_en_zh.tsv"):
+            english, chinese = line.split("\t", 1)
+            pairs.append((english.lower(), chinese))
+        return pairs
+
+
+def _contains_phrase(text: str, phrase: str) -> bool:
+    """Whole-word match for Latin phrases: "l1" is in "the l1 norm" but not in "l10"."""
+    return re.search(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", text) is not None
+
+
+class BM25Index:
+    """Okapi BM25 (bm25s, Lucene variant) over pre-tokenised documents."""
+
+    def __init__(self, documents: list[list[str]], k1: float = 1.2, b: float = 0.75):
+        import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at INFO
+        self._bm25 = bm25s.BM25(k1=k1, b=b)
+        self._n = len(documents)
+        self._bm25.index(documents, show_progress=False)
+        self._vocab = self._bm25.vocab_dict
+
+    def scores(self, query_tokens: list[str]) -> np.ndarray:
+        """BM25 score of every document for the query -> (n_documents,) float32."""
+        known = [t for t in query_tokens if t in self._vocab]
+        if not known:
+            return np.zeros(self._n, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)

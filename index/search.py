@@ -1,0 +1,194 @@
+"""Hybrid search: dense (FAISS) and BM25 rankings of chunks, fused per question section.
+
+Each retriever ranks chunks; a section takes the rank of its best chunk in each ranking, and the
+section rankings are fused by reciprocal rank. A hit is one section, shown through its
+best-matching chunk, with the fused score and each retriever's own score.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from corpus import Chunk, Section
+from index.encoders import Encoder
+from index.fusion import fuse_rankings
+from index.lexical import BM25Index, ChineseTokenizer
+from index.vectors import VectorIndex
+
+log = logging.getLogger(__name__)
+
+MODES = ("hybrid", "dense", "bm25")
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """How a query is turned into ranked sections."""
+
+    k: int = 5  # sections returned by a search
+    mode: str = "hybrid"  # "hybrid" (fused), or "dense" / "bm25" alone for comparison
+    candidates: int = 100  # chunks taken from each retriever before fusing
+    rrf_k: float = 10.0  # reciprocal-rank constant: smaller trusts the top ranks more (dev-tuned)
+    dense_weight: float = 0.3  # weight of the dense ranking in the fusion (dev-tuned; BM25 is stronger here)
+    bm25_weight: float = 1.0  # weight of the BM25 ranking in the fusion
+    max_query_chars: int = 2000  # longer queries are cut to this, with a warning
+
+    def __post_init__(self):
+        if self.k < 1:
+            raise ValueError(f"k should be positive, got {self.k}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode should be one of {MODES}, got {self.mode!r}")
+        if self.candidates < 1:
+            raise ValueError(f"candidates should be positive, got {self.candidates}")
+        if self.rrf_k <= 0:
+            raise ValueError(f"rrf_k should be positive, got {self.rrf_k}")
+        if self.max_query_chars < 1:
+            raise ValueError(f"max_query_chars should be positive, got {self.max_query_chars}")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved section, shown through its best-matching chunk."""
+
+    chunk: Chunk
+    score: float  # fused score (reciprocal-rank sum); only comparable within one query
+    dense_score: float | None  # cosine similarity of the section's best chunk, None if not a candidate
+    bm25_score: float | None  # BM25 score of the section's best chunk, None if not a candidate
+
+    @property
+    def section_ref(self) -> str:
+        return self.chunk.section_ref
+
+    def to_dict(self) -> dict:
+        """JSON-ready: doc, section number, title, chunk text and the three scores."""
+        return {
+            "doc": self.chunk.doc,
+            "section": self.chunk.number,
+            "section_ref": self.chunk.section_ref,
+            "title": self.chunk.title,
+            "chunk_id": self.chunk.id,
+            "text": self.chunk.text,
+            "score": round(self.score, 6),
+            "dense_score": None if self.dense_score is None else round(self.dense_score, 6),
+            "bm25_score": None if self.bm25_score is None else round(self.bm25_score, 6),
+        }
+
+
+class EmptyQueryError(ValueError):
+    """The query has no searchable text."""
+
+
+class SearchIndex:
+    """Chunks of a corpus with their dense vectors and BM25 index; ``search`` ranks sections."""
+
+    def __init__(
+        self,
+        sections: list[Section],
+        chunks: list[Chunk],
+        vectors: VectorIndex,
+        bm25: BM25Index,
+        encoder: Encoder,
+        tokenizer: ChineseTokenizer,
+        config: RetrievalConfig | None = None,
+        manifest: dict | None = None,
+    ):
+        if len(vectors) != len(chunks):
+            raise ValueError(f"{len(vectors)} vectors for {len(chunks)} chunks")
+        self.sections = {s.ref: s for s in sections}
+        self.chunks = chunks
+        self.vectors = vectors
+        self.bm25 = bm25
+        self.encoder = encoder
+        self.tokenizer = tokenizer
+        self.config = config or RetrievalConfig()
+        self.manifest = manifest or {}
+
+    def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
+        """The k best sections for a query, best first.
+
+        Raises EmptyQueryError for a blank query; a query longer than ``max_query_chars`` is
+        truncated with a warning.
+        """
+        query = self._clean_query(query)
+        k = k or self.config.k
+        mode = mode or self.config.mode
+        if mode not in MODES:
+            raise ValueError(f"mode should be one of {MODES}, got {mode!r}")
+        dense = self._dense(query) if mode in ("hybrid", "dense") else {}
+        lexical = self._bm25(query) if mode in ("hybrid", "bm25") else {}
+
+        rankings = {}
+        if mode in ("hybrid", "dense"):
+            rankings["dense"] = _sections_by_best_chunk(dense, self.chunks)
+        if mode in ("hybrid", "bm25"):
+            rankings["bm25"] = _sections_by_best_chunk(lexical, self.chunks)
+        weights = {"dense": self.config.dense_weight, "bm25": self.config.bm25_weight}
+        fused_sections = fuse_rankings(rankings, k=self.config.rrf_k, weights=weights)[:k]
+
+        # Within a section, show the chunk that the two chunk rankings agree on best.
+        chunk_rankings = {name: sorted(s, key=lambda i: -s[i]) for name, s in (("dense", dense), ("bm25", lexical)) if s}
+        chunk_scores = dict(fuse_rankings(chunk_rankings, k=self.config.rrf_k, weights=weights))
+        best_chunk: dict[str, int] = {}
+        for i, _ in sorted(chunk_scores.items(), key=lambda pair: -pair[1]):
+            best_chunk.setdefault(self.chunks[i].section_ref, i)
+
+        hits = []
+        for ref, score in fused_sections:
+            i = best_chunk[ref]
+            hits.append(
+                Hit(
+                    chunk=self.chunks[i],
+                    score=float(score),
+                    dense_score=_best_in_section(dense, self.chunks, ref),
+                    bm25_score=_best_in_section(lexical, self.chunks, ref),
+                )
+            )
+        return hits
+
+    def _clean_query(self, query: str) -> str:
+        query = (query or "").strip()
+        if not query:
+            raise EmptyQueryError("The query is empty: type a question or some keywords.")
+        limit = self.config.max_query_chars
+        if len(query) > limit:
+            log.warning("Query is %d characters long; searching with its first %d.", len(query), limit)
+            query = query[:limit]
+        return query
+
+    def _dense(self, query: str) -> dict[int, float]:
+        """Chunk row -> cosine similarity for the top candidates."""
+        vector = self.encoder.embed_batch([query])[0]
+        scores, ids = self.vectors.search(vector, self.config.candidates)
+        return {int(i): float(s) for s, i in zip(scores, ids)}
+
+    def _bm25(self, query: str) -> dict[int, float]:
+        """Chunk row -> BM25 score for the top candidates with a positive score."""
+        scores = self.bm25.scores(self.tokenizer.tokenize_query(query))
+        n = min(self.config.candidates, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n] if n else []
+        return {int(i): float(scores[i]) for i in top if scores[i] > 0}
+
+    def info(self) -> dict:
+        """What the index holds, for ``study-assistant index info``."""
+        return {**self.manifest, "vector_index": self.vectors.kind}
+
+
+def _sections_by_best_chunk(chunk_scores: dict[int, float], chunks: list[Chunk]) -> list[str]:
+    """Section refs ordered by their best chunk's score: {0: .2, 1: .9} -> [ref of chunk 1, …]."""
+    order = []
+    seen = set()
+    for i in sorted(chunk_scores, key=lambda i: -chunk_scores[i]):
+        ref = chunks[i].section_ref
+        if ref not in seen:
+            seen.add(ref)
+            order.append(ref)
+    return order
+
+
+def _best_in_section(chunk_scores: dict[int, float], chunks: list[Chunk], ref: str) -> float | None:
+    values = [s for i, s in chunk_scores.items() if chunks[i].section_ref == ref]
+    return max(values) if values else None
+
+

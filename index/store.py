@@ -1,0 +1,203 @@
+"""Build, save and reopen search indexes under the data dir, rebuilding whenever they don't match.
+
+An index lives in ``<data dir>/indexes/<corpus name>-<key>/`` where the key hashes everything the
+index depends on: the corpus bytes, the encoder, chunking and BM25 settings and the format
+version. ``manifest.json`` records those and a sha256 of every file. An index is written to a
+temporary folder and renamed into place, so a reader never sees half of one; at open time a
+missing, mismatched or corrupt index is rebuilt, never read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from corpus import Chunk, ChunkConfig, Corpus, Section, chunk_sections
+from index.encoders import DEFAULT_ENCODER, Encoder, embed, make_encoder
+from index.lexical import BM25Index, ChineseTokenizer
+from index.search import RetrievalConfig, SearchIndex
+from index.vectors import VectorIndex
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1  # bump when parsing, chunking or the saved layout changes meaning
+_FILES = ("sections.jsonl", "chunks.jsonl", "vectors.faiss")
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """What the saved index is made of."""
+
+    encoder: str = DEFAULT_ENCODER  # "use-multilingual-v3" (bundled) or a sentence-transformers id/dir
+    vector_index: str = "auto"  # "flat" (exact), "hnsw" (approximate) or "auto" (by size)
+    bm25_k1: float = 1.2  # BM25 term-frequency saturation
+    bm25_b: float = 0.75  # BM25 length normalisation
+    embed_batch_size: int = 64  # chunks per encoder call while building
+
+    def __post_init__(self):
+        if self.vector_index not in ("auto", "flat", "hnsw"):
+            raise ValueError(f"vector_index should be 'auto', 'flat' or 'hnsw', got {self.vector_index!r}")
+        if self.bm25_k1 < 0 or not 0 <= self.bm25_b <= 1:
+            raise ValueError(f"bm25 needs k1 >= 0 and 0 <= b <= 1, got k1={self.bm25_k1}, b={self.bm25_b}")
+        if self.embed_batch_size < 1:
+            raise ValueError(f"embed_batch_size should be positive, got {self.embed_batch_size}")
+
+
+class CorruptIndexError(Exception):
+    """A saved index is unreadable or does not match its manifest."""
+
+
+def open_index(
+    corpus: Corpus,
+    data_dir: Path,
+    chunking: ChunkConfig | None = None,
+    config: IndexConfig | None = None,
+    retrieval: RetrievalConfig | None = None,
+    encoder: Encoder | None = None,
+    progress: bool = True,
+    rebuild: bool = False,
+) -> SearchIndex:
+    """The index for this corpus and these settings: reopened if a valid one is saved, else built."""
+    chunking = chunking or ChunkConfig()
+    config = config or IndexConfig()
+    encoder = encoder or make_encoder(config.encoder)
+    tokenizer = ChineseTokenizer()
+    identity = _identity(corpus, chunking, config, encoder, tokenizer)
+    path = index_path(data_dir, corpus, identity)
+    if path.exists() and not rebuild:
+        try:
+            return _load(path, identity, encoder, tokenizer, retrieval)
+        except CorruptIndexError as err:
+            log.warning("Index at %s is unusable (%s); rebuilding it.", path, err)
+    return _build(corpus, path, identity, chunking, config, encoder, tokenizer, retrieval, progress)
+
+
+def index_path(data_dir: Path, corpus: Corpus, identity: dict) -> Path:
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    return Path(data_dir) / "indexes" / f"{_slug(corpus.root)}-{key}"
+
+
+def _identity(corpus, chunking, config, encoder, tokenizer) -> dict:
+    """Everything that, when changed, makes a saved index wrong."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "corpus_hash": corpus.content_hash,
+        "encoder": encoder.id,
+        "dim": encoder.dim,
+        "chunking": asdict(chunking),
+        "tokenizer": tokenizer.id,
+        "bm25": {"k1": config.bm25_k1, "b": config.bm25_b},
+        "vector_index": config.vector_index,
+    }
+
+
+def _build(corpus, path, identity, chunking, config, encoder, tokenizer, retrieval, progress) -> SearchIndex:
+    started = time.perf_counter()
+    chunks = chunk_sections(corpus.sections, chunking)
+    if not chunks:
+        raise ValueError(f"No numbered questions found in {corpus.root}: nothing to index.")
+    log.info("Indexing %d sections as %d chunks from %s.", len(corpus.sections), len(chunks), corpus.root)
+    texts = [c.embed_text for c in chunks]
+    tokens = [tokenizer.tokenize(t) for t in texts]
+    vectors = VectorIndex.build(
+        embed(encoder, texts, batch_size=config.embed_batch_size, progress=progress), config.vector_index
+    )
+    bm25 = BM25Index(tokens, k1=config.bm25_k1, b=config.bm25_b)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        _write_jsonl(tmp / "sections.jsonl", (asdict(s) for s in corpus.sections))
+        _write_jsonl(tmp / "chunks.jsonl", ({**asdict(c), "tokens": t} for c, t in zip(chunks, tokens)))
+        vectors.save(tmp / "vectors.faiss")
+        manifest = {
+            **identity,
+            "corpus_root": str(corpus.root),
+            "n_files": len(corpus.files),
+            "n_sections": len(corpus.sections),
+            "n_chunks": len(chunks),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "build_seconds": round(time.perf_counter() - started, 2),
+            "files": {name: _sha256(tmp / name) for name in _FILES},
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
+        if path.exists():  # a stale or corrupt index with the same key
+            shutil.rmtree(path)
+        os.rename(tmp, path)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not path.exists():
+            raise
+        # Another process finished the same index first: theirs is as good as ours.
+    _remove_older_indexes(path, str(corpus.root))
+    return SearchIndex(corpus.sections, chunks, vectors, bm25, encoder, tokenizer, retrieval, manifest)
+
+
+def _load(path, identity, encoder, tokenizer, retrieval) -> SearchIndex:
+    try:
+        manifest = json.loads((path / "manifest.json").read_text("utf-8"))
+        for key, value in identity.items():
+            if manifest.get(key) != value:
+                raise CorruptIndexError(f"manifest {key} is {manifest.get(key)!r}, expected {value!r}")
+        for name in _FILES:
+            if _sha256(path / name) != manifest["files"][name]:
+                raise CorruptIndexError(f"{name} does not match its checksum")
+        sections = [Section(**{**d, "heading_path": tuple(d["heading_path"])}) for d in _read_jsonl(path / "sections.jsonl")]
+        rows = list(_read_jsonl(path / "chunks.jsonl"))
+        tokens = [row.pop("tokens") for row in rows]
+        chunks = [Chunk(**row) for row in rows]
+        vectors = VectorIndex.load(path / "vectors.faiss")
+    except CorruptIndexError:
+        raise
+    except (OSError, KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise CorruptIndexError(f"{type(err).__name__}: {err}") from err
+    if len(vectors) != len(chunks) or len(chunks) != manifest["n_chunks"]:
+        raise CorruptIndexError(f"{len(vectors)} vectors, {len(chunks)} chunks, manifest says {manifest['n_chunks']}")
+    bm25 = BM25Index(tokens, k1=manifest["bm25"]["k1"], b=manifest["bm25"]["b"])
+    return SearchIndex(sections, chunks, vectors, bm25, encoder, tokenizer, retrieval, manifest)
+
+
+def _remove_older_indexes(keep: Path, corpus_root: str) -> None:
+    """Delete other indexes of the same corpus folder: they belong to older corpus versions or settings."""
+    for other in keep.parent.glob(f"{keep.name.rsplit('-', 1)[0]}-*"):
+        if other == keep or not other.is_dir():
+            continue
+        try:
+            root = json.loads((other / "manifest.json").read_text("utf-8")).get("corpus_root")
+        except (OSError, ValueError):
+            continue
+        if root == corpus_root:
+            shutil.rmtree(other, ignore_errors=True)
+
+
+def _slug(root: Path) -> str:
+    name = re.sub(r"[^\w\-]+", "_", Path(root).stem or "corpus").strip("_")
+    return name[:40] or "corpus"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_jsonl(path: Path, rows) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path):
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            yield json.loads(line)
