@@ -49,7 +49,7 @@ class Config:
 
     @property
     def data_path(self) -> Path:
-        return Path(self.data_dir) if self.data_dir else default_data_dir()
+        return Path(self.data_dir).expanduser() if self.data_dir else default_data_dir()
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Config":

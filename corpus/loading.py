@@ -49,7 +49,7 @@ def default_corpus_path() -> Path:
 
 def load_corpus(path: str | Path | None = None) -> Corpus:
     """Parse a file or, recursively, every .md/.txt file of a folder (sorted, so order is stable)."""
-    root = Path(path) if path is not None else default_corpus_path()
+    root = Path(path).expanduser() if path is not None else default_corpus_path()
     if not root.exists():
         raise FileNotFoundError(f"Corpus path {root} does not exist: pass a .md/.txt file or a folder.")
     if root.is_file():

@@ -75,21 +75,35 @@ def parse_sections(text: str, doc: str) -> list[Section]:
     html_style = any(h.html and h.number and h.level <= _MAX_LEVEL_FOR_QUESTION for h in headings)
     headings = [h for h in headings if h.html == html_style]
     by_line = {h.line: h for h in headings}
-    starts = [h for h in headings if h.number is not None and h.level <= _MAX_LEVEL_FOR_QUESTION]
+    numbered = [h for h in headings if h.number is not None and h.level <= _MAX_LEVEL_FOR_QUESTION]
+    # A numbered heading with nothing under it but deeper numbered headings ("1.RAG应用" over
+    # "1.RAG文档召回率是什么？") groups questions: it is part of their path, not a question.
+    groups = {
+        h.line
+        for h, following in zip(numbered, numbered[1:])
+        if following.level > h.level and not any(lines[i].strip() and i not in by_line for i in range(h.line + 1, following.line))
+    }
 
-    # A question's block begins at its heading, or earlier at unnumbered headings of a higher
-    # level that lead straight into it (group headings such as "第二部分：…"); it ends where the
-    # next block or a 目录 heading begins.
+    # A question's block begins at its heading, or earlier at group headings that lead straight
+    # into it (unnumbered ones such as "第二部分：…" too); it ends where the next block or a
+    # 目录 heading begins.
     blocks = []
-    for start in starts:
-        first, group = start.line, []
+    open_groups: list[_Heading] = []
+    for start in numbered:
+        open_groups = [g for g in open_groups if g.level < start.level]
+        if start.line in groups:
+            open_groups.append(start)
+            continue
+        first, leading = start.line, []
         i = start.line - 1
-        while i >= 0 and (not lines[i].strip() or _is_group_heading(by_line.get(i), start)):
+        while i >= 0 and (not lines[i].strip() or _leads_into(by_line.get(i), start, groups)):
             if lines[i].strip():
-                group.insert(0, by_line[i].text)
+                if by_line[i].number is None:
+                    leading.insert(0, by_line[i].text)
                 first = i
             i -= 1
-        blocks.append((first, start, tuple(group)))
+        path = tuple(f"{g.number}.{g.text}" for g in open_groups) + tuple(leading)
+        blocks.append((first, start, path))
     tocs = {h.line for h in headings if h.number is None and _TOC_TITLE.match(h.text)}
     ends = sorted({first for first, _, _ in blocks} | tocs | {len(lines)})
 
@@ -111,8 +125,12 @@ def parse_sections(text: str, doc: str) -> list[Section]:
     return sections
 
 
-def _is_group_heading(heading: _Heading | None, question: _Heading) -> bool:
-    return heading is not None and heading.number is None and heading.level < question.level
+def _leads_into(heading: _Heading | None, question: _Heading, groups: set[int]) -> bool:
+    """A higher-level heading right above a question that introduces it rather than ends the
+    previous answer: an unnumbered one, or a numbered group heading."""
+    if heading is None or heading.level >= question.level:
+        return False
+    return heading.number is None or heading.line in groups
 
 
 def _find_headings(lines: list[str]) -> list[_Heading]:

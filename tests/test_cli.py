@@ -1,0 +1,81 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from assistant.cli import main
+from conftest import REPO
+
+
+@pytest.fixture
+def run(use_fake_encoder, capsys):
+    """Run the CLI in-process with the fake encoder; returns (exit code, stdout, stderr)."""
+
+    def _run(*args):
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return _run
+
+
+def test_index_build_then_info(run, seed_corpus_dir):
+    code, out, _ = run("index", "build", "--corpus", str(seed_corpus_dir))
+    assert code == 0 and "5 sections" in out and "2 file(s)" in out
+    code, out, _ = run("index", "info", "--corpus", str(seed_corpus_dir))
+    info = json.loads(out)
+    assert info["n_sections"] == 5 and info["encoder"] == "test-bigram-64" and info["vector_index"] == "flat"
+
+
+def test_search_json_lists_hits_with_scores(run, seed_corpus_dir):
+    code, out, _ = run("search", "神经元失活", "--k", "2", "--json", "--corpus", str(seed_corpus_dir))
+    hits = json.loads(out)
+    assert code == 0 and len(hits) == 2
+    assert hits[0]["section_ref"] == "basics#2" and hits[0]["section"] == "2"
+    assert set(hits[0]) >= {"doc", "section", "title", "text", "score", "dense_score", "bm25_score"}
+
+
+def test_search_text_output_on_default_corpus(run):
+    code, out, _ = run("search", "哈达玛积")
+    assert code == 0 and out.startswith("[1] ml_basics_qa #12 ")
+
+
+def test_empty_query_is_exit_code_2(run):
+    code, _, err = run("search", "   ")
+    assert code == 2 and "query is empty" in err
+
+
+def test_long_query_is_truncated_with_a_warning(run, seed_corpus_dir, caplog):
+    code, out, _ = run("search", "鞍点" * 1500, "--corpus", str(seed_corpus_dir), "--json")
+    assert code == 0 and json.loads(out)
+    assert "searching with its first 2000" in caplog.text
+
+
+def test_missing_corpus_is_a_plain_error(run, tmp_path):
+    code, _, err = run("search", "x", "--corpus", str(tmp_path / "nope"))
+    assert code == 1 and err.startswith("error: Corpus path") and "Traceback" not in err
+
+
+def test_eval_retrieval_only_writes_report(run, tmp_path):
+    questions = tmp_path / "q.jsonl"
+    rows = [
+        {"id": "1", "question": "哈达玛积是什么", "gold_sections": [12], "key_points": [], "type": "zh"},
+        {"id": "2", "question": "怎么煮鸡蛋", "gold_sections": [], "key_points": [], "type": "out_of_corpus"},
+    ]
+    questions.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), "utf-8")
+    out = tmp_path / "r" / "report.json"
+    code, stdout, _ = run("eval", "--questions", str(questions), "--out", str(out), "--retrieval-only")
+    assert code == 0 and "hit@1 1.000" in stdout
+    report = json.loads(out.read_text())
+    assert report["retrieval"]["n"] == 1 and "answer" not in report
+    assert out.with_suffix(".md").exists() and out.with_suffix(".png").exists()
+
+
+def test_console_script_help_and_exit_code():
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-m", "assistant.cli", "--help"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0 and "search" in done.stdout and "index" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "assistant.cli", "search", ""], capture_output=True, text=True, env=env)
+    assert done.returncode == 2 and "query is empty" in done.stderr

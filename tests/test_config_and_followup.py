@@ -1,0 +1,52 @@
+import pytest
+
+from assistant.config import Config, default_data_dir
+from assistant.followup import is_follow_up, retrieval_query
+
+
+def test_toml_config_and_overrides(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[chunking]\nmax_chars = 300\noverlap_chars = 30\n[retrieval]\nk = 3\n', "utf-8")
+    config = Config.load(path)
+    assert config.chunking.max_chars == 300 and config.retrieval.k == 3
+    assert config.retrieval.mode == "hybrid"  # untouched defaults stay
+    config = config.with_overrides(**{"retrieval.k": 7, "corpus.path": "notes", "data_dir": None})
+    assert config.retrieval.k == 7 and config.corpus.path == "notes" and config.data_dir is None
+
+
+def test_config_errors_name_the_problem(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[retreival]\nk = 3\n", "utf-8")
+    with pytest.raises(ValueError, match="unknown setting 'retreival'"):
+        Config.load(path)
+    path.write_text("[retrieval]\nkk = 3\n", "utf-8")
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['kk'\]"):
+        Config.load(path)
+    path.write_text("[retrieval]\nk = 0\n", "utf-8")
+    with pytest.raises(ValueError, match="k should be positive, got 0"):
+        Config.load(path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        Config.load(tmp_path / "missing.toml")
+
+
+def test_data_dir_comes_from_the_environment(data_home):
+    assert default_data_dir() == data_home
+    assert Config().data_path == data_home
+
+
+HISTORY = [{"role": "user", "content": "L1正则为什么容易产生稀疏解？"}, {"role": "assistant", "content": "……"}]
+
+
+@pytest.mark.parametrize(
+    "question, follows",
+    [("那L2正则呢？", True), ("它会带来什么问题？", True), ("What about L2?", True), ("为什么？", True),
+     ("Dropout在测试时怎么处理？", False), ("How does dropout work at test time?", False)],
+)
+def test_follow_up_detection(question, follows):
+    assert is_follow_up(question) is follows
+    expected = f"{HISTORY[0]['content']}\n{question}" if follows else question
+    assert retrieval_query(question, HISTORY) == expected
+
+
+def test_without_history_the_question_is_searched_alone():
+    assert retrieval_query("那L2正则呢？", []) == "那L2正则呢？"
