@@ -22,6 +22,9 @@ from pathlib import Path
 from corpus import ChunkConfig
 from index import IndexConfig, RetrievalConfig
 
+from assistant.generation import GenerationConfig
+from assistant.study import AnswerConfig
+
 ENV_HOME = "STUDY_ASSISTANT_HOME"
 
 
@@ -45,6 +48,8 @@ class Config:
     chunking: ChunkConfig = field(default_factory=ChunkConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    llm: GenerationConfig = field(default_factory=GenerationConfig)
+    answer: AnswerConfig = field(default_factory=AnswerConfig)
     data_dir: str | None = None  # None = $STUDY_ASSISTANT_HOME or ~/.cache/study-assistant
 
     @property

@@ -30,22 +30,24 @@ def main() -> None:
     questions = load_questions(args.questions)
     rows = []
     with tempfile.TemporaryDirectory() as data_dir:
-        for max_chars, overlap in ((250, 50), (400, 80), (600, 100), (900, 150)):
+        for max_chars, overlap in ((400, 80), (600, 100), (900, 150)):
             config = Config(data_dir=data_dir).with_overrides(**{"corpus.path": args.corpus})
             config = replace(config, chunking=ChunkConfig(max_chars, overlap))
             index = open_search_index(config, progress=False)
-            for rrf_k, dense_weight in itertools.product((1, 5, 10, 20, 60), (0.0, 0.3, 0.5, 0.7, 1.0)):
-                index.config = replace(index.config, rrf_k=float(rrf_k), dense_weight=dense_weight)
+            grid = [("rrf", k, w) for k, w in itertools.product((5, 10, 20, 60), (0.3, 0.5, 0.7, 1.0))]
+            grid += [("score", 0, w) for w in (0.2, 0.3, 0.4, 0.5, 0.7, 1.0)]
+            for fusion, rrf_k, dense_weight in grid:
+                index.config = replace(index.config, fusion=fusion, rrf_k=float(rrf_k or 10), dense_weight=dense_weight)
 
                 def retrieve(item):
                     query = retrieval_query(item.question, list(item.history))
                     return [h.section_ref for h in index.search(query, k=5)]
 
                 metrics, _ = evaluate_retrieval(questions, retrieve, progress=False)
-                rows.append((metrics["mrr"], metrics["hit@1"], metrics["hit@3"], max_chars, rrf_k, dense_weight))
-    print("| max_chars | rrf_k | dense_weight | hit@1 | hit@3 | MRR |\n|---|---|---|---|---|---|")
-    for mrr, h1, h3, max_chars, rrf_k, w in sorted(rows, reverse=True):
-        print(f"| {max_chars} | {rrf_k} | {w} | {h1:.3f} | {h3:.3f} | {mrr:.3f} |")
+                rows.append((metrics["mrr"], metrics["hit@1"], metrics["hit@3"], max_chars, fusion, rrf_k, dense_weight))
+    print("| max_chars | fusion | rrf_k | dense_weight | hit@1 | hit@3 | MRR |\n|---|---|---|---|---|---|---|")
+    for mrr, h1, h3, max_chars, fusion, rrf_k, w in sorted(rows, reverse=True):
+        print(f"| {max_chars} | {fusion} | {rrf_k or '-'} | {w} | {h1:.3f} | {h3:.3f} | {mrr:.3f} |")
 
 
 if __name__ == "__main__":

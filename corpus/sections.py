@@ -78,10 +78,13 @@ def parse_sections(text: str, doc: str) -> list[Section]:
     numbered = [h for h in headings if h.number is not None and h.level <= _MAX_LEVEL_FOR_QUESTION]
     # A numbered heading with nothing under it but deeper numbered headings ("1.RAG应用" over
     # "1.RAG文档召回率是什么？") groups questions: it is part of their path, not a question.
+    def only_headings_between(a: int, b: int) -> bool:
+        return not any(lines[i].strip() and i not in by_line for i in range(a + 1, b))
+
     groups = {
         h.line
         for h, following in zip(numbered, numbered[1:])
-        if following.level > h.level and not any(lines[i].strip() and i not in by_line for i in range(h.line + 1, following.line))
+        if following.level > h.level and only_headings_between(h.line, following.line)
     }
 
     # A question's block begins at its heading, or earlier at group headings that lead straight

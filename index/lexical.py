@@ -1,4 +1,4 @@
-"""BM25 over jieba tokens, with a small English→Chinese glossary for cross-language queries.
+"""BM25 over jieba tokens, with query expansion from English words and Chinese synonyms to corpus terms.
 
     >>> tok = ChineseTokenizer()
     >>> tok.tokenize("如何找到让F1最高的分类阈值?")
@@ -28,7 +28,7 @@ class ChineseTokenizer:
 
     Domain words from ``index/data/user_words.txt`` are kept whole ("过拟合", "哈达玛积"), and
     search mode also emits their parts, so "拟合" still matches. Queries are expanded with the
-    Chinese terms for English words found in ``index/data/glossary_en_zh.tsv``.
+    corpus terms for English words and Chinese synonyms in ``index/data/query_expansions.tsv``.
     """
 
     id = "jieba-search-v1"  # recorded in index manifests: change it when tokens would change
@@ -52,20 +52,23 @@ class ChineseTokenizer:
     def tokenize_query(self, query: str) -> list[str]:
         """Query tokens plus glossary translations of its English words and phrases."""
         lowered = query.lower()
-        extra = [zh for en, zh in self._glossary if _contains_phrase(lowered, en)]
+        extra = [terms for phrase, terms in self._glossary if _contains_phrase(lowered, phrase)]
         return self.tokenize(query) + [t for words in extra for t in self.tokenize(words)]
 
     @staticmethod
     def _read_glossary() -> list[tuple[str, str]]:
         pairs = []
-        for line in _data_lines("glossary_en_zh.tsv"):
-            english, chinese = line.split("\t", 1)
-            pairs.append((english.lower(), chinese))
+        for line in _data_lines("query_expansions.tsv"):
+            phrase, terms = line.split("\t", 1)
+            pairs.append((phrase.lower(), terms))
         return pairs
 
 
 def _contains_phrase(text: str, phrase: str) -> bool:
-    """Whole-word match for Latin phrases: "l1" is in "the l1 norm" but not in "l10"."""
+    """Whole-word match for Latin phrases ("l1" is in "the l1 norm", not in "l10"); Chinese
+    phrases match anywhere ("门限" is in "分类门限怎么选")."""
+    if not phrase.isascii():
+        return phrase in text
     return re.search(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", text) is not None
 
 

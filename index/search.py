@@ -1,8 +1,9 @@
 """Hybrid search: dense (FAISS) and BM25 rankings of chunks, fused per question section.
 
-Each retriever ranks chunks; a section takes the rank of its best chunk in each ranking, and the
-section rankings are fused by reciprocal rank. A hit is one section, shown through its
-best-matching chunk, with the fused score and each retriever's own score.
+Each retriever scores its top chunks; a section takes its best chunk's score from each retriever,
+and the per-section results are fused, by reciprocal rank (``fusion = "rrf"``) or by weighted
+normalised scores (``"score"``). A hit is one section, shown through its best-matching chunk,
+with the fused score and each retriever's own score.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import numpy as np
 
 from corpus import Chunk, Section
 from index.encoders import Encoder
-from index.fusion import fuse_rankings
+from index.fusion import fuse_rankings, fuse_scores
 from index.lexical import BM25Index, ChineseTokenizer
 from index.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "dense", "bm25")
+FUSIONS = ("rrf", "score")
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class RetrievalConfig:
     k: int = 5  # sections returned by a search
     mode: str = "hybrid"  # "hybrid" (fused), or "dense" / "bm25" alone for comparison
     candidates: int = 100  # chunks taken from each retriever before fusing
+    fusion: str = "rrf"  # "rrf" (reciprocal rank) or "score" (weighted min-max normalised scores)
     rrf_k: float = 10.0  # reciprocal-rank constant: smaller trusts the top ranks more (dev-tuned)
     dense_weight: float = 0.3  # weight of the dense ranking in the fusion (dev-tuned; BM25 is stronger here)
     bm25_weight: float = 1.0  # weight of the BM25 ranking in the fusion
@@ -40,6 +43,8 @@ class RetrievalConfig:
             raise ValueError(f"k should be positive, got {self.k}")
         if self.mode not in MODES:
             raise ValueError(f"mode should be one of {MODES}, got {self.mode!r}")
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"fusion should be one of {FUSIONS}, got {self.fusion!r}")
         if self.candidates < 1:
             raise ValueError(f"candidates should be positive, got {self.candidates}")
         if self.rrf_k <= 0:
@@ -116,36 +121,35 @@ class SearchIndex:
         mode = mode or self.config.mode
         if mode not in MODES:
             raise ValueError(f"mode should be one of {MODES}, got {mode!r}")
-        dense = self._dense(query) if mode in ("hybrid", "dense") else {}
-        lexical = self._bm25(query) if mode in ("hybrid", "bm25") else {}
-
-        rankings = {}
+        chunk_scores = {}  # retriever -> {chunk row: score} for its top candidates
         if mode in ("hybrid", "dense"):
-            rankings["dense"] = _sections_by_best_chunk(dense, self.chunks)
+            chunk_scores["dense"] = self._dense(query)
         if mode in ("hybrid", "bm25"):
-            rankings["bm25"] = _sections_by_best_chunk(lexical, self.chunks)
-        weights = {"dense": self.config.dense_weight, "bm25": self.config.bm25_weight}
-        fused_sections = fuse_rankings(rankings, k=self.config.rrf_k, weights=weights)[:k]
+            chunk_scores["bm25"] = self._bm25(query)
+        section_scores = {name: _best_per_section(s, self.chunks) for name, s in chunk_scores.items()}
 
-        # Within a section, show the chunk that the two chunk rankings agree on best.
-        chunk_rankings = {name: sorted(s, key=lambda i: -s[i]) for name, s in (("dense", dense), ("bm25", lexical)) if s}
-        chunk_scores = dict(fuse_rankings(chunk_rankings, k=self.config.rrf_k, weights=weights))
+        fused_sections = self._fuse(section_scores)[:k]
+        # Within a section, show the chunk that the retrievers agree on best.
         best_chunk: dict[str, int] = {}
-        for i, _ in sorted(chunk_scores.items(), key=lambda pair: -pair[1]):
+        for i, _ in self._fuse(chunk_scores):
             best_chunk.setdefault(self.chunks[i].section_ref, i)
 
-        hits = []
-        for ref, score in fused_sections:
-            i = best_chunk[ref]
-            hits.append(
-                Hit(
-                    chunk=self.chunks[i],
-                    score=float(score),
-                    dense_score=_best_in_section(dense, self.chunks, ref),
-                    bm25_score=_best_in_section(lexical, self.chunks, ref),
-                )
+        return [
+            Hit(
+                chunk=self.chunks[best_chunk[ref]],
+                score=float(score),
+                dense_score=section_scores.get("dense", {}).get(ref),
+                bm25_score=section_scores.get("bm25", {}).get(ref),
             )
-        return hits
+            for ref, score in fused_sections
+        ]
+
+    def _fuse(self, scores: dict[str, dict]) -> list[tuple]:
+        weights = {"dense": self.config.dense_weight, "bm25": self.config.bm25_weight}
+        if self.config.fusion == "score":
+            return fuse_scores(scores, weights)
+        rankings = {name: sorted(s, key=lambda item: -s[item]) for name, s in scores.items()}
+        return fuse_rankings(rankings, k=self.config.rrf_k, weights=weights)
 
     def _clean_query(self, query: str) -> str:
         query = (query or "").strip()
@@ -175,20 +179,11 @@ class SearchIndex:
         return {**self.manifest, "vector_index": self.vectors.kind}
 
 
-def _sections_by_best_chunk(chunk_scores: dict[int, float], chunks: list[Chunk]) -> list[str]:
-    """Section refs ordered by their best chunk's score: {0: .2, 1: .9} -> [ref of chunk 1, …]."""
-    order = []
-    seen = set()
-    for i in sorted(chunk_scores, key=lambda i: -chunk_scores[i]):
+def _best_per_section(chunk_scores: dict[int, float], chunks: list[Chunk]) -> dict[str, float]:
+    """A section's score is its best chunk's: {0: .2, 1: .9} with both in "d#1" -> {"d#1": .9}."""
+    best: dict[str, float] = {}
+    for i, score in chunk_scores.items():
         ref = chunks[i].section_ref
-        if ref not in seen:
-            seen.add(ref)
-            order.append(ref)
-    return order
-
-
-def _best_in_section(chunk_scores: dict[int, float], chunks: list[Chunk], ref: str) -> float | None:
-    values = [s for i, s in chunk_scores.items() if chunks[i].section_ref == ref]
-    return max(values) if values else None
-
-
+        if score > best.get(ref, float("-inf")):
+            best[ref] = score
+    return best

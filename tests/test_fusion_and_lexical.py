@@ -34,3 +34,8 @@ def test_bm25_ranks_the_matching_document_first():
     scores = bm25.scores(tokenizer.tokenize_query("神经元失活的作用"))
     assert scores.argmax() == 1 and scores[0] == 0 and scores[2] == 0
     assert not bm25.scores(["完全没有的词"]).any()
+
+
+def test_chinese_synonyms_expand_to_corpus_terms():
+    tokens = ChineseTokenizer().tokenize_query("分类门限怎么选")
+    assert "阈值" in tokens

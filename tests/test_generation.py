@@ -1,0 +1,64 @@
+"""HFGenerator on a tiny random Qwen2 (no download): streaming, settings, the whole pipeline."""
+
+import pytest
+
+from assistant.generation import GenerationConfig, HFGenerator, pick_device
+from assistant.study import Answer, StudyAssistant
+from corpus import load_corpus
+from index import open_index
+from tiny_model import build_tiny_qwen2
+
+MESSAGES = [{"role": "system", "content": "只依据资料回答。"}, {"role": "user", "content": "什么是过拟合？"}]
+
+
+@pytest.fixture(scope="module")
+def tiny_generator(tmp_path_factory):
+    path = build_tiny_qwen2(tmp_path_factory.mktemp("tiny-qwen2"))
+    return HFGenerator.load(str(path), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=12))
+
+
+def test_stream_pieces_join_to_the_generated_text(tiny_generator):
+    pieces = list(tiny_generator.stream(MESSAGES))
+    assert pieces and all(isinstance(p, str) and p for p in pieces)
+    assert "".join(pieces) == tiny_generator.generate(MESSAGES)  # greedy: deterministic
+
+
+def test_max_new_tokens_bounds_the_reply(tiny_generator):
+    import torch
+
+    inputs = tiny_generator.encode(MESSAGES)
+    with torch.inference_mode():
+        out = tiny_generator.model.generate(**inputs, **tiny_generator._decoding(max_new_tokens=5))
+    assert out.shape[1] - inputs["input_ids"].shape[1] <= 5
+
+
+def test_sampling_settings_are_passed_only_when_sampling(tiny_generator):
+    assert tiny_generator._decoding()["do_sample"] is False
+    sampled = tiny_generator._decoding(temperature=0.7)
+    assert sampled["do_sample"] is True and sampled["temperature"] == 0.7
+
+
+def test_errors_in_generation_reach_the_caller(tiny_generator, monkeypatch):
+    def boom(**_):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(tiny_generator.model, "generate", boom)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        list(tiny_generator.stream(MESSAGES))
+
+
+def test_pipeline_with_a_real_model_object(tiny_generator, data_home, fake_encoder):
+    index = open_index(load_corpus(), data_home, encoder=fake_encoder, progress=False)
+    items = list(StudyAssistant(index, tiny_generator, k=2).stream("什么是鞍点？"))
+    answer = items[-1]
+    assert isinstance(answer, Answer) and answer.text == "".join(items[:-1]).strip()
+    assert len(answer.sources) == 2 and answer.timings["first_token"] <= answer.timings["total"]
+    assert all(c["n"] in (1, 2) for c in answer.citations)
+
+
+def test_device_and_settings_validation():
+    assert pick_device("cpu") == "cpu"
+    with pytest.raises(ValueError, match="device should be one of"):
+        GenerationConfig(device="tpu")
+    with pytest.raises(ValueError, match="max_new_tokens should be positive, got 0"):
+        GenerationConfig(max_new_tokens=0)
