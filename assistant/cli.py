@@ -1,11 +1,14 @@
-"""``study-assistant``: build and inspect the index, search, evaluate.
+"""``study-assistant``: ask questions, chat, search, build the index, evaluate.
 
 Examples:
 
+    study-assistant ask "L1正则为什么容易产生稀疏解？"
+    study-assistant ask "What is a saddle point?" --json
+    study-assistant chat                      # /reset starts over, /sources shows the last sources
     study-assistant index build --corpus notes/
     study-assistant search "正负样本不平衡怎么办" --k 3
-    study-assistant search "Why does L1 give sparse weights?" --json
     study-assistant eval --questions eval/heldout.jsonl --out reports/heldout.json --retrieval-only
+    study-assistant eval --questions eval/heldout.jsonl --out reports/answers.json
 """
 
 from __future__ import annotations
@@ -75,11 +78,27 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print hits as JSON")
     search.set_defaults(handler=cmd_search)
 
-    evaluate = commands.add_parser("eval", parents=[common], help="evaluate on a question set",
-                                   description="Score retrieval (and, later, answers) on a JSONL question set.")
+    model = argparse.ArgumentParser(add_help=False)
+    model.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where the LLM runs (default auto)")
+
+    ask = commands.add_parser("ask", parents=[common, model], help="answer one question from the corpus",
+                              description="Answer QUESTION from the corpus with cited sources.")
+    ask.add_argument("question", metavar="QUESTION")
+    ask.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    ask.add_argument("--no-stream", action="store_true", help="print the answer when it is complete")
+    ask.set_defaults(handler=cmd_ask)
+
+    chat = commands.add_parser("chat", parents=[common, model], help="multi-turn chat in the terminal",
+                               description="Chat with follow-ups. /reset starts over, /sources lists the "
+                               "last answer's sources, /quit (or Ctrl-D) leaves.")
+    chat.set_defaults(handler=cmd_chat)
+
+    evaluate = commands.add_parser("eval", parents=[common, model], help="evaluate on a question set",
+                                   description="Score retrieval and answers on a JSONL question set.")
     evaluate.add_argument("--questions", required=True, help="JSONL question file (see ARCHITECTURE.md)")
     evaluate.add_argument("--out", required=True, help="report path (.json); .md and .png are written beside it")
-    evaluate.add_argument("--retrieval-only", action="store_true", help="score retrieval only")
+    evaluate.add_argument("--retrieval-only", action="store_true", help="score retrieval only (no LLM)")
+    evaluate.add_argument("--no-rag", action="store_true", help="answers from the bare model, without sources")
     evaluate.add_argument("--mode", choices=("hybrid", "dense", "bm25"), help="retriever (default hybrid)")
     evaluate.set_defaults(handler=cmd_eval)
     return parser
@@ -89,8 +108,83 @@ def load_config(args) -> Config:
     config = Config.load(args.config).with_overrides(
         **{"corpus.path": args.corpus, "data_dir": args.data_dir},
     )
-    overrides = {"retrieval.k": getattr(args, "k", None), "retrieval.mode": getattr(args, "mode", None)}
+    overrides = {
+        "retrieval.k": getattr(args, "k", None),
+        "retrieval.mode": getattr(args, "mode", None),
+        "llm.device": getattr(args, "device", None),
+    }
     return config.with_overrides(**overrides)
+
+
+def load_assistant(args, rag: bool = True):
+    """The StudyAssistant for these flags (builds the index and converts the model on first use)."""
+    from assistant.study import StudyAssistant
+
+    config = load_config(args)
+    overrides = {"corpus.path": config.corpus.path, "data_dir": config.data_dir, "llm.device": config.llm.device,
+                 "retrieval.mode": config.retrieval.mode}
+    return StudyAssistant.from_config(args.config, rag=rag, **overrides)
+
+
+def cmd_ask(args) -> int:
+    if not args.question.strip():
+        raise UsageError("The question is empty: type a question.")
+    assistant = load_assistant(args)
+    stream = not (args.json or args.no_stream)
+    answer = None
+    for item in assistant.stream(args.question):
+        if isinstance(item, str):
+            if stream:
+                print(item, end="", flush=True)
+        else:
+            answer = item
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(("\n" if stream else "") + ("" if stream else answer.text + "\n"))
+    print(format_sources(answer))
+    return 0
+
+
+def cmd_chat(args) -> int:
+    assistant = load_assistant(args)
+    history: list[dict] = []
+    last = None
+    print("Ask a question (/reset, /sources, /quit).")
+    while True:
+        try:
+            question = input("\n> ").strip()
+        except EOFError:
+            print()
+            return 0
+        if not question:
+            continue
+        if question in ("/quit", "/exit"):
+            return 0
+        if question == "/reset":
+            history, last = [], None
+            print("(new conversation)")
+            continue
+        if question == "/sources":
+            print(format_sources(last) if last else "(no answer yet)")
+            continue
+        for item in assistant.stream(question, history):
+            if isinstance(item, str):
+                print(item, end="", flush=True)
+            else:
+                last = item
+        print()
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": last.text}]
+
+
+def format_sources(answer) -> str:
+    """Sources as printed under an answer: cited ones marked with *."""
+    cited = {c["n"] for c in answer.citations}
+    lines = ["Closest sections:" if answer.refused else "Sources:"]
+    for n, hit in enumerate(answer.sources, start=1):
+        mark = "*" if n in cited else " "
+        lines.append(f" {mark}[{n}] {hit.chunk.doc} #{hit.chunk.number} {hit.chunk.title}")
+    return "\n".join(lines)
 
 
 def cmd_index_build(args) -> int:
@@ -143,11 +237,10 @@ def cmd_eval(args) -> int:
     from assistant.indexing import open_search_index
     from assistant.report import write_report
 
-    if not args.retrieval_only:
-        raise UsageError("Answer evaluation needs the local LLM, which is not wired in yet: pass --retrieval-only.")
     config = load_config(args)
     questions = load_questions(args.questions)
-    index = open_search_index(config)
+    assistant = None if args.retrieval_only else load_assistant(args, rag=not args.no_rag)
+    index = assistant.index if assistant else open_search_index(config)
     k = max(config.retrieval.k, 5)
 
     def retrieve(item):
@@ -167,11 +260,29 @@ def cmd_eval(args) -> int:
             "retrieval": asdict(config.retrieval),
         },
     }
-    paths = write_report(report, args.out)
     print(f"hit@1 {metrics['hit@1']:.3f}  hit@3 {metrics['hit@3']:.3f}  hit@5 {metrics['hit@5']:.3f}  "
           f"MRR {metrics['mrr']:.3f}  (n={metrics['n']})")
+    if assistant:
+        from assistant.evaluation import evaluate_answers
+
+        answers, refusals, answer_records = evaluate_answers(
+            questions, lambda item: assistant.ask(item.question, list(item.history))
+        )
+        report.update(answer=answers, refusal=refusals, per_question=_merge(records, answer_records))
+        report["config"].update(llm=asdict(config.llm), answer=asdict(config.answer), rag=not args.no_rag)
+        print(f"key-point recall {answers['key_point_recall']:.3f}  citation precision "
+              f"{answers['citation_precision']:.3f}  median {answers['median_chars']} chars  (n={answers['n']})")
+        print(f"refusal accuracy {refusals['accuracy']:.3f} (n={refusals['n']})  "
+              f"false refusals {refusals['false_refusal_rate']:.3f}")
+    paths = write_report(report, args.out)
     print("Wrote " + ", ".join(str(p) for p in paths))
     return 0
+
+
+def _merge(retrieval_records: list[dict], answer_records: list[dict]) -> list[dict]:
+    """One record per question with both the retrieval and the answer fields."""
+    by_id = {r["id"]: r for r in answer_records}
+    return [{**by_id.get(r["id"], {}), **r} for r in retrieval_records]
 
 
 def _fmt(value: float | None) -> str:

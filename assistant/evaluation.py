@@ -12,6 +12,7 @@ out of retrieval metrics (they are refusal cases).
 from __future__ import annotations
 
 import json
+import statistics
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -133,3 +134,54 @@ def evaluate_retrieval(
 def _mean(values) -> float:
     values = [float(v) for v in values]
     return round(sum(values) / len(values), 4) if values else 0.0
+
+
+def key_point_recall(text: str, key_points: Sequence[str]) -> float:
+    """Share of key points found in the answer text, case-insensitively: ("含L1", ["l1", "L2"]) -> 0.5."""
+    if not key_points:
+        return 0.0
+    lowered = text.lower()
+    return sum(point.lower() in lowered for point in key_points) / len(key_points)
+
+
+def evaluate_answers(
+    questions: Sequence[EvalQuestion],
+    ask: Callable[[EvalQuestion], "object"],
+    progress: bool = True,
+) -> tuple[dict, dict, list[dict]]:
+    """Run ``ask`` (question -> Answer) on every question; score answers and refusals.
+
+    Returns (answer metrics, refusal metrics, per-question records). Answer metrics are over
+    covered questions: key_point_recall (mean), citation_precision (cited sections that are gold,
+    over all citations of answers that were not refusals), median_chars. Refusal metrics:
+    accuracy (refused out-of-corpus questions), false_refusal_rate (refused covered questions).
+    """
+    records = []
+    for item in tqdm(questions, desc="Answer eval", unit="q", disable=not progress):
+        answer = ask(item)
+        cited = [c["ref"] for c in answer.citations]
+        records.append({
+            "id": item.id, "type": item.type, "question": item.question, "gold": list(item.gold_sections),
+            "answer": answer.text, "refused": answer.refused, "cited": cited,
+            "cited_gold": sum(any(gold_matches(g, ref) for g in item.gold_sections) for ref in cited),
+            "key_point_recall": key_point_recall(answer.text, item.key_points) if item.covered else None,
+            "chars": len(answer.text), "timings": answer.timings,
+            "retrieved": [hit.section_ref for hit in answer.sources],
+            "dropped_citations": answer.dropped_citations,
+        })
+    covered = [r for r in records if r["gold"]]
+    uncovered = [r for r in records if not r["gold"]]
+    answered = [r for r in covered if not r["refused"]]
+    n_citations = sum(len(r["cited"]) for r in answered)
+    answer_metrics = {
+        "key_point_recall": _mean([r["key_point_recall"] for r in covered]),
+        "citation_precision": round(sum(r["cited_gold"] for r in answered) / n_citations, 4) if n_citations else 0.0,
+        "median_chars": statistics.median([r["chars"] for r in covered]) if covered else 0,
+        "n": len(covered),
+    }
+    refusal_metrics = {
+        "accuracy": _mean([r["refused"] for r in uncovered]),
+        "false_refusal_rate": _mean([r["refused"] for r in covered]),
+        "n": len(uncovered),
+    }
+    return answer_metrics, refusal_metrics, records

@@ -57,6 +57,13 @@ def build_messages(question: str, sources: list[tuple[str, str]], history: list[
     return [{"role": "system", "content": system}, *turns, {"role": "user", "content": user}]
 
 
+def build_bare_messages(question: str, history: list[dict] | None = None) -> list[dict]:
+    """Messages for the model alone, without sources (the ``--no-rag`` baseline)."""
+    turns = [{"role": t["role"], "content": t["content"]} for t in history or [] if t.get("role") in ("user", "assistant")]
+    return [{"role": "system", "content": prompt_text("bare_system_prompt.txt")}, *turns,
+            {"role": "user", "content": question.strip()}]
+
+
 def parse_citations(text: str, n_sources: int) -> tuple[list[int], list[int]]:
     """Source numbers an answer cites, in first-cited order: (valid, invalid)."""
     valid, invalid = [], []

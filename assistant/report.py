@@ -38,12 +38,22 @@ def summary_markdown(report: dict) -> str:
         for name, m in rows:
             lines.append(f"| {name} | {m['n']} | " + " | ".join(f"{m[k]:.3f}" for k in _RETRIEVAL_KEYS) + " |")
         lines.append("")
-        misses = [q for q in report.get("per_question", []) if q.get("retrieved") and q.get("first_relevant_rank") != 1]
+        misses = [q for q in report.get("per_question", []) if q.get("first_relevant_rank", 1) != 1]
         if misses:
             lines += ["### Questions whose first hit is not gold", ""]
             for q in misses:
                 lines.append(f"- `{q['id']}` {q['question']} — gold {q['gold']}, got {q['retrieved'][:3]}")
             lines.append("")
+    answer, refusal = report.get("answer"), report.get("refusal")
+    if answer and refusal:
+        lines += [
+            "## Answers", "",
+            "| key-point recall | citation precision | median chars | n | refusal accuracy | false refusals | n out-of-corpus |",
+            "|---|---|---|---|---|---|---|",
+            f"| {answer['key_point_recall']:.3f} | {answer['citation_precision']:.3f} | {answer['median_chars']} "
+            f"| {answer['n']} | {refusal['accuracy']:.3f} | {refusal['false_refusal_rate']:.3f} | {refusal['n']} |",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -55,7 +65,10 @@ def _plot(report: dict, path: Path) -> None:
 
     retrieval = report.get("retrieval", {})
     groups = [("all", retrieval)] + list(retrieval.get("by_type", {}).items())
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(groups)), 3.6))
+    answer, refusal = report.get("answer"), report.get("refusal")
+    fig, axes = plt.subplots(1, 2 if answer else 1, figsize=(max(6, 1.6 * len(groups)) + (4 if answer else 0), 3.6),
+                             squeeze=False, gridspec_kw={"width_ratios": [len(groups), 2]} if answer else None)
+    ax = axes[0][0]
     width = 0.8 / len(_RETRIEVAL_KEYS)
     for j, key in enumerate(_RETRIEVAL_KEYS):
         xs = [i + j * width for i in range(len(groups))]
@@ -65,6 +78,14 @@ def _plot(report: dict, path: Path) -> None:
     ax.set_ylim(0, 1.05)
     ax.set_title("Retrieval, section level")
     ax.legend(fontsize=8, ncol=len(_RETRIEVAL_KEYS), loc="lower right")
+    if answer:
+        names = ["key points", "citation\nprecision", "refusal\naccuracy", "false\nrefusals"]
+        values = [answer["key_point_recall"], answer["citation_precision"], refusal["accuracy"],
+                  refusal["false_refusal_rate"]]
+        axes[0][1].bar(names, values, color=["C0", "C1", "C2", "C3"])
+        axes[0][1].set_ylim(0, 1.05)
+        axes[0][1].set_title("Answers")
+        axes[0][1].tick_params(labelsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from index import Hit, SearchIndex
 
 from assistant.followup import retrieval_query
-from assistant.prompting import build_messages, drop_invalid_citations, parse_citations, question_language, refusal_text
+from assistant.prompting import (
+    build_bare_messages,
+    build_messages,
+    drop_invalid_citations,
+    parse_citations,
+    question_language,
+    refusal_text,
+)
 
 
 @dataclass(frozen=True)
@@ -76,14 +83,15 @@ def retrieval_confidence(index: SearchIndex, query: str, hits: list[Hit]) -> flo
 class StudyAssistant:
     """Question in, grounded and cited answer out. Thread-compatible for reading, one generation at a time."""
 
-    def __init__(self, index: SearchIndex, generator, k: int = 3, min_confidence: float = 0.1):
+    def __init__(self, index: SearchIndex, generator, k: int = 3, min_confidence: float = 0.1, rag: bool = True):
         self.index = index
         self.generator = generator  # anything with stream(messages) -> Iterator[str]
         self.k = k  # sections given to the model
         self.min_confidence = min_confidence  # below this retrieval confidence: refuse without the LLM
+        self.rag = rag  # False: the bare model answers alone (a baseline for the eval)
 
     @classmethod
-    def from_config(cls, path=None, progress: bool = True, **overrides) -> "StudyAssistant":
+    def from_config(cls, path=None, progress: bool = True, rag: bool = True, **overrides) -> "StudyAssistant":
         """Build from a TOML config (None = defaults); overrides by dotted name, e.g. ``**{"llm.device": "cpu"}``."""
         from assistant.config import Config
         from assistant.generation import HFGenerator
@@ -94,7 +102,7 @@ class StudyAssistant:
         index = open_search_index(config, progress=progress)
         model_path = resolve_model(config.llm.model, config.data_path, progress=progress)
         generator = HFGenerator.load(model_path, config.llm)
-        return cls(index, generator, k=config.answer.k, min_confidence=config.answer.min_confidence)
+        return cls(index, generator, k=config.answer.k, min_confidence=config.answer.min_confidence, rag=rag)
 
     def ask(self, question: str, history: list[dict] | None = None) -> Answer:
         """The whole answer at once."""
@@ -111,18 +119,21 @@ class StudyAssistant:
         """Yield the answer's text pieces as they are generated, then the final Answer."""
         started = time.perf_counter()
         query = retrieval_query(question, history)
-        hits = self.index.search(query, k=self.k)
+        hits = self.index.search(query, k=self.k) if self.rag else []
         retrieved = time.perf_counter()
         timings = {"retrieve": round(retrieved - started, 4)}
 
-        if retrieval_confidence(self.index, query, hits) < self.min_confidence:
+        if self.rag and retrieval_confidence(self.index, query, hits) < self.min_confidence:
             text = _refusal_with_closest(question, hits)
             timings.update(first_token=None, total=round(time.perf_counter() - started, 4))
             yield text
             yield Answer(text, [], hits, refused=True, timings=timings, query=query)
             return
 
-        messages = build_messages(question, [(h.chunk.title, h.chunk.text) for h in hits], history)
+        if self.rag:
+            messages = build_messages(question, [(h.chunk.title, h.chunk.text) for h in hits], history)
+        else:
+            messages = build_bare_messages(question, history)
         pieces = []
         for piece in self.generator.stream(messages):
             if not pieces:

@@ -32,9 +32,9 @@ class RetrievalConfig:
     k: int = 5  # sections returned by a search
     mode: str = "hybrid"  # "hybrid" (fused), or "dense" / "bm25" alone for comparison
     candidates: int = 100  # chunks taken from each retriever before fusing
-    fusion: str = "rrf"  # "rrf" (reciprocal rank) or "score" (weighted min-max normalised scores)
-    rrf_k: float = 10.0  # reciprocal-rank constant: smaller trusts the top ranks more (dev-tuned)
-    dense_weight: float = 0.3  # weight of the dense ranking in the fusion (dev-tuned; BM25 is stronger here)
+    fusion: str = "score"  # "score" (weighted min-max normalised scores, dev-tuned) or "rrf" (reciprocal rank)
+    rrf_k: float = 10.0  # reciprocal-rank constant for fusion = "rrf": smaller trusts the top ranks more
+    dense_weight: float = 0.5  # weight of the dense retriever in the fusion (dev-tuned; BM25 weighs 1)
     bm25_weight: float = 1.0  # weight of the BM25 ranking in the fusion
     max_query_chars: int = 2000  # longer queries are cut to this, with a warning
 

@@ -79,3 +79,62 @@ def test_console_script_help_and_exit_code():
     assert done.returncode == 0 and "search" in done.stdout and "index" in done.stdout
     done = subprocess.run([sys.executable, "-m", "assistant.cli", "search", ""], capture_output=True, text=True, env=env)
     assert done.returncode == 2 and "query is empty" in done.stderr
+
+
+@pytest.fixture
+def fake_assistant(monkeypatch, use_fake_encoder):
+    """`load_assistant` returns a StudyAssistant over the seed corpus with a scripted generator."""
+    from assistant import cli
+    from assistant.config import Config
+    from assistant.indexing import open_search_index
+    from assistant.study import StudyAssistant
+
+    class Scripted:
+        def stream(self, messages, **_):
+            yield from ["鞍点是梯度", "为零的点 [1]。"]
+
+    def load(args, rag=True):
+        return StudyAssistant(open_search_index(cli.load_config(args), progress=False), Scripted(), rag=rag)
+
+    monkeypatch.setattr(cli, "load_assistant", load)
+    return Config
+
+
+def test_ask_streams_the_answer_and_lists_sources(fake_assistant, run):
+    code, out, _ = run("ask", "什么是鞍点？")
+    assert code == 0 and out.startswith("鞍点是梯度为零的点 [1]。")
+    assert " *[1] ml_basics_qa #13 " in out
+
+
+def test_ask_json_has_the_answer_fields(fake_assistant, run):
+    code, out, _ = run("ask", "什么是鞍点？", "--json")
+    answer = json.loads(out)
+    assert code == 0 and set(answer) >= {"text", "citations", "sources", "refused", "timings"}
+    assert answer["citations"][0]["ref"] == "ml_basics_qa#13"
+
+
+def test_empty_question_is_exit_code_2(fake_assistant, run):
+    assert run("ask", " ")[0] == 2
+
+
+def test_chat_keeps_history_and_answers_commands(fake_assistant, run, monkeypatch):
+    inputs = iter(["什么是鞍点？", "/sources", "那怎么逃离它？", "/reset", "/quit"])
+    monkeypatch.setattr("builtins.input", lambda _: next(inputs))
+    code, out, _ = run("chat")
+    assert code == 0 and out.count("鞍点是梯度为零的点 [1]。") == 2
+    assert "Sources:" in out and "(new conversation)" in out
+
+
+def test_eval_with_answers_writes_answer_and_refusal_metrics(fake_assistant, run, tmp_path):
+    questions = tmp_path / "q.jsonl"
+    rows = [
+        {"id": "1", "question": "什么是鞍点？", "gold_sections": [13], "key_points": ["梯度为零"], "type": "zh"},
+        {"id": "2", "question": "How long should I boil an egg?", "gold_sections": [], "key_points": [], "type": "out_of_corpus"},
+    ]
+    questions.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), "utf-8")
+    out = tmp_path / "report.json"
+    code, stdout, _ = run("eval", "--questions", str(questions), "--out", str(out))
+    report = json.loads(out.read_text())
+    assert code == 0 and report["answer"]["key_point_recall"] == 1.0 and report["answer"]["citation_precision"] == 1.0
+    assert report["refusal"] == {"accuracy": 1.0, "false_refusal_rate": 0.0, "n": 1}
+    assert "## Answers" in out.with_suffix(".md").read_text()

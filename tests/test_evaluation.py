@@ -69,3 +69,30 @@ def test_report_files_are_written(tmp_path):
     assert "| zh | 2 | 0.500 | 1.000 | 1.000 | 0.750 |" in md_path.read_text()
     assert "`a` q" in md_path.read_text()
     assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_answer_and_refusal_metrics_by_hand():
+    from assistant.evaluation import evaluate_answers, key_point_recall
+    from assistant.study import Answer
+
+    questions = [
+        EvalQuestion("a", "qa", ("1",), ("过采样", "L2"), "zh"),
+        EvalQuestion("b", "qb", ("2",), ("dropout",), "zh"),
+        EvalQuestion("c", "qc", ("3",), ("x",), "zh"),  # wrongly refused
+        EvalQuestion("o", "qo", (), (), "out"),  # rightly refused
+        EvalQuestion("p", "qp", (), (), "out"),  # wrongly answered
+    ]
+    cite = lambda ref: {"n": 1, "ref": ref, "doc": "d", "section": ref[-1], "title": "t"}  # noqa: E731
+    answers = {
+        "qa": Answer("用过采样 [1]，还有 l2 [2]", [cite("d#1"), cite("d#9")], [], False),
+        "qb": Answer("Dropout 让神经元失活 [1]", [cite("d#2")], [], False),
+        "qc": Answer("资料中没有涉及这个问题。", [], [], True),
+        "qo": Answer("资料中没有涉及这个问题。", [], [], True),
+        "qp": Answer("瞎编的答案", [], [], False),
+    }
+    answer, refusal, records = evaluate_answers(questions, lambda q: answers[q.question], progress=False)
+    assert answer["key_point_recall"] == round((1 + 1 + 0) / 3, 4)  # case-insensitive: "l2" counts for "L2"
+    assert answer["citation_precision"] == round(2 / 3, 4)  # d#1 and d#2 gold, d#9 not
+    assert refusal == {"accuracy": 0.5, "false_refusal_rate": round(1 / 3, 4), "n": 2}
+    assert answer["n"] == 3 and [r["cited_gold"] for r in records[:2]] == [1, 1]
+    assert key_point_recall("anything", []) == 0.0
