@@ -26,6 +26,8 @@ log = logging.getLogger("study_assistant")
 
 
 def main(argv: list[str] | None = None) -> int:
+    from assistant.model_files import ModelFilesError
+
     parser = _parser()
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, ModelFilesError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -62,3 +62,17 @@ def test_device_and_settings_validation():
         GenerationConfig(device="tpu")
     with pytest.raises(ValueError, match="max_new_tokens should be positive, got 0"):
         GenerationConfig(max_new_tokens=0)
+
+
+def test_int8_cpu_model_generates_and_stays_close_to_fp32(tmp_path):
+    import torch
+
+    path = build_tiny_qwen2(tmp_path / "tiny", seed=1)
+    fp32 = HFGenerator.load(str(path), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=6))
+    int8 = HFGenerator.load(str(path), GenerationConfig(device="cpu", cpu_int8=True, max_new_tokens=6))
+    assert any("Quantized" in type(m).__name__ or "quantized" in type(m).__module__ for m in int8.model.modules())
+    inputs = fp32.encode(MESSAGES)
+    with torch.inference_mode():
+        a, b = fp32.model(**inputs).logits, int8.model(**inputs).logits
+    assert torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0) > 0.99
+    assert int8.generate(MESSAGES)
