@@ -51,7 +51,8 @@ def build_messages(question: str, sources: list[tuple[str, str]], history: list[
         f"[{i}] 《{_sanitise(title)}》\n{_sanitise(text).strip()}" for i, (title, text) in enumerate(sources, start=1)
     )
     user = prompt_text("user_prompt.txt").format(
-        sources=numbered, question=question.strip(), language="中文" if language == "zh" else "English"
+        sources=numbered, question=question.strip(), language="中文" if language == "zh" else "English",
+        refusal=refusal_text(language),
     )
     turns = [{"role": t["role"], "content": t["content"]} for t in history or [] if t.get("role") in ("user", "assistant")]
     return [{"role": "system", "content": system}, *turns, {"role": "user", "content": user}]

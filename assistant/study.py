@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from index import Hit, SearchIndex
 
+from assistant.composition import compose, groundedness, key_sentences
 from assistant.followup import retrieval_query
 from assistant.prompting import (
     build_bare_messages,
@@ -34,12 +35,18 @@ class AnswerConfig:
 
     k: int = 3  # sections given to the model as numbered sources
     min_confidence: float = 0.05  # retrieval confidence below this: refuse without the LLM (dev: 0 false refusals)
+    min_grounding: float = 0.0  # share of the model's terms found in the sources below this: refuse
+    quote_sentences: int = 3  # key sentences quoted from the cited sections after the synthesis (0 = none)
+    quote_chars: int = 240  # at most this many characters of quotes
 
     def __post_init__(self):
         if self.k < 1:
             raise ValueError(f"answer k should be positive, got {self.k}")
-        if not 0 <= self.min_confidence <= 1:
-            raise ValueError(f"min_confidence should be in [0, 1], got {self.min_confidence}")
+        for name in ("min_confidence", "min_grounding"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} should be in [0, 1], got {getattr(self, name)}")
+        if self.quote_sentences < 0 or self.quote_chars < 0:
+            raise ValueError(f"quote limits should be >= 0, got {self.quote_sentences}, {self.quote_chars}")
 
 
 @dataclass
@@ -53,6 +60,8 @@ class Answer:
     timings: dict = field(default_factory=dict)  # seconds: retrieve, first_token, total
     dropped_citations: int = 0  # citation marks to numbers that were not given, removed from text
     query: str = ""  # what was searched (the question, or it with the previous turn)
+    confidence: float | None = None  # share of query terms found in the sources (refusal gate)
+    grounding: float | None = None  # share of the model's terms found in the sources
 
     def to_dict(self) -> dict:
         return {
@@ -63,6 +72,8 @@ class Answer:
             "timings": self.timings,
             "dropped_citations": self.dropped_citations,
             "query": self.query,
+            "confidence": self.confidence,
+            "grounding": self.grounding,
         }
 
 
@@ -83,11 +94,10 @@ def retrieval_confidence(index: SearchIndex, query: str, hits: list[Hit]) -> flo
 class StudyAssistant:
     """Question in, grounded and cited answer out. Thread-compatible for reading, one generation at a time."""
 
-    def __init__(self, index: SearchIndex, generator, k: int = 3, min_confidence: float = 0.05, rag: bool = True):
+    def __init__(self, index: SearchIndex, generator, config: AnswerConfig | None = None, rag: bool = True):
         self.index = index
         self.generator = generator  # anything with stream(messages) -> Iterator[str]
-        self.k = k  # sections given to the model
-        self.min_confidence = min_confidence  # below this retrieval confidence: refuse without the LLM
+        self.config = config or AnswerConfig()
         self.rag = rag  # False: the bare model answers alone (a baseline for the eval)
 
     @classmethod
@@ -102,7 +112,7 @@ class StudyAssistant:
         index = open_search_index(config, progress=progress)
         model_path = resolve_model(config.llm.model, config.data_path, progress=progress)
         generator = HFGenerator.load(model_path, config.llm)
-        return cls(index, generator, k=config.answer.k, min_confidence=config.answer.min_confidence, rag=rag)
+        return cls(index, generator, config.answer, rag=rag)
 
     def ask(self, question: str, history: list[dict] | None = None) -> Answer:
         """The whole answer at once."""
@@ -116,18 +126,23 @@ class StudyAssistant:
         return self.ask(question, history)
 
     def stream(self, question: str, history: list[dict] | None = None) -> Iterator[str | Answer]:
-        """Yield the answer's text pieces as they are generated, then the final Answer."""
+        """Yield the answer's text pieces as they are generated, then the final Answer.
+
+        The pieces are the model's synthesis, then the quoted key sentences. The final Answer's
+        text is authoritative: when the synthesis turns out ungrounded it is a refusal instead.
+        """
         started = time.perf_counter()
         query = retrieval_query(question, history)
-        hits = self.index.search(query, k=self.k) if self.rag else []
+        hits = self.index.search(query, k=self.config.k) if self.rag else []
         retrieved = time.perf_counter()
         timings = {"retrieve": round(retrieved - started, 4)}
 
-        if self.rag and retrieval_confidence(self.index, query, hits) < self.min_confidence:
+        confidence = retrieval_confidence(self.index, query, hits) if self.rag else None
+        if self.rag and confidence < self.config.min_confidence:
             text = _refusal_with_closest(question, hits)
             timings.update(first_token=None, total=round(time.perf_counter() - started, 4))
             yield text
-            yield Answer(text, [], hits, refused=True, timings=timings, query=query)
+            yield Answer(text, [], hits, refused=True, timings=timings, query=query, confidence=confidence)
             return
 
         if self.rag:
@@ -142,11 +157,44 @@ class StudyAssistant:
             yield piece
         raw = "".join(pieces).strip()
         valid, invalid = parse_citations(raw, len(hits))
-        text = drop_invalid_citations(raw, len(hits)) if invalid else raw
-        refused = refusal_text(question_language(question)) in text or refusal_text("zh") in text
-        citations = [] if refused else [_citation(n, hits[n - 1]) for n in valid]
+        synthesis = drop_invalid_citations(raw, len(hits)) if invalid else raw
+        language = question_language(question)
+        refused = refusal_text(language) in synthesis or refusal_text("zh") in synthesis
+        grounding = None
+        if self.rag:
+            sources_text = "\n".join(f"{h.chunk.title}\n{h.chunk.text}" for h in hits)
+            grounding = groundedness(synthesis, sources_text, self.index.tokenizer.tokenize)
+            refused = refused or grounding < self.config.min_grounding
+        extra = {"dropped_citations": len(invalid), "query": query, "confidence": confidence, "grounding": grounding}
+        if refused:
+            text = _refusal_with_closest(question, hits) if self.rag else synthesis
+            timings["total"] = round(time.perf_counter() - started, 4)
+            yield Answer(text, [], hits, True, timings, **extra)
+            return
+        quotes = self._quotes(query, hits, valid) if self.rag else []
+        text = compose(synthesis, quotes, language)
+        if len(text) > len(synthesis):
+            yield text[len(synthesis):]
+        cited = list(dict.fromkeys(valid + [n for n, _ in quotes]))
         timings["total"] = round(time.perf_counter() - started, 4)
-        yield Answer(text, citations, hits, refused, timings, dropped_citations=len(invalid), query=query)
+        citations = [_citation(n, hits[n - 1]) for n in cited]
+        yield Answer(text, citations, hits, False, timings, **extra)
+
+    def _quotes(self, query: str, hits: list[Hit], cited: list[int]) -> list[tuple[int, str]]:
+        """Key sentences from the cited sections (or the top one): [(source number, sentence)]."""
+        if not self.config.quote_sentences or not hits:
+            return []
+        terms = set(self.index.tokenizer.tokenize_query(query))
+        quotes: list[tuple[int, str]] = []
+        budget = self.config.quote_chars
+        for n in (cited or [1])[:2]:
+            section = self.index.sections.get(hits[n - 1].section_ref)
+            text = section.text if section else hits[n - 1].chunk.text
+            room = self.config.quote_sentences - len(quotes)
+            for sentence in key_sentences(terms, text, self.index.tokenizer.tokenize, room, budget):
+                quotes.append((n, sentence))
+                budget -= len(sentence)
+        return quotes
 
 
 def _citation(n: int, hit: Hit) -> dict:

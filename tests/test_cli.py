@@ -102,7 +102,7 @@ def fake_assistant(monkeypatch, use_fake_encoder):
 
 def test_ask_streams_the_answer_and_lists_sources(fake_assistant, run):
     code, out, _ = run("ask", "什么是鞍点？")
-    assert code == 0 and out.startswith("鞍点是梯度为零的点 [1]。")
+    assert code == 0 and out.startswith("鞍点是梯度为零的点 [1]。\n\n资料原文要点：\n> ")
     assert " *[1] ml_basics_qa #13 " in out
 
 
@@ -121,7 +121,7 @@ def test_chat_keeps_history_and_answers_commands(fake_assistant, run, monkeypatc
     inputs = iter(["什么是鞍点？", "/sources", "那怎么逃离它？", "/reset", "/quit"])
     monkeypatch.setattr("builtins.input", lambda _: next(inputs))
     code, out, _ = run("chat")
-    assert code == 0 and out.count("鞍点是梯度为零的点 [1]。") == 2
+    assert code == 0 and out.count("鞍点是梯度为零的点 [1]。") == 2 and out.count("资料原文要点") == 2
     assert "Sources:" in out and "(new conversation)" in out
 
 

@@ -28,7 +28,7 @@ def index(data_home, fake_encoder):
 
 def test_answer_maps_citations_to_sections_and_drops_unknown_ones(index):
     generator = ScriptedGenerator("逐元素相乘 [1]，用于门控 [1][7]。")
-    answer = StudyAssistant(index, generator, k=3).ask("哈达玛积是什么？")
+    answer = StudyAssistant(index, generator, AnswerConfig(k=3, quote_sentences=0)).ask("哈达玛积是什么？")
     assert answer.sources[0].chunk.number == "12"
     assert answer.citations == [{"n": 1, "ref": "ml_basics_qa#12", "doc": "ml_basics_qa", "section": "12",
                                  "title": answer.sources[0].chunk.title}]
@@ -38,16 +38,31 @@ def test_answer_maps_citations_to_sections_and_drops_unknown_ones(index):
     assert "[1] 《什么是哈达玛积" in generator.calls[0][-1]["content"]
 
 
-def test_stream_yields_pieces_then_the_answer(index):
-    items = list(StudyAssistant(index, ScriptedGenerator("鞍点是梯度为零的点 [1]。"), k=2).stream("什么是鞍点？"))
-    assert isinstance(items[-1], Answer)
-    assert "".join(items[:-1]) == "鞍点是梯度为零的点 [1]。" == items[-1].text
-    assert len(items) > 2
+def test_stream_yields_the_synthesis_then_quoted_key_sentences(index):
+    assistant = StudyAssistant(index, ScriptedGenerator("鞍点是梯度为零的点 [1]。"), AnswerConfig(k=2))
+    items = list(assistant.stream("什么是鞍点？"))
+    answer = items[-1]
+    assert isinstance(answer, Answer) and "".join(items[:-1]) == answer.text
+    synthesis, quotes = answer.text.split("\n\n资料原文要点：\n")
+    assert synthesis == "鞍点是梯度为零的点 [1]。"
+    lines = quotes.split("\n")
+    assert 1 <= len(lines) <= 3 and all(line.startswith("> ") and line.endswith("[1]") for line in lines)
+    section = index.sections["ml_basics_qa#13"].text
+    assert all(line[2:-4] in section for line in lines)  # verbatim from the cited section
+    assert sum(len(line) - 6 for line in lines) <= 240
+    assert [c["ref"] for c in answer.citations] == ["ml_basics_qa#13"]
+
+
+def test_ungrounded_synthesis_becomes_a_refusal(index):
+    made_up = "Transformer 的位置编码使用正弦和余弦函数给每个词加上位置向量 [1]。"
+    assistant = StudyAssistant(index, ScriptedGenerator(made_up), AnswerConfig(min_grounding=0.6))
+    answer = assistant.ask("Transformer的位置编码怎么做？")
+    assert answer.refused and answer.citations == [] and answer.text.startswith(refusal_text("zh"))
 
 
 def test_unrelated_question_is_refused_without_calling_the_model(index):
     generator = ScriptedGenerator("不应被调用")
-    answer = StudyAssistant(index, generator, min_confidence=0.1).ask("How long should I boil an egg?")
+    answer = StudyAssistant(index, generator).ask("How long should I boil an egg?")
     assert answer.refused and generator.calls == []
     assert answer.text.startswith(refusal_text("en")) and "Closest sections" in answer.text
     assert answer.citations == [] and len(answer.sources) == 3
@@ -71,3 +86,5 @@ def test_follow_up_retrieves_with_the_previous_question(index):
 def test_answer_settings_are_validated():
     with pytest.raises(ValueError, match="min_confidence should be in"):
         AnswerConfig(min_confidence=2)
+    with pytest.raises(ValueError, match="min_grounding should be in"):
+        AnswerConfig(min_grounding=-0.1)
