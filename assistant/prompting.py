@@ -54,14 +54,12 @@ def build_messages(question: str, sources: list[tuple[str, str]], history: list[
         sources=numbered, question=question.strip(), language="中文" if language == "zh" else "English",
         refusal=refusal_text(language),
     )
-    turns = [{"role": t["role"], "content": t["content"]} for t in history or [] if t.get("role") in ("user", "assistant")]
-    return [{"role": "system", "content": system}, *turns, {"role": "user", "content": user}]
+    return [{"role": "system", "content": system}, *_turns(history), {"role": "user", "content": user}]
 
 
 def build_bare_messages(question: str, history: list[dict] | None = None) -> list[dict]:
     """Messages for the model alone, without sources (the ``--no-rag`` baseline)."""
-    turns = [{"role": t["role"], "content": t["content"]} for t in history or [] if t.get("role") in ("user", "assistant")]
-    return [{"role": "system", "content": prompt_text("bare_system_prompt.txt")}, *turns,
+    return [{"role": "system", "content": prompt_text("bare_system_prompt.txt")}, *_turns(history),
             {"role": "user", "content": question.strip()}]
 
 
@@ -85,6 +83,11 @@ def drop_invalid_citations(text: str, n_sources: int) -> str:
         return f"[{', '.join(numbers)}]" if numbers else ""
 
     return _CITATION.sub(keep, text)
+
+
+def _turns(history: list[dict] | None) -> list[dict]:
+    """Earlier user/assistant turns, as plain role/content pairs."""
+    return [{"role": t["role"], "content": t["content"]} for t in history or [] if t.get("role") in ("user", "assistant")]
 
 
 def _sanitise(text: str) -> str:

@@ -69,7 +69,9 @@ def test_unrelated_question_is_refused_without_calling_the_model(index):
 
 
 def test_model_refusal_is_recognised(index):
-    answer = StudyAssistant(index, ScriptedGenerator(refusal_text("zh"))).ask("Adam优化器的偏差修正怎么做？")
+    config = AnswerConfig(trust_refusal_below=0.6)
+    answer = StudyAssistant(index, ScriptedGenerator(refusal_text("zh")), config).ask("Adam优化器的偏差修正怎么做？")
+    assert 0.05 <= answer.confidence < 0.6  # retrieval weak enough: the model's refusal is believed
     assert answer.refused and answer.citations == []
 
 
@@ -88,3 +90,10 @@ def test_answer_settings_are_validated():
         AnswerConfig(min_confidence=2)
     with pytest.raises(ValueError, match="min_grounding should be in"):
         AnswerConfig(min_grounding=-0.1)
+
+
+def test_model_refusal_with_confident_retrieval_falls_back_to_quotes(index):
+    answer = StudyAssistant(index, ScriptedGenerator(refusal_text("zh"))).ask("Dropout的作用是什么？")
+    assert answer.confidence >= 0.3
+    assert not answer.refused and answer.text.startswith("资料原文要点：\n> ")
+    assert answer.citations and answer.citations[0]["ref"] == answer.sources[0].section_ref
