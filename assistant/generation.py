@@ -80,6 +80,7 @@ def quantize_int8(model):
 
     with warnings.catch_warnings():  # deprecated in favour of torchao, still present in torch 2.13
         warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*", category=UserWarning)
         return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
