@@ -11,7 +11,6 @@ import argparse
 import itertools
 import tempfile
 from dataclasses import replace
-from pathlib import Path
 
 from assistant.config import Config
 from assistant.evaluation import evaluate_retrieval, load_questions
