@@ -53,11 +53,20 @@ def test_stream_yields_the_synthesis_then_quoted_key_sentences(index):
     assert [c["ref"] for c in answer.citations] == ["ml_basics_qa#13"]
 
 
-def test_ungrounded_synthesis_becomes_a_refusal(index):
-    made_up = "Transformer 的位置编码使用正弦和余弦函数给每个词加上位置向量 [1]。"
-    assistant = StudyAssistant(index, ScriptedGenerator(made_up), AnswerConfig(min_grounding=0.6))
+MADE_UP = "Transformer 的位置编码使用正弦和余弦函数给每个词加上位置向量 [1]。"
+
+
+def test_ungrounded_synthesis_under_weak_retrieval_becomes_a_refusal(index):
+    assistant = StudyAssistant(index, ScriptedGenerator(MADE_UP), AnswerConfig(min_grounding=0.6, refuse_below=0.6))
     answer = assistant.ask("Transformer的位置编码怎么做？")
+    assert answer.grounding < 0.6 and answer.confidence < 0.6
     assert answer.refused and answer.citations == [] and answer.text.startswith(refusal_text("zh"))
+
+
+def test_ungrounded_synthesis_under_confident_retrieval_is_replaced_by_quotes(index):
+    assistant = StudyAssistant(index, ScriptedGenerator(MADE_UP), AnswerConfig(min_grounding=0.6, refuse_below=0.3))
+    answer = assistant.ask("Transformer的位置编码怎么做？")
+    assert not answer.refused and "正弦" not in answer.text and answer.text.startswith("资料原文要点：")
 
 
 def test_unrelated_question_is_refused_without_calling_the_model(index):
@@ -69,7 +78,7 @@ def test_unrelated_question_is_refused_without_calling_the_model(index):
 
 
 def test_model_refusal_is_recognised(index):
-    config = AnswerConfig(trust_refusal_below=0.6)
+    config = AnswerConfig(refuse_below=0.6)
     answer = StudyAssistant(index, ScriptedGenerator(refusal_text("zh")), config).ask("Adam优化器的偏差修正怎么做？")
     assert 0.05 <= answer.confidence < 0.6  # retrieval weak enough: the model's refusal is believed
     assert answer.refused and answer.citations == []
