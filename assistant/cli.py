@@ -122,10 +122,7 @@ def load_assistant(args, rag: bool = True):
     """The StudyAssistant for these flags (builds the index and converts the model on first use)."""
     from assistant.study import StudyAssistant
 
-    config = load_config(args)
-    overrides = {"corpus.path": config.corpus.path, "data_dir": config.data_dir, "llm.device": config.llm.device,
-                 "retrieval.mode": config.retrieval.mode}
-    return StudyAssistant.from_config(args.config, rag=rag, **overrides)
+    return StudyAssistant.from_settings(load_config(args), rag=rag)
 
 
 def cmd_ask(args) -> int:

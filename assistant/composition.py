@@ -45,15 +45,15 @@ def key_sentences(question_terms: set[str], text: str, tokenize, max_sentences: 
     return [sentence for _, sentence in sorted(chosen)]
 
 
-def groundedness(answer: str, sources_text: str, tokenize) -> float:
-    """Share of the answer's terms that occur in the sources, in [0, 1]; 1.0 for an empty answer.
+def groundedness(answer: str, source_terms: set[str] | frozenset[str], tokenize) -> float:
+    """Share of the answer's terms that occur in the sources' terms, in [0, 1]; 1.0 for an empty answer.
 
-    ("鞍点是梯度为零的点", "鞍点：梯度为零…") -> 1.0; an invented answer about another topic -> low.
+    ("鞍点是梯度为零的点", terms of "鞍点：梯度为零…") -> 1.0; an invented answer on another topic -> low.
     """
     terms = set(tokenize(_CITATION.sub(" ", answer)))
     if not terms:
         return 1.0
-    return len(terms & set(tokenize(sources_text))) / len(terms)
+    return len(terms & source_terms) / len(terms)
 
 
 def compose(synthesis: str, quotes: list[tuple[int, str]], language: str) -> str:

@@ -88,9 +88,7 @@ def retrieval_confidence(index: SearchIndex, query: str, hits: list[Hit]) -> flo
     terms = set(index.tokenizer.tokenize_query(query))
     if not terms or not hits:
         return 0.0
-    found: set[str] = set()
-    for hit in hits:
-        found.update(index.tokenizer.tokenize(hit.chunk.embed_text))
+    found = frozenset().union(*(index.terms(hit.chunk) for hit in hits))
     return len(terms & found) / len(terms)
 
 
@@ -107,11 +105,16 @@ class StudyAssistant:
     def from_config(cls, path=None, progress: bool = True, rag: bool = True, **overrides) -> "StudyAssistant":
         """Build from a TOML config (None = defaults); overrides by dotted name, e.g. ``**{"llm.device": "cpu"}``."""
         from assistant.config import Config
+
+        return cls.from_settings(Config.load(path).with_overrides(**overrides), progress=progress, rag=rag)
+
+    @classmethod
+    def from_settings(cls, config, progress: bool = True, rag: bool = True) -> "StudyAssistant":
+        """Build from a loaded ``Config``: open the index, resolve and load the model."""
         from assistant.generation import HFGenerator
         from assistant.indexing import open_search_index
         from assistant.model_files import resolve_model
 
-        config = Config.load(path).with_overrides(**overrides)
         index = open_search_index(config, progress=progress)
         model_path = resolve_model(config.llm.model, config.data_path, progress=progress)
         generator = HFGenerator.load(model_path, config.llm)
@@ -165,8 +168,8 @@ class StudyAssistant:
         refused = refusal_text(language) in synthesis or refusal_text("zh") in synthesis
         grounding = None
         if self.rag:
-            sources_text = "\n".join(f"{h.chunk.title}\n{h.chunk.text}" for h in hits)
-            grounding = groundedness(synthesis, sources_text, self.index.tokenizer.tokenize)
+            source_terms = frozenset().union(*(self.index.terms(h.chunk) for h in hits))
+            grounding = groundedness(synthesis, source_terms, self.index.tokenizer.tokenize)
             doubtful = refused or grounding < self.config.min_grounding
             refused = doubtful and confidence < self.config.refuse_below
             if doubtful and not refused:  # confident retrieval, unreliable synthesis: quotes answer

@@ -98,6 +98,7 @@ class SearchIndex:
         tokenizer: ChineseTokenizer,
         config: RetrievalConfig | None = None,
         manifest: dict | None = None,
+        chunk_tokens: list[list[str]] | None = None,
     ):
         if len(vectors) != len(chunks):
             raise ValueError(f"{len(vectors)} vectors for {len(chunks)} chunks")
@@ -109,6 +110,8 @@ class SearchIndex:
         self.tokenizer = tokenizer
         self.config = config or RetrievalConfig()
         self.manifest = manifest or {}
+        # BM25 terms of each chunk, kept from indexing so answers can be checked against them.
+        self._terms = {c.id: frozenset(t) for c, t in zip(chunks, chunk_tokens or [])}
 
     def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
         """The k best sections for a query, best first.
@@ -150,6 +153,12 @@ class SearchIndex:
             return fuse_scores(scores, weights)
         rankings = {name: sorted(s, key=lambda item: -s[item]) for name, s in scores.items()}
         return fuse_rankings(rankings, k=self.config.rrf_k, weights=weights)
+
+    def terms(self, chunk: Chunk) -> frozenset[str]:
+        """The BM25 terms of a chunk's embed text (title, sub-heading, text)."""
+        if chunk.id not in self._terms:
+            self._terms[chunk.id] = frozenset(self.tokenizer.tokenize(chunk.embed_text))
+        return self._terms[chunk.id]
 
     def _clean_query(self, query: str) -> str:
         query = (query or "").strip()

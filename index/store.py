@@ -138,7 +138,7 @@ def _build(corpus, path, identity, chunking, config, encoder, tokenizer, retriev
             raise
         # Another process finished the same index first: theirs is as good as ours.
     _remove_older_indexes(path, str(corpus.root))
-    return SearchIndex(corpus.sections, chunks, vectors, bm25, encoder, tokenizer, retrieval, manifest)
+    return SearchIndex(corpus.sections, chunks, vectors, bm25, encoder, tokenizer, retrieval, manifest, tokens)
 
 
 def _load(path, identity, encoder, tokenizer, retrieval) -> SearchIndex:
@@ -162,7 +162,7 @@ def _load(path, identity, encoder, tokenizer, retrieval) -> SearchIndex:
     if len(vectors) != len(chunks) or len(chunks) != manifest["n_chunks"]:
         raise CorruptIndexError(f"{len(vectors)} vectors, {len(chunks)} chunks, manifest says {manifest['n_chunks']}")
     bm25 = BM25Index(tokens, k1=manifest["bm25"]["k1"], b=manifest["bm25"]["b"])
-    return SearchIndex(sections, chunks, vectors, bm25, encoder, tokenizer, retrieval, manifest)
+    return SearchIndex(sections, chunks, vectors, bm25, encoder, tokenizer, retrieval, manifest, tokens)
 
 
 def _remove_older_indexes(keep: Path, corpus_root: str) -> None:

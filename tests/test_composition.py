@@ -18,9 +18,9 @@ def test_key_sentences_prefer_overlap_keep_order_and_budget():
 
 
 def test_groundedness_share_of_answer_terms_in_sources():
-    assert groundedness("a b [1]", "a b c", tokenize) == 1.0
-    assert groundedness("a x y z", "a b c", tokenize) == 0.25
-    assert groundedness("", "a", tokenize) == 1.0
+    assert groundedness("a b [1]", {"a", "b", "c"}, tokenize) == 1.0
+    assert groundedness("a x y z", {"a", "b", "c"}, tokenize) == 0.25
+    assert groundedness("", {"a"}, tokenize) == 1.0
 
 
 def test_compose_marks_quotes_with_their_source():

@@ -121,3 +121,10 @@ def test_vectors_match_the_encoder(seed_corpus_dir, data_home, fake_encoder):
     expected = fake_encoder.embed_batch([index.chunks[0].embed_text])[0]
     scores, ids = index.vectors.search(expected, 1)
     assert ids[0] == 0 and np.isclose(scores[0], 1.0)
+
+
+def test_chunk_terms_survive_a_reload(seed_corpus_dir, data_home, fake_encoder):
+    built = open_index(load_corpus(seed_corpus_dir), data_home, encoder=fake_encoder, progress=False)
+    reloaded = open_index(load_corpus(seed_corpus_dir), data_home, encoder=fake_encoder, progress=False)
+    chunk = reloaded.chunks[0]
+    assert reloaded.terms(chunk) == built.terms(chunk) == frozenset(built.tokenizer.tokenize(chunk.embed_text))
