@@ -157,7 +157,8 @@ class HFGenerator:
             "repetition_penalty": self.config.repetition_penalty,
             **{k: v for k, v in overrides.items() if v is not None},
         }
-        sampling = settings.pop("temperature") > 0
+        temperature = settings["temperature"]
+        sampling = temperature > 0
         options = {
             "max_new_tokens": settings["max_new_tokens"],
             "repetition_penalty": settings["repetition_penalty"],
@@ -165,7 +166,7 @@ class HFGenerator:
             "pad_token_id": self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
         }
         if sampling:
-            options.update(temperature=overrides.get("temperature") or self.config.temperature, top_p=settings["top_p"])
+            options.update(temperature=temperature, top_p=settings["top_p"])
         else:
             options.update(temperature=None, top_p=None, top_k=None)
         return options

@@ -80,12 +80,11 @@ class Answer:
         }
 
 
-def retrieval_confidence(index: SearchIndex, query: str, hits: list[Hit]) -> float:
-    """Share of the query's search terms that occur in the retrieved sources, in [0, 1].
+def retrieval_confidence(index: SearchIndex, terms: set[str], hits: list[Hit]) -> float:
+    """Share of the query's search terms (``tokenize_query``) that occur in the retrieved sources, in [0, 1].
 
     "How long should I boil an egg?" over the ML notes -> 0.0; "L1为什么稀疏" -> 1.0.
     """
-    terms = set(index.tokenizer.tokenize_query(query))
     if not terms or not hits:
         return 0.0
     found = frozenset().union(*(index.terms(hit.chunk) for hit in hits))
@@ -143,7 +142,8 @@ class StudyAssistant:
         retrieved = time.perf_counter()
         timings = {"retrieve": round(retrieved - started, 4)}
 
-        confidence = retrieval_confidence(self.index, query, hits) if self.rag else None
+        query_terms = set(self.index.tokenizer.tokenize_query(query)) if self.rag else set()
+        confidence = retrieval_confidence(self.index, query_terms, hits) if self.rag else None
         if self.rag and confidence < self.config.min_confidence:
             text = _refusal_with_closest(question, hits)
             timings.update(first_token=None, total=round(time.perf_counter() - started, 4))
@@ -180,7 +180,7 @@ class StudyAssistant:
             timings["total"] = round(time.perf_counter() - started, 4)
             yield Answer(text, [], hits, True, timings, **extra)
             return
-        quotes = self._quotes(query, hits, valid) if self.rag else []
+        quotes = self._quotes(query_terms, hits, valid) if self.rag else []
         text = compose(synthesis, quotes, language)
         if len(text) > len(synthesis):
             yield text[len(synthesis):]
@@ -189,11 +189,10 @@ class StudyAssistant:
         citations = [_citation(n, hits[n - 1]) for n in cited]
         yield Answer(text, citations, hits, False, timings, **extra)
 
-    def _quotes(self, query: str, hits: list[Hit], cited: list[int]) -> list[tuple[int, str]]:
+    def _quotes(self, terms: set[str], hits: list[Hit], cited: list[int]) -> list[tuple[int, str]]:
         """Key sentences from the cited sections (or the top one): [(source number, sentence)]."""
         if not self.config.quote_sentences or not hits:
             return []
-        terms = set(self.index.tokenizer.tokenize_query(query))
         quotes: list[tuple[int, str]] = []
         budget = self.config.quote_chars
         for n in (cited or [1])[:2]:
