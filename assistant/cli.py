@@ -5,6 +5,7 @@ Examples:
     study-assistant ask "L1正则为什么容易产生稀疏解？"
     study-assistant ask "What is a saddle point?" --json
     study-assistant chat                      # /reset starts over, /sources shows the last sources
+    study-assistant serve                     # browser chat on http://127.0.0.1:7860
     study-assistant index build --corpus notes/
     study-assistant search "正负样本不平衡怎么办" --k 3
     study-assistant eval --questions eval/heldout.jsonl --out reports/heldout.json --retrieval-only
@@ -95,6 +96,14 @@ def _parser() -> argparse.ArgumentParser:
                                "last answer's sources, /quit (or Ctrl-D) leaves.")
     chat.set_defaults(handler=cmd_chat)
 
+    serve = commands.add_parser("serve", parents=[common, model], help="browser chat (Gradio)",
+                                description="Serve the chat page. It binds to 127.0.0.1 unless --host says "
+                                "otherwise; no public share link unless --share.")
+    serve.add_argument("--host", help="interface to bind (default 127.0.0.1; 0.0.0.0 = all)")
+    serve.add_argument("--port", type=int, help="TCP port (default 7860)")
+    serve.add_argument("--share", action="store_true", default=None, help="also ask Gradio for a public link")
+    serve.set_defaults(handler=cmd_serve)
+
     evaluate = commands.add_parser("eval", parents=[common, model], help="evaluate on a question set",
                                    description="Score retrieval and answers on a JSONL question set.")
     evaluate.add_argument("--questions", required=True, help="JSONL question file (see ARCHITECTURE.md)")
@@ -114,6 +123,9 @@ def load_config(args) -> Config:
         "retrieval.k": getattr(args, "k", None),
         "retrieval.mode": getattr(args, "mode", None),
         "llm.device": getattr(args, "device", None),
+        "ui.host": getattr(args, "host", None),
+        "ui.port": getattr(args, "port", None),
+        "ui.share": getattr(args, "share", None),
     }
     return config.with_overrides(**overrides)
 
@@ -142,6 +154,27 @@ def cmd_ask(args) -> int:
         return 0
     print(("\n" if stream else "") + ("" if stream else answer.text + "\n"))
     print(format_sources(answer))
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from assistant.study import StudyAssistant
+
+    config = load_config(args)
+    started = time.perf_counter()
+    print("Loading the index and the model (the first run builds the index and converts the model: "
+          "about a minute)…", file=sys.stderr, flush=True)
+    assistant = StudyAssistant.from_settings(config)
+    from ui import build_app, launch  # gradio loads only for this command
+
+    app = build_app(assistant, config.ui)
+    launch(app, config.ui, block=False)
+    print(f"Ready in {time.perf_counter() - started:.1f} s: http://{config.ui.host}:{config.ui.port}  "
+          "(Ctrl-C stops)", file=sys.stderr, flush=True)
+    try:
+        app.block_thread()
+    finally:
+        app.close()
     return 0
 
 

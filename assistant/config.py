@@ -41,6 +41,27 @@ class CorpusConfig:
 
 
 @dataclass(frozen=True)
+class UIConfig:
+    """How ``study-assistant serve`` publishes the browser chat."""
+
+    host: str = "127.0.0.1"  # interface to bind; "0.0.0.0" makes the page reachable from other machines
+    port: int = 7860  # TCP port of the page
+    share: bool = False  # ask Gradio for a public share link (needs internet; off by default)
+    concurrency: int = 1  # answers generated at once; others wait in the queue and see their place
+    max_queue: int = 64  # waiting requests beyond this are turned away with a "busy" message
+    examples: int = 6  # example questions taken from the corpus, shown under the chat
+
+    def __post_init__(self):
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port should be in 1..65535, got {self.port}")
+        for name in ("concurrency", "max_queue"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} should be positive, got {getattr(self, name)}")
+        if self.examples < 0:
+            raise ValueError(f"examples should be >= 0, got {self.examples}")
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything configurable, grouped by component."""
 
@@ -50,6 +71,7 @@ class Config:
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     llm: GenerationConfig = field(default_factory=GenerationConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
+    ui: UIConfig = field(default_factory=UIConfig)
     data_dir: str | None = None  # None = $STUDY_ASSISTANT_HOME or ~/.cache/study-assistant
 
     @property

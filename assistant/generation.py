@@ -33,6 +33,9 @@ class GenerationConfig:
     temperature: float = 0.0  # 0 = greedy decoding
     top_p: float = 0.9  # nucleus sampling when temperature > 0
     repetition_penalty: float = 1.05  # >1 discourages loops in small models
+    prompt_lookup: int = 10  # prompt-lookup decoding: draft up to this many tokens copied from the
+    # prompt (the sources) and verify them in one pass; greedy output is unchanged, decode ~3x faster
+    # on this CPU (benchmarks/llm_speed.py). 0 = plain one-token-at-a-time decoding
 
     def __post_init__(self):
         if self.device not in DEVICES:
@@ -46,6 +49,8 @@ class GenerationConfig:
             raise ValueError(f"need temperature >= 0 and 0 < top_p <= 1, got {self.temperature}, {self.top_p}")
         if self.threads < 0:
             raise ValueError(f"threads should be >= 0, got {self.threads}")
+        if self.prompt_lookup < 0:
+            raise ValueError(f"prompt_lookup should be >= 0, got {self.prompt_lookup}")
 
 
 def pick_device(requested: str = "auto") -> str:
@@ -165,6 +170,8 @@ class HFGenerator:
             "do_sample": sampling,
             "pad_token_id": self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
         }
+        if self.config.prompt_lookup:
+            options["prompt_lookup_num_tokens"] = self.config.prompt_lookup
         if sampling:
             options.update(temperature=temperature, top_p=settings["top_p"])
         else:

@@ -119,9 +119,9 @@ class StudyAssistant:
         generator = HFGenerator.load(model_path, config.llm)
         return cls(index, generator, config.answer, rag=rag)
 
-    def ask(self, question: str, history: list[dict] | None = None) -> Answer:
-        """The whole answer at once."""
-        for item in self.stream(question, history):
+    def ask(self, question: str, history: list[dict] | None = None, **options) -> Answer:
+        """The whole answer at once (``options`` as for ``stream``)."""
+        for item in self.stream(question, history, **options):
             if isinstance(item, Answer):
                 return item
         raise RuntimeError("stream ended without an Answer")  # unreachable: stream always ends with one
@@ -130,15 +130,21 @@ class StudyAssistant:
         """A follow-up in a conversation: history is [{"role": "user"|"assistant", "content": …}, …]."""
         return self.ask(question, history)
 
-    def stream(self, question: str, history: list[dict] | None = None) -> Iterator[str | Answer]:
+    def stream(
+        self, question: str, history: list[dict] | None = None, *, k: int | None = None,
+        temperature: float | None = None,
+    ) -> Iterator[str | Answer]:
         """Yield the answer's text pieces as they are generated, then the final Answer.
 
         The pieces are the model's synthesis, then the quoted key sentences. The final Answer's
         text is authoritative: when the synthesis turns out ungrounded it is a refusal instead.
+        ``k`` (sources given to the model) and ``temperature`` override the configured ones.
         """
+        if k is not None and k < 1:
+            raise ValueError(f"k should be positive, got {k}")
         started = time.perf_counter()
         query = retrieval_query(question, history)
-        hits = self.index.search(query, k=self.config.k) if self.rag else []
+        hits = self.index.search(query, k=k or self.config.k) if self.rag else []
         retrieved = time.perf_counter()
         timings = {"retrieve": round(retrieved - started, 4)}
 
@@ -156,7 +162,8 @@ class StudyAssistant:
         else:
             messages = build_bare_messages(question, history)
         pieces = []
-        for piece in self.generator.stream(messages):
+        decoding = {} if temperature is None else {"temperature": temperature}
+        for piece in self.generator.stream(messages, **decoding):
             if not pieces:
                 timings["first_token"] = round(time.perf_counter() - started, 4)
             pieces.append(piece)

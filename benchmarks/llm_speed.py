@@ -1,8 +1,10 @@
-"""CPU speed of the bundled LLM on one realistic RAG prompt: fp32 vs bf16 vs fp32 + dynamic qint8.
+"""CPU speed of the bundled LLM on one realistic RAG prompt: transformers fp32 / bf16 / dynamic qint8
+side by side with llama.cpp (llama-cpp-python) on the same Q4_K_M GGUF file.
 
     python benchmarks/llm_speed.py                         # model from the data dir (converted once)
     python benchmarks/llm_speed.py --fresh-data-dir        # also time the first conversion (~1 min)
     python benchmarks/llm_speed.py --runs 1 --variants bf16
+    pip install llama-cpp-python   # benchmark-only peer (builds from source, ~15 min on 2 cores)
 
 The prompt (~850 tokens) is a Chinese system prompt, numbered sections of
 corpus/data/ml_basics_qa.md and a question, through the tokenizer's chat template. Per variant:
@@ -34,7 +36,8 @@ SYSTEM = (
 )
 QUESTION = "为什么正则化可以防止过拟合？L1 和 L2 正则化有什么区别？"
 SECTIONS = (14, 4, 3, 2, 16)  # question numbers in the corpus file, added until the target length
-VARIANTS = ("fp32", "bf16", "fp32-qint8")
+VARIANTS = ("fp32", "bf16", "bf16+lookup", "fp32-qint8", "fp32-qint8+lookup", "llama.cpp")
+LOOKUP = 10  # prompt_lookup_num_tokens of the "+lookup" variants (the assistant's default prompt_lookup)
 
 
 def peak_rss_mb() -> float:
@@ -67,30 +70,73 @@ def load_variant(path: str, variant: str):
     import torch
     from transformers import AutoModelForCausalLM
 
-    dtype = torch.bfloat16 if variant == "bf16" else torch.float32
+    dtype = torch.bfloat16 if variant.startswith("bf16") else torch.float32
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).eval()
-    if variant == "fp32-qint8":
+    if variant.startswith("fp32-qint8"):
         with warnings.catch_warnings():  # torch.ao.quantization is deprecated in favour of torchao
             warnings.simplefilter("ignore")
             model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     return model
 
 
-def time_variant(model, tokenizer, ids: list[int], new_tokens: int, runs: int) -> dict:
+def time_llama_cpp(gguf: Path, ids: list[int], new_tokens: int, runs: int, threads: int) -> dict:
+    """The same measurements with llama.cpp on the bundled GGUF (its own Q4_K_M kernels), greedy."""
+    from llama_cpp import Llama
+
+    started = time.perf_counter()
+    llm = Llama(model_path=str(gguf), n_ctx=len(ids) + new_tokens + 16, n_threads=threads, n_batch=512, verbose=False)
+    load_s = time.perf_counter() - started
+    eos = llm.token_eos()
+
+    def greedy(n):  # -> (token ids, time of the first); EOS banned so every run decodes n tokens
+        llm.reset()
+        out, first = [], None
+        for token in llm.generate(ids, top_k=1, temp=0.0, logits_processor=[_ban(eos)]):
+            first = first or time.perf_counter()
+            out.append(token)
+            if len(out) == n:
+                return out, first
+
+    greedy(4)  # warm-up
+    prefill, ttft, decode, reply = [], [], [], None
+    for _ in range(runs):
+        llm.reset()
+        started = time.perf_counter()
+        llm.eval(ids)
+        prefill.append(len(ids) / (time.perf_counter() - started))
+        started = time.perf_counter()
+        reply, first = greedy(new_tokens)
+        ended = time.perf_counter()
+        ttft.append(first - started)
+        decode.append((len(reply) - 1) / (ended - first))
+    return {"load_s": load_s, "prefill_tok_s": statistics.median(prefill), "ttft_s": statistics.median(ttft),
+            "decode_tok_s": statistics.median(decode), "runs": {"prefill_tok_s": prefill, "ttft_s": ttft,
+                                                                "decode_tok_s": decode}, "reply_ids": reply}
+
+
+def _ban(token: int):
+    def process(_input_ids, scores):
+        scores[token] = -float("inf")
+        return scores
+    return process
+
+
+def time_variant(model, tokenizer, ids: list[int], new_tokens: int, runs: int, lookup: int = 0) -> dict:
     """Medians over runs of prefill tok/s, time to first token and decode tok/s; plus the reply."""
     import torch
     from transformers.generation.streamers import BaseStreamer
 
     class FirstTokenClock(BaseStreamer):
-        """Notes when generate hands out its first new token (the first put() is the prompt)."""
+        """Notes when generate hands out its first new tokens (the first put() is the prompt) and how
+        many came at once (prompt-lookup decoding can accept several drafted tokens in its first step)."""
 
         def __init__(self):
-            self.puts, self.first = 0, None
+            self.puts, self.first, self.first_count = 0, None, 0
 
         def put(self, value):
             self.puts += 1
             if self.puts == 2:
-                self.first = time.perf_counter()
+                self.first, self.first_count = time.perf_counter(), value.numel()
 
         def end(self):
             pass
@@ -98,6 +144,8 @@ def time_variant(model, tokenizer, ids: list[int], new_tokens: int, runs: int) -
     input_ids = torch.tensor([ids])  # (1, prompt tokens)
     gen = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
                pad_token_id=tokenizer.pad_token_id)
+    if lookup:  # prompt-lookup decoding: drafts copied from the prompt, verified in one forward pass
+        gen["prompt_lookup_num_tokens"] = lookup
     prefill, ttft, decode, reply = [], [], [], None
     with torch.inference_mode():
         model.generate(input_ids, **{**gen, "max_new_tokens": 4, "min_new_tokens": 4})  # warm-up
@@ -112,7 +160,7 @@ def time_variant(model, tokenizer, ids: list[int], new_tokens: int, runs: int) -
             ended = time.perf_counter()
             n_new = out.shape[1] - len(ids)
             ttft.append(clock.first - started)
-            decode.append((n_new - 1) / (ended - clock.first))
+            decode.append((n_new - clock.first_count) / (ended - clock.first))  # tokens after the first step
             reply = out[0, len(ids):].tolist()
     return {"prefill_tok_s": statistics.median(prefill), "ttft_s": statistics.median(ttft),
             "decode_tok_s": statistics.median(decode), "runs": {"prefill_tok_s": prefill, "ttft_s": ttft,
@@ -135,7 +183,7 @@ def main() -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from assistant.config import default_data_dir
-    from assistant.model_files import BUNDLED, CACHE_NAME, resolve_model
+    from assistant.model_files import BUNDLED, CACHE_NAME, assemble_gguf, find_bundled_parts, resolve_model
 
     torch.set_num_threads(args.threads)
     temp = tempfile.TemporaryDirectory() if args.fresh_data_dir else None
@@ -160,23 +208,37 @@ def main() -> None:
     print(f"Prompt: {len(ids)} tokens; {args.new_tokens} new tokens; {args.threads} threads; median of {args.runs}.")
     results = {}
     for variant in args.variants.split(","):
+        if variant == "llama.cpp":
+            with tempfile.TemporaryDirectory() as tmp:
+                gguf = assemble_gguf(find_bundled_parts(), Path(tmp) / "model.gguf", progress=False)
+                results[variant] = time_llama_cpp(gguf, ids, args.new_tokens, args.runs, args.threads)
+            results[variant]["reply"] = tokenizer.decode(results[variant]["reply_ids"], skip_special_tokens=True)
+            print(f"  {variant}: {results[variant]['decode_tok_s']:.2f} tok/s decode; "
+                  f"reply {results[variant]['reply'][:60]!r}", flush=True)
+            continue
         started = time.perf_counter()
         model = load_variant(path, variant)
         results[variant] = {"load_s": time.perf_counter() - started,
-                            **time_variant(model, tokenizer, ids, args.new_tokens, args.runs)}
+                            **time_variant(model, tokenizer, ids, args.new_tokens, args.runs,
+                                           LOOKUP if variant.endswith("+lookup") else 0)}
         results[variant]["reply"] = tokenizer.decode(results[variant]["reply_ids"], skip_special_tokens=True)
         print(f"  {variant}: {results[variant]['decode_tok_s']:.2f} tok/s decode; "
               f"reply {results[variant]['reply'][:60]!r}", flush=True)
         del model
 
-    reference = results.get("fp32", {}).get("reply_ids")
-    lines = ["| variant | prefill tok/s | time to first token s | decode tok/s | tokens equal to fp32's | load s |",
+    reference = results.get("bf16", {}).get("reply_ids")  # the default, unquantized
+    lines = ["| variant | prefill tok/s | time to first token s | decode tok/s | tokens equal to bf16's | load s |",
              "|---|---|---|---|---|---|"]
     for variant, r in results.items():
         prefix = next((i for i, (a, b) in enumerate(zip(r["reply_ids"], reference or [])) if a != b), len(reference or []))
         same = "—" if reference is None else f"{prefix}/{len(reference)}"  # greedy: equal until the first difference
         lines.append(f"| {variant} | {r['prefill_tok_s']:.0f} | {r['ttft_s']:.2f} | {r['decode_tok_s']:.2f} | {same} "
                      f"| {r['load_s']:.2f} |")
+    peer = results.get("llama.cpp")
+    if peer:
+        lines += ["", "| variant | prefill ÷ llama.cpp | decode ÷ llama.cpp |", "|---|---|---|"]
+        lines += [f"| {v} | {r['prefill_tok_s'] / peer['prefill_tok_s']:.2f}× | "
+                  f"{r['decode_tok_s'] / peer['decode_tok_s']:.2f}× |" for v, r in results.items() if v != "llama.cpp"]
     print("\n".join(lines))
     print(f"resolve_model('bundled'), converted={resolve['converted']}: {resolve['seconds']:.1f} s (peak RSS {resolve['peak_rss_mb']:.0f} MB), "
           f"cached {resolve['cached_resolve_s'] * 1000:.1f} ms; load: " + ", ".join(f"{k} {v:.2f}" for k, v in loads.items()))

@@ -121,3 +121,11 @@ def seed_corpus_dir(tmp_path):
     (root / "basics.md").write_text(SEED_STYLE, "utf-8")
     (root / "sub" / "repo.md").write_text(REPO_STYLE, "utf-8")
     return root
+
+
+@pytest.fixture(scope="session")
+def real_assistant(tmp_path_factory):
+    """The assistant on the real bundled model and encoder, built once per test run (slow tests only)."""
+    from assistant.study import StudyAssistant
+
+    return StudyAssistant.from_config(None, progress=False, data_dir=str(tmp_path_factory.mktemp("real-home")))

@@ -76,3 +76,22 @@ def test_int8_cpu_model_generates_and_stays_close_to_fp32(tmp_path):
         a, b = fp32.model(**inputs).logits, int8.model(**inputs).logits
     assert torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0) > 0.99
     assert int8.generate(MESSAGES)
+
+
+def test_prompt_lookup_decoding_keeps_the_greedy_reply(tiny_generator):
+    """Drafts copied from the prompt are only kept where greedy decoding agrees: same text either way."""
+    import dataclasses
+
+    assert tiny_generator.config.prompt_lookup > 0  # on by default
+    assert tiny_generator._decoding()["prompt_lookup_num_tokens"] == tiny_generator.config.prompt_lookup
+    messages = [{"role": "user", "content": "过拟合 过拟合 过拟合 正则化 正则化 正则化 " * 4}]  # repetitive: drafts found
+    with_lookup = tiny_generator.generate(messages, max_new_tokens=24)
+    plain = HFGenerator(tiny_generator.model, tiny_generator.tokenizer,
+                        dataclasses.replace(tiny_generator.config, prompt_lookup=0), "cpu")
+    assert "prompt_lookup_num_tokens" not in plain._decoding()
+    assert with_lookup == plain.generate(messages, max_new_tokens=24) and with_lookup
+
+
+def test_negative_prompt_lookup_is_rejected():
+    with pytest.raises(ValueError, match="prompt_lookup"):
+        GenerationConfig(prompt_lookup=-1)

@@ -2,14 +2,13 @@
 
 import pytest
 
-from assistant.study import StudyAssistant
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def assistant(tmp_path_factory):
-    return StudyAssistant.from_config(None, progress=False, data_dir=str(tmp_path_factory.mktemp("home")))
+def assistant(real_assistant):
+    return real_assistant
 
 
 def test_answer_cites_the_right_section(assistant):

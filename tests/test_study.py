@@ -6,19 +6,7 @@ from assistant.prompting import refusal_text
 from assistant.study import Answer, AnswerConfig, StudyAssistant
 from corpus import load_corpus
 from index import open_index
-
-
-class ScriptedGenerator:
-    """Replies with a fixed text in pieces and remembers the messages it was given."""
-
-    def __init__(self, reply):
-        self.reply = reply
-        self.calls = []
-
-    def stream(self, messages, **_):
-        self.calls.append(messages)
-        for i in range(0, len(self.reply), 4):
-            yield self.reply[i : i + 4]
+from fakes import ScriptedGenerator
 
 
 @pytest.fixture

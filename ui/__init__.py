@@ -1,1 +1,9 @@
-"""Browser UI (Gradio): not built yet — see issue 4. Kept so the package layout is fixed."""
+"""Browser chat (Gradio) over ``StudyAssistant``: ``build_app(assistant)`` builds, ``launch`` serves.
+
+Gradio is imported only inside ``build_app`` so ``import ui`` stays light.
+"""
+
+from ui.app import build_app, launch
+from ui.chat import ChatHandlers
+
+__all__ = ["ChatHandlers", "build_app", "launch"]

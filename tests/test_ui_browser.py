@@ -1,0 +1,132 @@
+"""The chat page end to end: a real server on a free port, Debian's Chromium driven by Playwright,
+and five concurrent API clients. A tiny random Qwen2 answers (its synthesis is noise, so the
+answer the page shows is the quoted key sentences with their citations)."""
+
+import os
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from assistant.config import UIConfig
+from assistant.generation import GenerationConfig, HFGenerator
+from assistant.study import AnswerConfig, StudyAssistant
+from conftest import BigramEncoder
+from corpus import load_corpus
+from index import open_index
+from tiny_model import build_tiny_qwen2
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(assistant):
+    """Launch the page in this process; returns (app, url)."""
+    from ui import build_app, launch
+
+    config = UIConfig(port=free_port())
+    app = build_app(assistant, config)
+    launch(app, config, block=False)
+    return app, f"http://127.0.0.1:{config.port}/"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    home = tmp_path_factory.mktemp("ui-home")
+    index = open_index(load_corpus(), home, encoder=BigramEncoder(), progress=False)
+    model = build_tiny_qwen2(tmp_path_factory.mktemp("tiny-qwen2"))
+    generator = HFGenerator.load(str(model), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=16))
+    app, url = serve(StudyAssistant(index, generator, AnswerConfig(k=3)))
+    yield url
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("STUDY_ASSISTANT_REQUIRE_BROWSER"):  # set by .ci/run
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def ask_in_browser(page, url: str, question: str, timeout_ms: int):
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    box = page.locator("#sa-input textarea")
+    box.fill(question)
+    started = time.perf_counter()
+    box.press("Enter")
+    reply = page.locator("#sa-chat .message.bot, #sa-chat [data-testid='bot']").last
+    expect(reply).not_to_have_text("", timeout=timeout_ms)
+    first_text = time.perf_counter() - started
+    expect(page.locator("#sa-sources")).to_contain_text("[1]", timeout=timeout_ms)
+    return reply, first_text
+
+
+def test_question_answer_sources_and_citation_click(server, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    reply, _ = ask_in_browser(page, server, "什么是鞍点？", 60_000)
+    expect(reply).to_contain_text("资料原文要点", timeout=60_000)
+    sources = page.locator("#sa-sources")
+    expect(sources).to_contain_text("[1] 第13题 · 什么是机器学习中的鞍点")
+    expect(sources).to_contain_text("ml_basics_qa")
+    page.locator('#sa-chat a[href="#sa-src-1"]').first.click()
+    highlighted = page.locator("#sa-sources .sa-highlight")
+    expect(highlighted).to_have_count(1)
+    expect(highlighted).to_contain_text("[1] 第13题")
+    assert page.url.rstrip("/") == server.rstrip("/")  # the click stayed on the page
+    page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
+    assert (tmp_path / "chat.png").stat().st_size > 10_000
+
+    page.locator("#sa-new-chat").click()  # new chat empties the conversation and the panel
+    expect(page.locator("#sa-sources")).to_contain_text("提问后")
+    expect(page.locator("#sa-chat a[href='#sa-src-1']")).to_have_count(0)
+    page.close()
+
+
+def test_example_question_fills_the_input(server, browser):
+    page = browser.new_page()
+    page.goto(server)
+    page.get_by_text("数据类别不平衡怎么处理？").first.click()
+    from playwright.sync_api import expect
+
+    expect(page.locator("#sa-input textarea")).to_have_value("数据类别不平衡怎么处理？")
+    page.close()
+
+
+def test_five_concurrent_clients_all_get_answers(server):
+    from gradio_client import Client
+
+    def ask(question):
+        client = Client(server, verbose=False)
+        started = time.perf_counter()
+        _, chat, sources = client.predict(question, [], 3, 0, api_name="/respond")  # the State is not in the API
+        return time.perf_counter() - started, chat, sources
+
+    questions = ["什么是鞍点？", "Dropout有什么作用？", "L1正则为什么稀疏？", "什么是PEFT？", "F1阈值怎么选？"]
+    with ThreadPoolExecutor(5) as pool:
+        results = list(pool.map(ask, questions))
+    def text(message):  # Gradio 6 sends a message's content as parts: [{"type": "text", "text": …}]
+        return "".join(part["text"] for part in message["content"] if part["type"] == "text")
+
+    for question, (_, chat, sources) in zip(questions, results):
+        assert text(chat[0]) == question and chat[-1]["role"] == "assistant"
+        assert "资料原文要点" in text(chat[-1]) and "⚠️" not in text(chat[-1])
+        assert sources.count("\n#### [") == 3

@@ -1,0 +1,109 @@
+"""The browser chat: ``build_app(assistant) -> gr.Blocks``; ``launch(app, config)`` serves it.
+
+    from assistant import StudyAssistant
+    from ui import build_app, launch
+    launch(build_app(StudyAssistant.from_config(None)))     # http://127.0.0.1:7860
+
+Generation is serialised through Gradio's queue (``UIConfig.concurrency``): waiting users see their
+place in it. The page's script makes a click on a citation [n] jump to source n in the panel.
+"""
+
+from __future__ import annotations
+
+from assistant.config import UIConfig
+
+from ui.chat import ChatHandlers, example_questions
+from ui.render import LABELS
+
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+
+CSS = """
+#sa-sources { max-height: 72vh; overflow-y: auto; }
+#sa-sources .sa-highlight { background: #fff3bf; outline: 2px solid #f59f00; border-radius: 4px; }
+"""
+
+# A click on a citation link (#sa-src-N) in the chat highlights and scrolls to "[N] …" in the panel.
+JS = """
+() => {
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest('a[href^="#sa-src-"]');
+    if (!link) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const n = link.getAttribute("href").slice("#sa-src-".length);
+    const panel = document.getElementById("sa-sources");
+    if (!panel) return;
+    panel.querySelectorAll(".sa-highlight").forEach((el) => el.classList.remove("sa-highlight"));
+    const heading = [...panel.querySelectorAll("h4")].find((h) => h.textContent.trim().startsWith(`[${n}]`));
+    if (heading) {
+      heading.classList.add("sa-highlight");
+      heading.scrollIntoView({ behavior: "smooth", block: "start" });
+    }
+  }, true);
+}
+"""
+
+
+def build_app(assistant, config: UIConfig | None = None) -> "gr.Blocks":  # noqa: F821
+    """The chat page over one ``StudyAssistant`` (or anything with its ``stream``/``index``/``config``)."""
+    import gradio as gr
+
+    config = config or UIConfig()
+    handlers = ChatHandlers(assistant)
+    sections = list(assistant.index.sections.values())
+    with gr.Blocks(title="机器学习面试复习助手 · Study assistant", analytics_enabled=False) as app:
+        gr.Markdown("## 机器学习面试复习助手\n根据本地资料回答问题，并标注每句话的来源；资料里没有的内容会直说。"
+                    "中文、English 均可。")
+        with gr.Row():
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(label="对话", height=540, latex_delimiters=LATEX, elem_id="sa-chat")
+                with gr.Row():
+                    box = gr.Textbox(placeholder="输入问题，回车发送（例如：L1正则为什么容易产生稀疏解？）",
+                                     show_label=False, scale=5, elem_id="sa-input", autofocus=True)
+                    send = gr.Button("发送", variant="primary", scale=1, elem_id="sa-send")
+                new_chat = gr.Button("新对话", size="sm", elem_id="sa-new-chat")
+                examples = example_questions(sections, config.examples)
+                if examples:
+                    gr.Examples([[q] for q in examples], inputs=box, label="资料中的题目（点击填入）")
+            with gr.Column(scale=2):
+                sources = gr.Markdown(LABELS["zh"]["empty"], elem_id="sa-sources", latex_delimiters=LATEX)
+                with gr.Accordion("设置", open=False):
+                    k = gr.Slider(1, 8, value=assistant.config.k, step=1, label="给模型的来源数（top-k）")
+                    temperature = gr.Slider(0, 1.5, value=_temperature(assistant), step=0.1,
+                                            label="温度（0 = 贪心解码，回答最稳定）")
+                    gr.Markdown(corpus_summary(assistant), elem_id="sa-corpus")
+        history = gr.State([])
+        gr.on(
+            [box.submit, send.click],
+            handlers.respond,
+            inputs=[box, chatbot, history, k, temperature],
+            outputs=[box, chatbot, sources, history],
+            concurrency_limit=config.concurrency,
+            concurrency_id="generate",
+            api_name="respond",
+        )
+        new_chat.click(handlers.clear, None, [box, chatbot, sources, history], queue=False, api_name=False)
+    app.queue(default_concurrency_limit=config.concurrency, max_size=config.max_queue)
+    return app
+
+
+def launch(app, config: UIConfig | None = None, block: bool = True):
+    """Serve the page on ``config.host:config.port`` (127.0.0.1 by default; no share link unless asked)."""
+    config = config or UIConfig()
+    return app.launch(
+        server_name=config.host, server_port=config.port, share=config.share, prevent_thread_lock=not block,
+        show_error=False, css=CSS, js=JS, ssr_mode=False, quiet=True,
+    )
+
+
+def corpus_summary(assistant) -> str:
+    """``"资料：ml_basics_qa（17 题，40 段）"``: what the answers are drawn from."""
+    sections = assistant.index.sections
+    docs = sorted({section.doc for section in sections.values()})
+    shown = "、".join(docs[:5]) + (f" 等 {len(docs)} 个文档" if len(docs) > 5 else "")
+    return f"**资料**：{shown}（{len(sections)} 题，{len(assistant.index.chunks)} 段）"
+
+
+def _temperature(assistant) -> float:
+    generator_config = getattr(getattr(assistant, "generator", None), "config", None)
+    return float(getattr(generator_config, "temperature", 0.0))
