@@ -83,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
 
     model = argparse.ArgumentParser(add_help=False)
     model.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where the LLM runs (default auto)")
+    model.add_argument("--adapter", metavar="none|default|PATH",
+                       help="LoRA adapter: none, default (the shipped one, if any) or a train-lora folder")
 
     ask = commands.add_parser("ask", parents=[common, model], help="answer one question from the corpus",
                               description="Answer QUESTION from the corpus with cited sources.")
@@ -104,6 +106,20 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--share", action="store_true", default=None, help="also ask Gradio for a public link")
     serve.set_defaults(handler=cmd_serve)
 
+    train = commands.add_parser("train-lora", parents=[common, model], help="train a LoRA adapter on the corpus",
+                                description="Build supervised examples from the corpus (questions, the sources "
+                                "retrieval returns, cited target answers, refusals) and train a LoRA adapter.")
+    train.add_argument("--out", help="adapter folder (default: <data dir>/adapters/latest)")
+    train.add_argument("--epochs", type=int, help="passes over the examples (default 2)")
+    train.add_argument("--r", type=int, help="LoRA rank (default 8)")
+    train.add_argument("--alpha", type=int, help="LoRA alpha (default 16)")
+    train.add_argument("--lr", type=float, help="learning rate (default 2e-4)")
+    train.add_argument("--limit", type=int, help="train on the first N examples only (a quick trial)")
+    train.add_argument("--heldout", default="eval/heldout.jsonl",
+                       help="evaluation questions kept out of training; their reference-answer loss is measured "
+                            "before and after (default eval/heldout.jsonl; '' to skip)")
+    train.set_defaults(handler=cmd_train_lora)
+
     evaluate = commands.add_parser("eval", parents=[common, model], help="evaluate on a question set",
                                    description="Score retrieval and answers on a JSONL question set.")
     evaluate.add_argument("--questions", required=True, help="JSONL question file (see ARCHITECTURE.md)")
@@ -123,6 +139,7 @@ def load_config(args) -> Config:
         "retrieval.k": getattr(args, "k", None),
         "retrieval.mode": getattr(args, "mode", None),
         "llm.device": getattr(args, "device", None),
+        "llm.adapter": getattr(args, "adapter", None),
         "ui.host": getattr(args, "host", None),
         "ui.port": getattr(args, "port", None),
         "ui.share": getattr(args, "share", None),
@@ -158,23 +175,67 @@ def cmd_ask(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from assistant.study import StudyAssistant
-
     config = load_config(args)
     started = time.perf_counter()
     print("Loading the index and the model (the first run builds the index and converts the model: "
           "about a minute)…", file=sys.stderr, flush=True)
-    assistant = StudyAssistant.from_settings(config)
-    from ui import build_app, launch  # gradio loads only for this command
+    assistant = load_assistant(args)
+    import ui  # gradio loads only for this command
 
-    app = build_app(assistant, config.ui)
-    launch(app, config.ui, block=False)
+    app = ui.build_app(assistant, config.ui)
+    ui.launch(app, config.ui, block=False)
     print(f"Ready in {time.perf_counter() - started:.1f} s: http://{config.ui.host}:{config.ui.port}  "
           "(Ctrl-C stops)", file=sys.stderr, flush=True)
     try:
         app.block_thread()
     finally:
         app.close()
+    return 0
+
+
+def cmd_train_lora(args) -> int:
+    from pathlib import Path
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from assistant.evaluation import load_questions
+    from assistant.generation import pick_device
+    from assistant.indexing import open_search_index
+    from assistant.lora import LoraTrainingConfig, train_lora
+    from assistant.lora_data import build_sft_examples, overlapping, reference_examples
+    from assistant.model_files import BUNDLED, BUNDLED_GGUF, resolve_model
+
+    config = load_config(args)
+    chosen = {"r": args.r, "alpha": args.alpha, "lr": args.lr, "epochs": args.epochs}
+    settings = LoraTrainingConfig(**{k: v for k, v in chosen.items() if v is not None})
+    index = open_search_index(config)
+    examples = build_sft_examples(index, k=config.answer.k, seed=settings.seed)
+    if args.limit:
+        examples = examples[: args.limit]
+    held_out = load_questions(args.heldout) if args.heldout else []
+    leaks = overlapping([e.question for e in examples], [q.question for q in held_out])
+    if leaks:
+        raise ValueError(f"{len(leaks)} training question(s) overlap the held-out set, e.g. {leaks[0]}")
+    device = pick_device(config.llm.device)
+    model_path = resolve_model(config.llm.model, config.data_path)
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.bfloat16).to(device)
+    base = {"model": config.llm.model, "path": str(model_path)}
+    if config.llm.model == BUNDLED:
+        base["gguf_sha256"] = BUNDLED_GGUF.sha256
+    out = Path(args.out) if args.out else config.data_path / "adapters" / "latest"
+    reference = reference_examples(index, held_out, k=config.answer.k) if held_out else None
+    print(f"Training on {len(examples)} examples ({device}); {len(reference or [])} held-out reference answers.",
+          file=sys.stderr)
+    meta = train_lora(model, tokenizer, examples, settings, out, device=device, base=base, eval_examples=reference)
+    losses = meta["training"]["losses"]
+    print(f"Saved the adapter to {out} after {meta['training']['seconds']:.0f} s; training loss "
+          f"{losses[0]:.3f} -> {losses[-1]:.3f}")
+    if meta["heldout_reference_loss"]:
+        h = meta["heldout_reference_loss"]
+        print(f"held-out reference loss: base {h['base']:.3f} (ppl {h['base_perplexity']:.2f}) -> adapter "
+              f"{h['adapter']:.3f} (ppl {h['adapter_perplexity']:.2f})")
     return 0
 
 

@@ -33,6 +33,8 @@ class GenerationConfig:
     temperature: float = 0.0  # 0 = greedy decoding
     top_p: float = 0.9  # nucleus sampling when temperature > 0
     repetition_penalty: float = 1.05  # >1 discourages loops in small models
+    adapter: str = "default"  # LoRA adapter: "default" (the one shipped for the bundled model, if any),
+    # "none", or a folder written by `study-assistant train-lora`
     prompt_lookup: int = 10  # prompt-lookup decoding: draft up to this many tokens copied from the
     # prompt (the sources) and verify them in one pass; greedy output is unchanged, decode ~3x faster
     # on this CPU (benchmarks/llm_speed.py). 0 = plain one-token-at-a-time decoding
@@ -73,6 +75,22 @@ def pick_dtype(config: GenerationConfig, device: str):
     return getattr(torch, name)
 
 
+def resolve_adapter(spec: str, model: str) -> str | None:
+    """The adapter folder to load, or None: ``"none"`` -> None; ``"default"`` -> the shipped adapter
+    when the model is the bundled one and an adapter ships; anything else must be an adapter folder."""
+    from pathlib import Path
+
+    if spec in ("none", ""):
+        return None
+    if spec == "default":
+        shipped = Path(__file__).parent / "data" / "adapter"
+        return str(shipped) if model == "bundled" and (shipped / "adapter_config.json").is_file() else None
+    if not (Path(spec) / "adapter_config.json").is_file():
+        raise FileNotFoundError(f"No LoRA adapter in {spec} (adapter_config.json is missing); "
+                                "train one with `study-assistant train-lora --out DIR`, or use --adapter none.")
+    return spec
+
+
 def quantize_int8(model):
     """Replace every nn.Linear with a dynamically quantized int8 one (CPU inference only).
 
@@ -92,11 +110,13 @@ def quantize_int8(model):
 class HFGenerator:
     """A transformers causal LM with its tokenizer's chat template."""
 
-    def __init__(self, model, tokenizer, config: GenerationConfig, device: str):
+    def __init__(self, model, tokenizer, config: GenerationConfig, device: str, adapter: str | None = None):
         self.model = model
         self.tokenizer = tokenizer
         self.config = config
         self.device = device
+        self.adapter = adapter  # folder of the attached LoRA adapter, None without one
+        self.use_adapter = adapter is not None  # switch it off per call (stream(adapter=False)) or here
 
     @classmethod
     def load(cls, model_path: str, config: GenerationConfig | None = None) -> "HFGenerator":
@@ -113,13 +133,23 @@ class HFGenerator:
         tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=False)
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, trust_remote_code=False)
         model.to(device).eval()
+        adapter = resolve_adapter(config.adapter, config.model)
+        if adapter:
+            from assistant.lora import load_adapter
+
+            model = load_adapter(model, adapter)
+            if int8:  # dynamic int8 needs plain Linear layers: fold the adapter in (no switching off)
+                model = model.merge_and_unload()
         if int8:
             model = quantize_int8(model)
-        log.info("Loaded %s on %s (%s).", model_path, device, "int8 dynamic" if int8 else str(dtype).removeprefix("torch."))
-        return cls(model, tokenizer, config, device)
+        log.info("Loaded %s on %s (%s)%s.", model_path, device, "int8 dynamic" if int8 else str(dtype).removeprefix("torch."),
+                 f" with LoRA adapter {adapter}" if adapter else "")
+        return cls(model, tokenizer, config, device, None if (adapter and int8) else adapter)
 
-    def stream(self, messages: list[dict], **overrides) -> Iterator[str]:
-        """Yield the reply's text pieces as they are decoded."""
+    def stream(self, messages: list[dict], adapter: bool | None = None, **overrides) -> Iterator[str]:
+        """Yield the reply's text pieces as they are decoded. ``adapter=False``: without the LoRA adapter."""
+        import contextlib
+
         import torch
         from transformers import TextIteratorStreamer
 
@@ -127,10 +157,12 @@ class HFGenerator:
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         kwargs = {**inputs, **self._decoding(**overrides), "streamer": streamer}
         failure: list[BaseException] = []
+        use = self.use_adapter if adapter is None else adapter
+        switch = self.model.disable_adapter() if self.adapter and not use else contextlib.nullcontext()
 
         def run():
             try:
-                with torch.inference_mode():
+                with torch.inference_mode(), switch:
                     self.model.generate(**kwargs)
             except BaseException as err:  # re-raised in the caller's thread below
                 failure.append(err)

@@ -55,6 +55,11 @@ class ChineseTokenizer:
         extra = [terms for phrase, terms in self._glossary if _contains_phrase(lowered, phrase)]
         return self.tokenize(query) + [t for words in extra for t in self.tokenize(words)]
 
+    def glossary_words(self, query: str) -> set[str]:
+        """The English words of glossary phrases found in ``query``: ``"weight decay怎么设" -> {"weight", "decay"}``."""
+        lowered = query.lower()
+        return {word for phrase, _ in self._glossary if _contains_phrase(lowered, phrase) for word in phrase.split()}
+
     @staticmethod
     def _read_glossary() -> list[tuple[str, str]]:
         pairs = []

@@ -8,6 +8,8 @@ with the fused score and each retriever's own score.
 
 from __future__ import annotations
 
+import functools
+
 import logging
 from dataclasses import dataclass
 
@@ -153,6 +155,11 @@ class SearchIndex:
             return fuse_scores(scores, weights)
         rankings = {name: sorted(s, key=lambda item: -s[item]) for name, s in scores.items()}
         return fuse_rankings(rankings, k=self.config.rrf_k, weights=weights)
+
+    @functools.cached_property
+    def vocabulary(self) -> frozenset[str]:
+        """Every term of every chunk (the BM25 vocabulary)."""
+        return frozenset().union(*(self.terms(chunk) for chunk in self.chunks))
 
     def terms(self, chunk: Chunk) -> frozenset[str]:
         """The BM25 terms of a chunk's embed text (title, sub-heading, text)."""

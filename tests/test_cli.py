@@ -138,3 +138,17 @@ def test_eval_with_answers_writes_answer_and_refusal_metrics(fake_assistant, run
     assert code == 0 and report["answer"]["key_point_recall"] == 1.0 and report["answer"]["citation_precision"] == 1.0
     assert report["refusal"] == {"accuracy": 1.0, "false_refusal_rate": 0.0, "n": 1}
     assert "## Answers" in out.with_suffix(".md").read_text()
+
+
+def test_serve_loads_once_builds_the_page_and_launches_on_the_given_port(fake_assistant, run, monkeypatch):
+    import gradio as gr
+
+    import ui
+
+    launched = {}
+    monkeypatch.setattr(ui, "launch", lambda app, config, block: launched.update(app=app, config=config, block=block))
+    monkeypatch.setattr(gr.Blocks, "block_thread", lambda self: None)
+    code, _, err = run("serve", "--port", "8123")
+    assert code == 0 and isinstance(launched["app"], gr.Blocks) and launched["block"] is False
+    assert (launched["config"].host, launched["config"].port, launched["config"].share) == ("127.0.0.1", 8123, False)
+    assert "Loading the index and the model" in err and "http://127.0.0.1:8123" in err

@@ -94,3 +94,18 @@ def test_model_refusal_with_confident_retrieval_falls_back_to_quotes(index):
     assert answer.confidence >= 0.3
     assert not answer.refused and answer.text.startswith("资料原文要点：\n> ")
     assert answer.citations and answer.citations[0]["ref"] == answer.sources[0].section_ref
+
+
+def test_english_names_the_corpus_never_mentions_are_refused_without_the_model(index):
+    from assistant.study import unknown_names
+
+    assert unknown_names(index, "Focal Loss里的gamma参数起什么作用？") == ["Focal", "gamma"]
+    assert unknown_names(index, "k-means 聚类的 K 值怎么选？") == ["k-means"]
+    assert unknown_names(index, "Dropout和PEFT有什么关系？") == []  # both are in the notes
+    assert unknown_names(index, "weight decay 太大会怎样？") == []  # glossary words count as known
+    assert unknown_names(index, "What is focal loss?") == []  # English questions: not judged this way
+    generator = ScriptedGenerator("不应被调用")
+    answer = StudyAssistant(index, generator).ask("Mixup数据增强是怎么混合样本和标签的？")
+    assert answer.refused and generator.calls == [] and "资料中没有出现：Mixup" in answer.text
+    relaxed = StudyAssistant(index, generator, AnswerConfig(refuse_unknown_names=False))
+    assert not relaxed.ask("Mixup数据增强是怎么混合样本和标签的？").refused

@@ -8,7 +8,7 @@ CHAT_TEMPLATE = (
 )
 
 
-def build_tiny_qwen2(path: Path, seed: int = 0) -> Path:
+def build_tiny_qwen2(path: Path, seed: int = 0, initializer_range: float = 0.02) -> Path:
     """Save a 2-layer, 32-wide Qwen2 and its tokenizer under path; returns path."""
     import torch
     from tokenizers import ByteLevelBPETokenizer
@@ -26,6 +26,7 @@ def build_tiny_qwen2(path: Path, seed: int = 0) -> Path:
         vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096, tie_word_embeddings=True,
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        initializer_range=initializer_range,
     )
     model = Qwen2ForCausalLM(config)
     model.save_pretrained(path)

@@ -1,0 +1,176 @@
+"""Supervised examples for the LoRA adapter, built from the corpus in the exact inference format.
+
+Each covered example is a question about one section (its own question, template variants,
+synonym swaps, or a question about one of its sub-headings), the top-k sources the retriever
+really returns for it, and a target answer: the section's key sentences for that question, each
+cited with the number the section got among the sources. Refusal examples pair questions the
+notes do not cover with whatever retrieval returns for them, and the fixed refusal sentence.
+
+    examples = build_sft_examples(index, k=3)
+    examples[0].messages   # system + user prompt with sources [1]..[3], as StudyAssistant builds it
+    examples[0].target     # "L1正则…产生稀疏解。 [1]\\nL2…不会为0。 [1]"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from dataclasses import asdict, dataclass
+
+from index import SearchIndex
+
+from assistant.composition import key_sentences
+from assistant.prompting import build_messages, prompt_text, question_language, refusal_text
+
+TEMPLATES = (  # {q}: the section's question without its final question mark
+    "{q}？",
+    "面试中被问到“{q}”，应该怎么回答？",
+    "请用两三句话说明：{q}？",
+    "复习一下：{q}？",
+)
+HEADING_TEMPLATES = ("{title}里，{heading}是怎么回事？", "请讲讲{heading}。")
+SYNONYMS = (  # corpus term -> how learners also say it (from index/data/query_expansions.tsv, reversed)
+    ("类别不平衡", "正负样本比例悬殊"), ("过拟合", "过度拟合"), ("欠拟合", "拟合不足"),
+    ("哈达玛积", "按位相乘"), ("鞍点", "驻点"), ("Dropout", "随机失活"), ("先验知识", "领域知识"),
+    ("阈值", "门限"), ("EDA", "探索性分析"),
+)
+
+
+@dataclass(frozen=True)
+class SFTExample:
+    """One supervised example: chat messages (system + user with sources) and the target reply."""
+
+    question: str
+    messages: list[dict]
+    target: str
+    kind: str  # "section" | "variant" | "synonym" | "heading" | "refusal"
+    section_ref: str | None  # the section the answer comes from; None for refusals
+
+
+def training_questions(index: SearchIndex) -> list[tuple[str, str, str, str | None]]:
+    """(question, kind, section ref, sub-heading or None) for every section, variants included."""
+    questions = []
+    for ref, section in index.sections.items():
+        base = section.title.strip().rstrip("?？ ")
+        questions.append((f"{base}？", "section", ref, None))
+        questions += [(t.format(q=base), "variant", ref, None) for t in TEMPLATES[1:]]
+        for term, synonym in SYNONYMS:
+            if term in base:
+                questions.append((f"{base.replace(term, synonym, 1)}？", "synonym", ref, None))
+        headings = dict.fromkeys(_heading(c.heading) for c in index.chunks if c.section_ref == ref)
+        for i, heading in enumerate(h for h in headings if len(h) >= 3):
+            template = HEADING_TEMPLATES[i % len(HEADING_TEMPLATES)]
+            questions.append((template.format(title=base, heading=heading), "heading", ref, heading))
+    return questions
+
+
+def refusal_questions() -> list[str]:
+    """The packaged out-of-corpus training questions (``assistant/data/lora_refusal_questions.txt``)."""
+    lines = prompt_text("lora_refusal_questions.txt").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def build_sft_examples(index: SearchIndex, k: int = 3, max_sentences: int = 3, max_chars: int = 200,
+                       seed: int = 0) -> list[SFTExample]:
+    """Covered examples whose section retrieval finds in the top k, plus refusal examples, shuffled."""
+    examples = []
+    tokenize = index.tokenizer.tokenize
+    for question, kind, ref, heading in training_questions(index):
+        hits = index.search(question, k=k)
+        position = next((n for n, hit in enumerate(hits, start=1) if hit.section_ref == ref), None)
+        if position is None:  # retrieval missed the section: no faithful target to teach
+            continue
+        text = _under_heading(index, ref, heading) if heading else index.sections[ref].text
+        terms = set(index.tokenizer.tokenize_query(question))
+        sentences = key_sentences(terms, text, tokenize, max_sentences, max_chars)
+        if not sentences:
+            continue
+        target = "\n".join(f"{_clean(s)} [{position}]" for s in sentences)
+        examples.append(SFTExample(question, _messages(question, hits), target, kind, ref))
+    for question in refusal_questions():
+        hits = index.search(question, k=k)
+        examples.append(SFTExample(question, _messages(question, hits), refusal_text(question_language(question)),
+                                   "refusal", None))
+    random.Random(seed).shuffle(examples)
+    return examples
+
+
+def reference_examples(index: SearchIndex, questions, k: int = 3, max_sentences: int = 3,
+                       max_chars: int = 200) -> list[SFTExample]:
+    """Evaluation questions (``EvalQuestion``) with reference answers built like the training
+    targets, for measuring loss/perplexity on held-out questions: covered ones whose gold section
+    is retrieved, and out-of-corpus ones with the refusal."""
+    from assistant.evaluation import gold_matches
+    from assistant.followup import retrieval_query
+
+    examples = []
+    for item in questions:
+        history = list(item.history)
+        hits = index.search(retrieval_query(item.question, history), k=k)
+        messages = build_messages(item.question, [(h.chunk.title, h.chunk.text) for h in hits], history)
+        if not item.covered:
+            examples.append(SFTExample(item.question, messages, refusal_text(question_language(item.question)),
+                                       "refusal", None))
+            continue
+        position = next((n for n, h in enumerate(hits, start=1)
+                         if any(gold_matches(g, h.section_ref) for g in item.gold_sections)), None)
+        if position is None:
+            continue
+        ref = hits[position - 1].section_ref
+        terms = set(index.tokenizer.tokenize_query(item.question))
+        sentences = key_sentences(terms, index.sections[ref].text, index.tokenizer.tokenize, max_sentences, max_chars)
+        if sentences:
+            target = "\n".join(f"{_clean(s)} [{position}]" for s in sentences)
+            examples.append(SFTExample(item.question, messages, target, "reference", ref))
+    return examples
+
+
+def overlapping(train: list[str], held_out: list[str], threshold: float = 0.6) -> list[tuple[str, str]]:
+    """Pairs (training, held-out) that are the same question: equal once normalised, or sharing
+    at least ``threshold`` of their character trigrams (Jaccard)."""
+    grams = [(_normalise(q), _trigrams(q)) for q in held_out]
+    pairs = []
+    for question in train:
+        norm, tri = _normalise(question), _trigrams(question)
+        for other, (other_norm, other_tri) in zip(held_out, grams):
+            union = tri | other_tri
+            if norm == other_norm or (union and len(tri & other_tri) / len(union) >= threshold):
+                pairs.append((question, other))
+    return pairs
+
+
+def _normalise(text: str) -> str:
+    """``"L1 正则，为什么稀疏？" -> "l1正则为什么稀疏"``: lower case, letters, digits and CJK only."""
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def _trigrams(text: str) -> set[str]:
+    norm = _normalise(text)
+    return {norm[i:i + 3] for i in range(len(norm) - 2)} or {norm}
+
+
+def dataset_hash(examples: list[SFTExample]) -> str:
+    """sha256 of the examples as JSON: recorded with an adapter so its data can be recognised."""
+    payload = json.dumps([asdict(e) for e in examples], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _messages(question: str, hits) -> list[dict]:
+    return build_messages(question, [(h.chunk.title, h.chunk.text) for h in hits])
+
+
+def _under_heading(index: SearchIndex, ref: str, heading: str) -> str:
+    """The text of the section's chunks that start under ``heading`` (overlaps and all)."""
+    return "\n".join(c.text for c in index.chunks if c.section_ref == ref and _heading(c.heading) == heading)
+
+
+def _heading(heading: str) -> str:
+    """``"#### 7. 通过贝叶斯学习引入先验知识" -> "通过贝叶斯学习引入先验知识"``."""
+    return re.sub(r"^[#\s]*(?:[\d一二三四五六七八九十]+[.、:：)）]\s*)?", "", heading).strip()
+
+
+def _clean(sentence: str) -> str:
+    """A quoted sentence as an answer line: list markers and emphasis removed."""
+    return re.sub(r"\*\*|__", "", sentence).lstrip("-*•0123456789. ").strip()

@@ -1,0 +1,158 @@
+"""LoRA data and training on a tiny random Qwen2 (no download)."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.evaluation import load_questions
+from assistant.generation import GenerationConfig, HFGenerator
+from assistant.lora import IGNORE, LoraTrainingConfig, encode_example, load_adapter, mean_loss, train_lora
+from assistant.lora_data import build_sft_examples, overlapping, refusal_questions, training_questions
+from assistant.prompting import refusal_text
+from corpus import load_corpus
+from index import open_index
+from tiny_model import build_tiny_qwen2
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    from conftest import BigramEncoder
+
+    return open_index(load_corpus(), tmp_path_factory.mktemp("home"), encoder=BigramEncoder(), progress=False)
+
+
+@pytest.fixture(scope="module")
+def examples(index):
+    return build_sft_examples(index, k=2)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    # wider init than the default 0.02: its near-uniform logits leave an adapter little to learn
+    return build_tiny_qwen2(tmp_path_factory.mktemp("tiny-qwen2"), initializer_range=0.3)
+
+
+def load_base(path):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(0)
+    return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval(), AutoTokenizer.from_pretrained(path)
+
+
+def test_examples_use_the_inference_prompt_and_cite_the_section_position(index, examples):
+    from assistant.prompting import build_messages
+
+    covered = [e for e in examples if e.kind != "refusal"]
+    refusals = [e for e in examples if e.kind == "refusal"]
+    assert len(covered) >= 17 and len(refusals) == len(refusal_questions())
+    assert {e.kind for e in covered} >= {"section", "variant", "heading"}
+    for example in covered:
+        hits = index.search(example.question, k=2)
+        assert example.messages == build_messages(example.question, [(h.chunk.title, h.chunk.text) for h in hits])
+        position = [h.section_ref for h in hits].index(example.section_ref) + 1
+        lines = example.target.splitlines()
+        assert lines and all(line.endswith(f" [{position}]") for line in lines)
+        section = index.sections[example.section_ref].text.replace("**", "")
+        assert all(line[: -len(f" [{position}]")][:12] in section for line in lines)  # drawn from the section
+    assert {e.target for e in refusals} <= {refusal_text("zh"), refusal_text("en")}
+
+
+def test_training_questions_never_overlap_the_evaluation_sets(index):
+    train = [q for q, *_ in training_questions(index)] + refusal_questions()
+    for name in ("heldout.jsonl", "dev.jsonl"):
+        held_out = [item.question for item in load_questions(REPO / "eval" / name)]
+        assert overlapping(train, held_out) == [], name
+
+
+def test_overlap_check_catches_copies_and_near_copies():
+    held_out = ["L1正则为什么比L2正则更容易产生稀疏解？"]
+    assert overlapping(["l1 正则为什么比 L2 正则更容易产生稀疏解"], held_out)  # same once normalised
+    assert overlapping(["L1正则为什么比L2正则更容易得到稀疏解？"], held_out)  # one word changed
+    assert overlapping(["Dropout的作用？"], held_out) == []
+
+
+def test_prompt_tokens_are_masked_and_the_reply_is_learned(tiny, examples):
+    _, tokenizer = load_base(tiny)
+    ids, labels = encode_example(tokenizer, examples[0], max_tokens=4096)
+    reply = [t for t in labels if t != IGNORE]
+    assert len(ids) == len(labels) and 0 < len(reply) < len(ids)
+    assert tokenizer.decode(reply).startswith(examples[0].target)
+    short_ids, short_labels = encode_example(tokenizer, examples[0], max_tokens=len(reply) + 5)
+    assert len(short_ids) == len(reply) + 5 and [t for t in short_labels if t != IGNORE] == reply
+
+
+def test_training_lowers_the_loss_and_saves_adapter_metadata_and_curve(tiny, examples, tmp_path):
+    model, tokenizer = load_base(tiny)
+    data = examples[:6]
+    config = LoraTrainingConfig(r=8, alpha=16, lr=1e-2, epochs=4, grad_accum=2, warmup_steps=1, dropout=0.0)
+    meta = train_lora(model, tokenizer, data, config, tmp_path / "adapter", eval_examples=data, progress=False)
+    loss = meta["heldout_reference_loss"]
+    assert loss["adapter"] < loss["base"] - 0.5
+    assert meta["training"]["steps"] == 12 and len(meta["training"]["losses"]) == 12
+    assert meta["dataset"]["examples"] == 6 and len(meta["dataset"]["sha256"]) == 64
+    saved = json.loads((tmp_path / "adapter" / "training.json").read_text("utf-8"))
+    assert saved["settings"]["r"] == 8 and (tmp_path / "adapter" / "loss.png").stat().st_size > 1000
+    assert "lm_head" not in json.dumps(json.loads((tmp_path / "adapter" / "adapter_config.json").read_text()))
+    assert not hasattr(model, "peft_config") or not model.peft_config  # the caller's model is plain again
+
+    reloaded = load_adapter(load_base(tiny)[0], tmp_path / "adapter")  # save -> load: the trained model back
+    assert mean_loss(reloaded, tokenizer, data, config, "cpu") == pytest.approx(loss["adapter"], abs=1e-4)  # stored to 4 places
+
+
+def test_adapter_switch_changes_logits_and_off_equals_the_base(tiny, examples, tmp_path):
+    import torch
+
+    model, tokenizer = load_base(tiny)
+    config = LoraTrainingConfig(r=4, lr=3e-3, epochs=2, grad_accum=1, warmup_steps=1, dropout=0.0)
+    train_lora(model, tokenizer, examples[:3], config, tmp_path / "a", progress=False)
+    ids = torch.tensor([encode_example(tokenizer, examples[0], 4096)[0]])
+    with torch.inference_mode():
+        base = load_base(tiny)[0](ids).logits
+        first = load_adapter(load_base(tiny)[0], tmp_path / "a")
+        second = load_adapter(load_base(tiny)[0], tmp_path / "a")
+        on = first(ids).logits
+        assert torch.equal(on, second(ids).logits)  # loading is deterministic
+        assert not torch.allclose(on, base, atol=1e-4)
+        with first.disable_adapter():
+            assert torch.equal(first(ids).logits, base)
+
+
+def test_generator_loads_an_adapter_and_can_switch_it_off(tiny, examples, tmp_path):
+    model, tokenizer = load_base(tiny)
+    config = LoraTrainingConfig(r=4, lr=5e-3, epochs=2, grad_accum=1, warmup_steps=1, dropout=0.0)
+    train_lora(model, tokenizer, examples[:3], config, tmp_path / "a", progress=False)
+    settings = GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=12, adapter="none")
+    plain = HFGenerator.load(str(tiny), settings)
+    adapted = HFGenerator.load(str(tiny), dataclasses.replace(settings, adapter=str(tmp_path / "a")))
+    messages = examples[0].messages
+    assert plain.adapter is None and adapted.adapter == str(tmp_path / "a")
+    assert adapted.generate(messages, adapter=False) == plain.generate(messages)
+    with pytest.raises(FileNotFoundError, match="No LoRA adapter"):
+        HFGenerator.load(str(tiny), dataclasses.replace(settings, adapter=str(tmp_path / "missing")))
+
+
+def test_training_config_rejects_lm_head_and_bad_values():
+    with pytest.raises(ValueError, match="lm_head"):
+        LoraTrainingConfig(target_modules=("q_proj", "lm_head"))
+    with pytest.raises(ValueError, match="r should be positive"):
+        LoraTrainingConfig(r=0)
+
+
+def test_reply_only_loss_equals_the_full_label_loss_and_top_layers_limit_lora(tiny, examples):
+    import torch
+
+    from assistant.lora import add_lora, example_loss
+
+    model, tokenizer = load_base(tiny)
+    ids, labels = encode_example(tokenizer, examples[0], 4096)
+    with torch.inference_mode():
+        full = model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss
+        assert example_loss(model, tokenizer, examples[0], 4096, "cpu").item() == pytest.approx(full.item(), rel=1e-5)
+    lora = add_lora(model, LoraTrainingConfig(top_layers=1))
+    names = [n for n, p in lora.named_parameters() if p.requires_grad]
+    assert names and all(".layers.1." in n for n in names)  # only the last of the two layers
