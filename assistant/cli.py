@@ -6,6 +6,7 @@ Examples:
     study-assistant ask "What is a saddle point?" --json
     study-assistant chat                      # /reset starts over, /sources shows the last sources
     study-assistant serve                     # browser chat on http://127.0.0.1:7860
+    study-assistant drill --learner ana       # practice: answer, get graded, weak topics come back
     study-assistant index build --corpus notes/
     study-assistant search "正负样本不平衡怎么办" --k 3
     study-assistant eval --questions eval/heldout.jsonl --out reports/heldout.json --retrieval-only
@@ -120,6 +121,17 @@ def _parser() -> argparse.ArgumentParser:
                             "before and after (default eval/heldout.jsonl; '' to skip)")
     train.set_defaults(handler=cmd_train_lora)
 
+    drill = commands.add_parser("drill", parents=[common, model], help="practise: answer questions, get graded",
+                                description="The assistant asks a corpus question, grades your answer against the "
+                                "section's key points (and the LLM's judgement), shows what you missed and "
+                                "schedules the section again (SM-2): weak and unseen topics come first. "
+                                "Commands: /skip, /progress, /quit.")
+    drill.add_argument("--learner", default=None, help="whose progress (default: $USER)")
+    drill.add_argument("--no-judge", action="store_true", help="grade by key points only (no LLM, starts fast)")
+    drill.add_argument("--recover", action="store_true",
+                       help="keep a damaged progress file aside (renamed, not deleted) and start a new one")
+    drill.set_defaults(handler=cmd_drill)
+
     evaluate = commands.add_parser("eval", parents=[common, model], help="evaluate on a question set",
                                    description="Score retrieval and answers on a JSONL question set.")
     evaluate.add_argument("--questions", required=True, help="JSONL question file (see ARCHITECTURE.md)")
@@ -159,13 +171,7 @@ def cmd_ask(args) -> int:
         raise UsageError("The question is empty: type a question.")
     assistant = load_assistant(args)
     stream = not (args.json or args.no_stream)
-    answer = None
-    for item in assistant.stream(args.question):
-        if isinstance(item, str):
-            if stream:
-                print(item, end="", flush=True)
-        else:
-            answer = item
+    answer = print_stream(assistant.stream(args.question), show=stream)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
@@ -180,9 +186,17 @@ def cmd_serve(args) -> int:
     print("Loading the index and the model (the first run builds the index and converts the model: "
           "about a minute)…", file=sys.stderr, flush=True)
     assistant = load_assistant(args)
+    if hasattr(assistant.generator, "warm_up"):
+        assistant.generator.warm_up()
     import ui  # gradio loads only for this command
+    from assistant.drill_store import DrillStore, DrillStoreError
 
-    app = ui.build_app(assistant, config.ui)
+    try:
+        drill = ui.DrillHandlers(assistant.index, assistant.generator, DrillStore.open(config.data_path / "drill.sqlite3"))
+    except DrillStoreError as err:  # the chat still works; the Drill tab says what is wrong
+        print(f"warning: {err}", file=sys.stderr)
+        drill = ui.DrillHandlers(assistant.index, assistant.generator, None, error=str(err))
+    app = ui.build_app(assistant, config.ui, drill)
     ui.launch(app, config.ui, block=False)
     print(f"Ready in {time.perf_counter() - started:.1f} s: http://{config.ui.host}:{config.ui.port}  "
           "(Ctrl-C stops)", file=sys.stderr, flush=True)
@@ -239,6 +253,69 @@ def cmd_train_lora(args) -> int:
     return 0
 
 
+def cmd_drill(args) -> int:
+    import getpass
+
+    from assistant.drill import DrillSession
+    from assistant.drill_store import DrillStore, DrillStoreError
+    from assistant.indexing import open_search_index
+
+    config = load_config(args)
+    path = config.data_path / "drill.sqlite3"
+    if args.recover and path.exists():
+        try:
+            DrillStore.open(path).close()
+        except DrillStoreError:
+            _, kept = DrillStore.recover(path)
+            print(f"Kept the damaged progress file as {kept}; starting a new one.", file=sys.stderr)
+    try:
+        store = DrillStore.open(path)
+    except DrillStoreError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    if args.no_judge:
+        index, generator = open_search_index(config), None
+    else:
+        assistant = load_assistant(args)
+        index, generator = assistant.index, assistant.generator
+    learner = args.learner or getpass.getuser() or "me"
+    session = DrillSession(index, generator, store, learner)
+    print(f"Drill for {learner} ({len(index.sections)} questions). Answer in a line; /skip, /progress, /quit.")
+    while True:
+        question = session.next_question()
+        print(f"\n第{question.number}题：{question.title}")
+        try:
+            answer = input("> ").strip()
+        except EOFError:
+            print()
+            return 0
+        if answer in ("/quit", "/exit"):
+            return 0
+        if answer == "/progress":
+            print(format_progress(session.progress()))
+            continue
+        if answer == "/skip":
+            answer = ""
+        result = session.submit(question, answer)
+        print(f"得分 {result.score:.0%}（要点覆盖 {result.coverage:.0%}"
+              + ("" if result.judge is None else f"，模型评分 {result.judge:.0%}") + "）")
+        for point in result.covered:
+            print(f"  ✓ {point}")
+        for point in result.missed:
+            print(f"  ✗ {point}")
+        days = max(0.0, (result.next_due - time.time()) / 86400)
+        print(f"参考：{result.reference} · {days:.0f} 天后再练")
+
+
+def format_progress(rows: list[dict]) -> str:
+    """One line per section: answers given, last and mean score."""
+    lines = []
+    for row in rows:
+        scores = "未练习" if not row["answers"] else f"{row['answers']} 次，最近 {row['last']:.0%}，平均 {row['mean']:.0%}"
+        lines.append(f"  {row['number']:>3}. {row['title'][:30]:<30}  {scores}")
+    return "\n".join(lines)
+
+
 def cmd_chat(args) -> int:
     assistant = load_assistant(args)
     history: list[dict] = []
@@ -261,13 +338,26 @@ def cmd_chat(args) -> int:
         if question == "/sources":
             print(format_sources(last) if last else "(no answer yet)")
             continue
-        for item in assistant.stream(question, history):
-            if isinstance(item, str):
-                print(item, end="", flush=True)
-            else:
-                last = item
+        last = print_stream(assistant.stream(question, history))
         print()
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": last.text}]
+
+
+def print_stream(items, show: bool = True):
+    """Print an answer's pieces as they come; return the final Answer. When the checks after
+    generation replaced the draft (ungrounded synthesis, refusal), the final text follows it."""
+    pieces, answer = [], None
+    for item in items:
+        if isinstance(item, str):
+            pieces.append(item)
+            if show:
+                print(item, end="", flush=True)
+        else:
+            answer = item
+    if show and "".join(pieces).strip() != answer.text.strip():
+        label = "修订后的回答" if any("\u4e00" <= ch <= "\u9fff" for ch in answer.text) else "Revised answer"
+        print(f"\n\n[{label}: the draft above was not supported by the sources]\n{answer.text}", end="")
+    return answer
 
 
 def format_sources(answer) -> str:

@@ -152,13 +152,14 @@ class StudyAssistant:
 
     def stream(
         self, question: str, history: list[dict] | None = None, *, k: int | None = None,
-        temperature: float | None = None,
+        temperature: float | None = None, adapter: bool | None = None,
     ) -> Iterator[str | Answer]:
         """Yield the answer's text pieces as they are generated, then the final Answer.
 
         The pieces are the model's synthesis, then the quoted key sentences. The final Answer's
         text is authoritative: when the synthesis turns out ungrounded it is a refusal instead.
-        ``k`` (sources given to the model) and ``temperature`` override the configured ones.
+        ``k`` (sources given to the model) and ``temperature`` override the configured ones;
+        ``adapter=False`` answers without the LoRA adapter (``True``: with it, when one is loaded).
         """
         if k is not None and k < 1:
             raise ValueError(f"k should be positive, got {k}")
@@ -183,7 +184,8 @@ class StudyAssistant:
         else:
             messages = build_bare_messages(question, history)
         pieces = []
-        decoding = {} if temperature is None else {"temperature": temperature}
+        decoding = {name: value for name, value in (("temperature", temperature), ("adapter", adapter))
+                    if value is not None}
         for piece in self.generator.stream(messages, **decoding):
             if not pieces:
                 timings["first_token"] = round(time.perf_counter() - started, 4)

@@ -91,7 +91,7 @@ def main() -> None:
         def ask(question: str) -> dict:
             client = Client(url, verbose=False)
             sent = time.perf_counter()
-            _, chat, sources = client.predict(question, [], 3, 0, api_name="/respond")
+            _, chat, sources = client.predict(question, [], 3, 0, False, api_name="/respond")
             text = "".join(p["text"] for p in chat[-1]["content"] if p["type"] == "text")
             return {"question": question, "seconds": round(time.perf_counter() - sent, 2),
                     "answered": bool(text) and not text.startswith("⚠️"), "refused": "资料未覆盖" in text

@@ -15,6 +15,9 @@ class ScriptedGenerator:
         for i in range(0, len(self.reply), 4):
             yield self.reply[i : i + 4]
 
+    def generate(self, messages, **options):
+        return "".join(self.stream(messages, **options))
+
 
 class FailingGenerator:
     """Starts a reply, then raises: how a crash inside generation reaches the caller."""

@@ -152,3 +152,45 @@ def test_serve_loads_once_builds_the_page_and_launches_on_the_given_port(fake_as
     assert code == 0 and isinstance(launched["app"], gr.Blocks) and launched["block"] is False
     assert (launched["config"].host, launched["config"].port, launched["config"].share) == ("127.0.0.1", 8123, False)
     assert "Loading the index and the model" in err and "http://127.0.0.1:8123" in err
+
+
+def test_ask_shows_the_revised_answer_when_the_draft_is_replaced(monkeypatch, use_fake_encoder, run):
+    from assistant import cli
+    from assistant.indexing import open_search_index
+    from assistant.study import AnswerConfig, StudyAssistant
+
+    class OffTopic:
+        def stream(self, messages, **_):
+            yield "Transformer 的位置编码使用正弦函数 [1]。"
+
+    def load(args, rag=True):
+        index = open_search_index(cli.load_config(args), progress=False)
+        return StudyAssistant(index, OffTopic(), AnswerConfig(refuse_below=0.0))
+
+    monkeypatch.setattr(cli, "load_assistant", load)
+    code, out, _ = run("ask", "什么是鞍点？")
+    draft, revised = out.split("[修订后的回答: the draft above was not supported by the sources]\n")
+    assert code == 0 and draft.startswith("Transformer") and revised.startswith("资料原文要点：")
+
+
+def test_drill_grades_answers_shows_progress_and_keeps_history(use_fake_encoder, run, monkeypatch, data_home):
+    inputs = iter(["采集更多数据，数据增强，过采样，损失函数加权", "/progress", "/skip", "/quit"])
+    monkeypatch.setattr("builtins.input", lambda _: next(inputs))
+    code, out, _ = run("drill", "--no-judge", "--learner", "ana")
+    assert code == 0 and "第1题：数据类别不平衡怎么处理?" in out and "得分" in out and "✓" in out
+    assert "1 次，最近" in out and "参考：ml_basics_qa 第1题" in out
+    from assistant.drill_store import DrillStore
+
+    reviews = DrillStore.open(data_home / "drill.sqlite3").reviews("ana")
+    assert [r["section_ref"] for r in reviews] == ["ml_basics_qa#1", "ml_basics_qa#2"]  # the skip counts as 0
+
+
+def test_drill_on_a_damaged_store_is_a_clear_error_then_recovers(use_fake_encoder, run, monkeypatch, data_home):
+    data_home.mkdir(parents=True, exist_ok=True)
+    (data_home / "drill.sqlite3").write_bytes(b"garbage" * 200)
+    code, _, err = run("drill", "--no-judge")
+    assert code == 1 and "cannot be read" in err and "--recover" in err
+    monkeypatch.setattr("builtins.input", lambda _: "/quit")
+    code, _, err = run("drill", "--no-judge", "--recover")
+    assert code == 0 and "Kept the damaged progress file" in err
+    assert len(list(data_home.glob("drill.sqlite3.damaged-*"))) == 1

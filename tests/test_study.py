@@ -109,3 +109,12 @@ def test_english_names_the_corpus_never_mentions_are_refused_without_the_model(i
     assert answer.refused and generator.calls == [] and "资料中没有出现：Mixup" in answer.text
     relaxed = StudyAssistant(index, generator, AnswerConfig(refuse_unknown_names=False))
     assert not relaxed.ask("Mixup数据增强是怎么混合样本和标签的？").refused
+
+
+def test_public_api_imports_from_the_package_without_torch():
+    import subprocess
+    import sys
+
+    code = "import sys; from assistant import StudyAssistant, Answer, DrillSession; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr

@@ -28,12 +28,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(assistant):
-    """Launch the page in this process; returns (app, url)."""
-    from ui import build_app, launch
+def serve(assistant, drill_path=None):
+    """Launch the page in this process (with the Drill tab when ``drill_path`` is given); returns (app, url)."""
+    from assistant.drill_store import DrillStore
+    from ui import DrillHandlers, build_app, launch
 
     config = UIConfig(port=free_port())
-    app = build_app(assistant, config)
+    drill = DrillHandlers(assistant.index, assistant.generator, DrillStore.open(drill_path)) if drill_path else None
+    app = build_app(assistant, config, drill)
     launch(app, config, block=False)
     return app, f"http://127.0.0.1:{config.port}/"
 
@@ -44,7 +46,7 @@ def server(tmp_path_factory):
     index = open_index(load_corpus(), home, encoder=BigramEncoder(), progress=False)
     model = build_tiny_qwen2(tmp_path_factory.mktemp("tiny-qwen2"))
     generator = HFGenerator.load(str(model), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=16))
-    app, url = serve(StudyAssistant(index, generator, AnswerConfig(k=3)))
+    app, url = serve(StudyAssistant(index, generator, AnswerConfig(k=3)), home / "drill.sqlite3")
     yield url
     app.close()
 
@@ -117,7 +119,7 @@ def test_five_concurrent_clients_all_get_answers(server):
     def ask(question):
         client = Client(server, verbose=False)
         started = time.perf_counter()
-        _, chat, sources = client.predict(question, [], 3, 0, api_name="/respond")  # the State is not in the API
+        _, chat, sources = client.predict(question, [], 3, 0, False, api_name="/respond")  # the State is not in the API
         return time.perf_counter() - started, chat, sources
 
     questions = ["什么是鞍点？", "Dropout有什么作用？", "L1正则为什么稀疏？", "什么是PEFT？", "F1阈值怎么选？"]
@@ -130,3 +132,21 @@ def test_five_concurrent_clients_all_get_answers(server):
         assert text(chat[0]) == question and chat[-1]["role"] == "assistant"
         assert "资料原文要点" in text(chat[-1]) and "⚠️" not in text(chat[-1])
         assert sources.count("\n#### [") == 3
+
+
+def test_drill_tab_asks_grades_and_charts_progress(server, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server)
+    page.get_by_role("tab", name="练习").click()
+    page.locator("#sa-learner textarea, #sa-learner input").first.fill("ana")
+    page.locator("#sa-drill-next").click()
+    expect(page.locator("#sa-drill-question")).to_contain_text("第1题", timeout=30_000)
+    page.locator("#sa-drill-answer textarea").fill("采集更多少数类数据，做数据增强，过采样和欠采样，给损失函数加权重")
+    page.locator("#sa-drill-submit").click()
+    expect(page.locator("#sa-drill-result")).to_contain_text("得分", timeout=60_000)
+    expect(page.locator("#sa-drill-result")).to_contain_text("参考：ml_basics_qa 第1题")
+    expect(page.locator("#sa-drill-progress")).to_contain_text("数据类别", timeout=30_000)  # the chart's axis
+    page.screenshot(path=str(tmp_path / "drill.png"), full_page=True)
+    page.close()

@@ -135,3 +135,9 @@ def test_ui_config_rejects_bad_values():
         UIConfig(port=0)
     with pytest.raises(ValueError, match="concurrency"):
         UIConfig(concurrency=0)
+
+
+def test_adapter_switch_reaches_the_generator(index):
+    generator = ScriptedGenerator("见资料 [1]。")
+    list(handlers_for(index, generator).respond("什么是鞍点？", [], [], adapter=False))
+    assert generator.options[-1] == {"adapter": False}

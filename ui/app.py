@@ -13,6 +13,7 @@ from __future__ import annotations
 from assistant.config import UIConfig
 
 from ui.chat import ChatHandlers, example_questions
+from ui.drill import EMPTY, DrillHandlers
 from ui.render import LABELS
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
@@ -44,47 +45,94 @@ JS = """
 """
 
 
-def build_app(assistant, config: UIConfig | None = None) -> "gr.Blocks":  # noqa: F821
-    """The chat page over one ``StudyAssistant`` (or anything with its ``stream``/``index``/``config``)."""
+def build_app(assistant, config: UIConfig | None = None, drill: DrillHandlers | None = None) -> "gr.Blocks":  # noqa: F821
+    """The chat page over one ``StudyAssistant`` (or anything with its ``stream``/``index``/``config``),
+    with a Drill tab when ``drill`` handlers are given."""
     import gradio as gr
 
     config = config or UIConfig()
-    handlers = ChatHandlers(assistant)
-    sections = list(assistant.index.sections.values())
     with gr.Blocks(title="机器学习面试复习助手 · Study assistant", analytics_enabled=False) as app:
         gr.Markdown("## 机器学习面试复习助手\n根据本地资料回答问题，并标注每句话的来源；资料里没有的内容会直说。"
                     "中文、English 均可。")
-        with gr.Row():
-            with gr.Column(scale=3):
-                chatbot = gr.Chatbot(label="对话", height=540, latex_delimiters=LATEX, elem_id="sa-chat")
-                with gr.Row():
-                    box = gr.Textbox(placeholder="输入问题，回车发送（例如：L1正则为什么容易产生稀疏解？）",
-                                     show_label=False, scale=5, elem_id="sa-input", autofocus=True)
-                    send = gr.Button("发送", variant="primary", scale=1, elem_id="sa-send")
-                new_chat = gr.Button("新对话", size="sm", elem_id="sa-new-chat")
-                examples = example_questions(sections, config.examples)
-                if examples:
-                    gr.Examples([[q] for q in examples], inputs=box, label="资料中的题目（点击填入）")
-            with gr.Column(scale=2):
-                sources = gr.Markdown(LABELS["zh"]["empty"], elem_id="sa-sources", latex_delimiters=LATEX)
-                with gr.Accordion("设置", open=False):
-                    k = gr.Slider(1, 8, value=assistant.config.k, step=1, label="给模型的来源数（top-k）")
-                    temperature = gr.Slider(0, 1.5, value=_temperature(assistant), step=0.1,
-                                            label="温度（0 = 贪心解码，回答最稳定）")
-                    gr.Markdown(corpus_summary(assistant), elem_id="sa-corpus")
-        history = gr.State([])
-        gr.on(
-            [box.submit, send.click],
-            handlers.respond,
-            inputs=[box, chatbot, history, k, temperature],
-            outputs=[box, chatbot, sources, history],
-            concurrency_limit=config.concurrency,
-            concurrency_id="generate",
-            api_name="respond",
-        )
-        new_chat.click(handlers.clear, None, [box, chatbot, sources, history], queue=False, api_name=False)
+        with gr.Tabs():
+            with gr.Tab("对话", id="chat"):
+                _chat_tab(gr, assistant, config)
+            if drill is not None:
+                with gr.Tab("练习", id="drill", elem_id="sa-drill-tab"):
+                    _drill_tab(gr, drill)
     app.queue(default_concurrency_limit=config.concurrency, max_size=config.max_queue)
     return app
+
+
+def _chat_tab(gr, assistant, config: UIConfig) -> None:
+    handlers = ChatHandlers(assistant)
+    sections = list(assistant.index.sections.values())
+    with gr.Row():
+        with gr.Column(scale=3):
+            chatbot = gr.Chatbot(label="对话", height=540, latex_delimiters=LATEX, elem_id="sa-chat")
+            with gr.Row():
+                box = gr.Textbox(placeholder="输入问题，回车发送（例如：L1正则为什么容易产生稀疏解？）",
+                                 show_label=False, scale=5, elem_id="sa-input", autofocus=True)
+                send = gr.Button("发送", variant="primary", scale=1, elem_id="sa-send")
+            new_chat = gr.Button("新对话", size="sm", elem_id="sa-new-chat")
+            examples = example_questions(sections, config.examples)
+            if examples:
+                gr.Examples([[q] for q in examples], inputs=box, label="资料中的题目（点击填入）")
+        with gr.Column(scale=2):
+            sources = gr.Markdown(LABELS["zh"]["empty"], elem_id="sa-sources", latex_delimiters=LATEX)
+            with gr.Accordion("设置", open=False):
+                k = gr.Slider(1, 8, value=assistant.config.k, step=1, label="给模型的来源数（top-k）")
+                temperature = gr.Slider(0, 1.5, value=_temperature(assistant), step=0.1,
+                                        label="温度（0 = 贪心解码，回答最稳定）")
+                adapter_path = getattr(getattr(assistant, "generator", None), "adapter", None)
+                adapter = gr.Checkbox(value=adapter_path is not None, interactive=adapter_path is not None,
+                                      label="使用 LoRA 适配器（在本资料上微调）",
+                                      info=f"已加载：{adapter_path}" if adapter_path else "未加载适配器",
+                                      elem_id="sa-adapter")
+                gr.Markdown(corpus_summary(assistant), elem_id="sa-corpus")
+    history = gr.State([])
+    gr.on(
+        [box.submit, send.click],
+        handlers.respond,
+        inputs=[box, chatbot, history, k, temperature, adapter],
+        outputs=[box, chatbot, sources, history],
+        concurrency_limit=config.concurrency,
+        concurrency_id="generate",
+        api_name="respond",
+    )
+    new_chat.click(handlers.clear, None, [box, chatbot, sources, history], queue=False, api_name=False)
+
+
+def _drill_tab(gr, drill: DrillHandlers) -> None:
+    import pandas as pd
+
+    columns = ["主题", "平均得分", "次数"]
+
+    def frame(rows):
+        return pd.DataFrame(rows, columns=columns)
+
+    with gr.Row():
+        learner = gr.Textbox(label="名字", placeholder="例如：ana", scale=3, elem_id="sa-learner")
+        next_button = gr.Button("下一题", variant="primary", scale=1, elem_id="sa-drill-next")
+    question_md = gr.Markdown(EMPTY, elem_id="sa-drill-question")
+    answer = gr.Textbox(label="你的回答", lines=4, elem_id="sa-drill-answer")
+    submit = gr.Button("提交评分", elem_id="sa-drill-submit")
+    result = gr.Markdown(elem_id="sa-drill-result")
+    progress = gr.BarPlot(frame([]), x="主题", y="平均得分", y_lim=[0, 100], title="各主题平均得分（%）",
+                          elem_id="sa-drill-progress")
+    question = gr.State(None)
+
+    def on_next(name):
+        text, state, cleared, result_text, rows = drill.next(name)
+        return text, state, cleared, result_text, frame(rows)
+
+    def on_submit(name, state, text):
+        result_text, rows = drill.submit(name, state, text)
+        return result_text, frame(rows)
+
+    next_button.click(on_next, [learner], [question_md, question, answer, result, progress], api_name="drill_next")
+    submit.click(on_submit, [learner, question, answer], [result, progress], concurrency_id="generate",
+                 api_name="drill_submit")
 
 
 def launch(app, config: UIConfig | None = None, block: bool = True):

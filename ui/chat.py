@@ -35,7 +35,8 @@ class ChatHandlers:
         self.assistant = assistant
 
     def respond(self, message: str, chat: list[dict] | None, history: list[dict] | None,
-                k: float | None = None, temperature: float | None = None) -> Iterator[Outputs]:
+                k: float | None = None, temperature: float | None = None,
+                adapter: bool | None = None) -> Iterator[Outputs]:
         """Stream one answer into the chat; empty input changes nothing; errors become a short message."""
         question = (message or "").strip()[:MAX_QUESTION_CHARS]
         chat, history = list(chat or []), list(history or [])
@@ -46,7 +47,7 @@ class ChatHandlers:
         n_sources = int(k) if k else self.assistant.config.k
         chat += [{"role": "user", "content": question}, {"role": "assistant", "content": "…"}]
         yield "", chat, words["searching"], history
-        options = {"k": n_sources, "temperature": temperature}
+        options = {"k": n_sources, "temperature": temperature, "adapter": adapter}
         text, answer = "", None
         try:
             for item in self.assistant.stream(question, history, **options):
