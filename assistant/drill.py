@@ -24,7 +24,8 @@ from assistant.prompting import prompt_text
 
 MAX_POINTS = 5  # key points per section
 POINT_CHARS = 90  # longest key point kept (longer sentences are cut at a clause)
-COVERED_SHARE = 0.5  # a point counts as covered when this share of its terms is in the answer
+COVERED_SHARE = 0.5  # a point counts as covered when this share of its head clause's terms is in the answer
+FULL_MARKS_POINTS = 3  # covering this many key points (or all, if fewer) is a complete interview answer
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,18 @@ def extract_key_points(text: str, max_points: int = MAX_POINTS) -> list[str]:
         point = re.sub(r"^([-*•]\s*)?(\d+[.、)]\s*|[（(]\d+[)）]\s*)?", "", point).strip()
         if len(point) > POINT_CHARS:
             point = re.split(r"[,，;；:：]", point[:POINT_CHARS])[0]
-        if len(point) >= 4 and point not in points:
+        if _is_point(point) and point not in points:
             points.append(point)
         if len(points) == max_points:
             break
     return points
+
+
+def _is_point(text: str) -> bool:
+    """A gradable statement: some Chinese, no formula, not a figure caption or a lead-in ending in a colon."""
+    cjk = sum("\u4e00" <= ch <= "\u9fff" for ch in text)
+    return (cjk >= 4 and "$" not in text and not text.endswith((":", "："))
+            and not re.search(r"如上图|如下图|示意图|如下所示", text))
 
 
 def point_coverage(points: list[str], answer: str, tokenizer) -> tuple[list[str], list[str]]:
@@ -75,10 +83,28 @@ def point_coverage(points: list[str], answer: str, tokenizer) -> tuple[list[str]
     answer_terms = set(tokenizer.tokenize_query(answer))
     covered, missed = [], []
     for point in points:
-        terms = {t for t in tokenizer.tokenize(point) if len(t) > 1 or not t.isascii()}
+        terms = _terms(_head_clause(point, tokenizer), tokenizer)
         share = len(terms & answer_terms) / len(terms) if terms else 0.0
         (covered if share >= COVERED_SHARE else missed).append(point)
     return covered, missed
+
+
+def _terms(text: str, tokenizer) -> set[str]:
+    return {t for t in tokenizer.tokenize(text) if len(t) > 1 or not t.isascii()}
+
+
+def _head_clause(point: str, tokenizer) -> str:
+    """What a point is about: its first clause when that says enough (3+ terms), else all of it.
+
+    ``"重新清洗数据,数据不纯会导致过拟合…" -> "重新清洗数据"``; ``"欠拟合:模型在…" -> the whole point``.
+    """
+    head = re.split(r"[,，;；:：。]", point, maxsplit=1)[0]
+    return head if len(_terms(head, tokenizer)) >= 3 or head == point else point
+
+
+def coverage_score(covered: int, total: int) -> float:
+    """Share of the expected points covered: ``FULL_MARKS_POINTS`` of them (or all, if fewer) is 1.0."""
+    return min(1.0, covered / min(FULL_MARKS_POINTS, total)) if total else 0.0
 
 
 def judge_answer(generator, question: str, points: list[str], answer: str) -> float | None:
@@ -123,7 +149,7 @@ class DrillSession:
         started = time.perf_counter()
         points = self.key_points(question.section_ref)
         covered, missed = point_coverage(points, answer, self.index.tokenizer) if answer.strip() else ([], points)
-        coverage = len(covered) / len(points) if points else 0.0
+        coverage = coverage_score(len(covered), len(points))
         judge = None
         if self.generator is not None and self.judge_weight and answer.strip():
             judge = judge_answer(self.generator, question.title, points, answer)

@@ -1,0 +1,101 @@
+"""Drill grading against hand grades: eval/drill_graded.jsonl (26 answers of varying quality over
+13 seed sections, each graded by hand 0 = wrong, 1 = partial, 2 = good).
+
+    python benchmarks/drill_grading.py                # key points + the bundled LLM's judgement
+    python benchmarks/drill_grading.py --no-judge     # key-point coverage only
+
+The assistant's score in [0, 1] is bucketed (< 1/3 -> 0, < 2/3 -> 1, else 2) and compared:
+exact agreement, agreement within one grade, Spearman correlation of score and hand grade, and
+median seconds per graded answer. Writes benchmarks/results/drill_grading[_nojudge].json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def ranks(values: list[float]) -> list[float]:
+    """Average ranks (ties share their mean rank)."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    result = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            result[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return result
+
+
+def spearman(a: list[float], b: list[float]) -> float:
+    ra, rb = ranks(a), ranks(b)
+    ma, mb = statistics.mean(ra), statistics.mean(rb)
+    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
+    return cov / (sum((x - ma) ** 2 for x in ra) * sum((y - mb) ** 2 for y in rb)) ** 0.5
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", default=str(REPO / "eval" / "drill_graded.jsonl"))
+    parser.add_argument("--no-judge", action="store_true", help="key-point coverage only (no LLM)")
+    parser.add_argument("--out", default="")
+    args = parser.parse_args()
+
+    from assistant.config import Config
+    from assistant.drill import DrillQuestion, DrillSession
+    from assistant.drill_store import DrillStore
+    from assistant.indexing import open_search_index
+
+    config = Config()
+    if args.no_judge:
+        index, generator = open_search_index(config, progress=False), None
+    else:
+        from assistant.study import StudyAssistant
+
+        assistant = StudyAssistant.from_settings(config, progress=False)
+        index, generator = assistant.index, assistant.generator
+    items = [json.loads(line) for line in Path(args.items).read_text("utf-8").splitlines() if line.strip()]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        store = DrillStore.open(Path(tmp) / "drill.sqlite3")
+        session = DrillSession(index, generator, store, "bench")
+        for item in items:
+            ref = f"ml_basics_qa#{item['section']}"
+            section = index.sections[ref]
+            session.key_points(ref)  # extracted once per section, as in use; not timed
+            started = time.perf_counter()
+            result = session.submit(DrillQuestion(ref, section.number, section.title), item["answer"])
+            seconds = time.perf_counter() - started
+            bucket = 0 if result.score < 1 / 3 else 1 if result.score < 2 / 3 else 2
+            rows.append({"id": item["id"], "hand": item["grade"], "score": result.score, "grade": bucket,
+                         "coverage": result.coverage, "judge": result.judge, "seconds": round(seconds, 3)})
+            print(f"{item['id']}: hand {item['grade']}  assistant {bucket} (score {result.score:.2f}, "
+                  f"coverage {result.coverage:.2f}, judge {result.judge})", flush=True)
+        store.close()
+    hand, grade = [r["hand"] for r in rows], [r["grade"] for r in rows]
+    report = {
+        "items": len(rows), "judge": not args.no_judge,
+        "exact_agreement": round(sum(h == g for h, g in zip(hand, grade)) / len(rows), 3),
+        "within_one": round(sum(abs(h - g) <= 1 for h, g in zip(hand, grade)) / len(rows), 3),
+        "spearman": round(spearman([r["score"] for r in rows], [float(h) for h in hand]), 3),
+        "median_seconds": round(statistics.median(r["seconds"] for r in rows), 3),
+        "per_item": rows,
+    }
+    print(f"exact agreement {report['exact_agreement']:.3f}, within one {report['within_one']:.3f}, "
+          f"Spearman {report['spearman']:.3f}, median {report['median_seconds']} s per answer")
+    out = Path(args.out or REPO / "benchmarks" / "results" / f"drill_grading{'_nojudge' if args.no_judge else ''}.json")
+    out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    print(f"Wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
