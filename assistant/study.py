@@ -40,9 +40,9 @@ class AnswerConfig:
     refuse_below: float = 0.3  # a doubtful answer (ungrounded, or the model refused) under this
     # retrieval confidence becomes a refusal; above it, the quoted key sentences answer alone
     # (dev-calibrated: the 0.5B model refuses covered questions and answers uncovered ones)
-    refuse_unknown_names: bool = True  # a Chinese question naming an English term that occurs nowhere
-    # in the corpus (nor in the query glossary), e.g. "Focal Loss里的gamma…", is refused without the LLM
-    # (dev: 10 of 23 out-of-corpus questions caught, 1 of 82 covered ones refused)
+    refuse_unknown_names: bool = True  # a question naming a term that occurs nowhere in the corpus (nor
+    # in the query glossary), e.g. "Focal Loss里的gamma…", "How does PCA…", is refused without the LLM
+    # (dev: 13 of 23 out-of-corpus questions caught, 1 of 82 covered ones refused)
     quote_sentences: int = 3  # key sentences quoted from the cited sections after the synthesis (0 = none)
     quote_chars: int = 240  # at most this many characters of quotes
 
@@ -96,15 +96,18 @@ def retrieval_confidence(index: SearchIndex, terms: set[str], hits: list[Hit]) -
 
 
 def unknown_names(index: SearchIndex, question: str) -> list[str]:
-    """English names in a Chinese question that the corpus never mentions, as written.
+    """Names in the question that the corpus never mentions, as written.
 
-    ``"Focal Loss里的gamma参数起什么作用？" -> ["Focal", "gamma"]`` over notes without them ("Loss"
-    is in the notes); ``[]`` for English questions, whose ordinary words the notes lack anyway.
+    In a Chinese question, any English word: ``"Focal Loss里的gamma参数起什么作用？" -> ["Focal", "gamma"]``
+    over notes without them ("Loss" is in the notes). In an English question, only capitalised words
+    and acronyms of 3+ letters that do not start a sentence (ordinary English words are never in
+    Chinese notes): ``"How does PCA reduce dimensionality?" -> ["PCA"]``.
     """
-    if question_language(question) != "zh":
-        return []
     known = index.vocabulary | index.tokenizer.glossary_words(question)
-    names = re.findall(r"[A-Za-z][A-Za-z0-9\-]+", question)
+    if question_language(question) == "zh":
+        names = re.findall(r"[A-Za-z][A-Za-z0-9\-]+", question)
+    else:
+        names = [m.group(0) for m in re.finditer(r"(?<![.?!]\s)(?<!^)\b[A-Z][A-Za-z0-9\-]{2,}", question.strip())]
     return list(dict.fromkeys(
         name for name in names
         if name.lower() not in known and any(len(p) > 1 and p not in known for p in name.lower().split("-"))

@@ -141,3 +141,24 @@ def test_adapter_switch_reaches_the_generator(index):
     generator = ScriptedGenerator("见资料 [1]。")
     list(handlers_for(index, generator).respond("什么是鞍点？", [], [], adapter=False))
     assert generator.options[-1] == {"adapter": False}
+
+
+def test_drill_handlers_ask_grade_and_report_progress(index, tmp_path):
+    from assistant.drill_store import DrillStore
+    from ui.drill import DrillHandlers
+
+    drill = DrillHandlers(index, None, DrillStore.open(tmp_path / "drill.sqlite3"))
+    assert drill.next("  ")[1] is None  # a name is needed to keep progress
+    text, question, answer, result, rows = drill.next("ana")
+    assert text.startswith("### 第1题") and question["section_ref"] == "ml_basics_qa#1" and rows == []
+    result, rows = drill.submit("ana", question, "数据增强，过采样，损失函数的权重均衡")
+    assert result.startswith("**得分") and "答到：数据增强" in result and "参考：ml_basics_qa 第1题" in result
+    assert rows == [["1. 数据类别不平衡怎么处理?", rows[0][1], 1]] and rows[0][1] > 0
+    assert drill.submit("ana", None, "x")[0] == "先点击“下一题”。"
+
+
+def test_drill_tab_shows_a_store_problem_instead_of_failing(index):
+    from ui.drill import DrillHandlers
+
+    drill = DrillHandlers(index, None, None, error="The drill progress file x cannot be read")
+    assert drill.next("ana")[0].startswith("⚠️ The drill progress file") and drill.submit("ana", {}, "a")[1] == []
