@@ -235,7 +235,9 @@ def cmd_train_lora(args) -> int:
     model_path = resolve_model(config.llm.model, config.data_path)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.bfloat16).to(device)
-    base = {"model": config.llm.model, "path": str(model_path)}
+    base = {"model": config.llm.model}
+    if config.llm.model != BUNDLED:
+        base["path"] = str(model_path)
     if config.llm.model == BUNDLED:
         base["gguf_sha256"] = BUNDLED_GGUF.sha256
     out = Path(args.out) if args.out else config.data_path / "adapters" / "latest"

@@ -89,16 +89,20 @@ def prefilled_cache(model, input_ids, attention_mask=None) -> dict:
     return {"cache": out.past_key_values}
 
 
-def resolve_adapter(spec: str, model: str) -> str | None:
+def resolve_adapter(spec: str, model_path: str) -> str | None:
     """The adapter folder to load, or None: ``"none"`` -> None; ``"default"`` -> the shipped adapter
-    when the model is the bundled one and an adapter ships; anything else must be an adapter folder."""
+    when ``model_path`` is the converted bundled model and an adapter ships; anything else must be
+    an adapter folder."""
     from pathlib import Path
+
+    from assistant.model_files import CACHE_NAME
 
     if spec in ("none", ""):
         return None
     if spec == "default":
         shipped = Path(__file__).parent / "data" / "adapter"
-        return str(shipped) if model == "bundled" and (shipped / "adapter_config.json").is_file() else None
+        bundled = Path(model_path).name == CACHE_NAME
+        return str(shipped) if bundled and (shipped / "adapter_config.json").is_file() else None
     if not (Path(spec) / "adapter_config.json").is_file():
         raise FileNotFoundError(f"No LoRA adapter in {spec} (adapter_config.json is missing); "
                                 "train one with `study-assistant train-lora --out DIR`, or use --adapter none.")
@@ -147,7 +151,7 @@ class HFGenerator:
         tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=False)
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, trust_remote_code=False)
         model.to(device).eval()
-        adapter = resolve_adapter(config.adapter, config.model)
+        adapter = resolve_adapter(config.adapter, model_path)
         if adapter:
             from assistant.lora import load_adapter
 

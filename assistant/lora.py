@@ -146,6 +146,7 @@ def train_lora(model, tokenizer, examples: list[SFTExample], config: LoraTrainin
     eval_after = mean_loss(model, tokenizer, eval_examples, config, device) if eval_examples else None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    model.peft_config["default"].base_model_name_or_path = (base or {}).get("model")  # not a local temp path
     model.save_pretrained(str(out))
     metadata = {
         "base": base or {},
@@ -159,9 +160,31 @@ def train_lora(model, tokenizer, examples: list[SFTExample], config: LoraTrainin
             "base_perplexity": round(math.exp(eval_before), 3), "adapter_perplexity": round(math.exp(eval_after), 3)},
     }
     (out / METADATA).write_text(json.dumps(metadata, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    (out / "README.md").write_text(model_card(metadata), "utf-8")  # instead of peft's empty template
     _plot_losses(losses, out / "loss.png")
     model.unload()  # leave the caller's base model without LoRA layers
     return metadata
+
+
+def model_card(metadata: dict) -> str:
+    """A short README for the adapter folder, from its training metadata."""
+    settings, training, data = metadata["settings"], metadata["training"], metadata["dataset"]
+    lines = [
+        "# LoRA adapter for the study assistant", "",
+        f"Base model: `{metadata['base'].get('model')}`"
+        + (f" (GGUF sha256 `{metadata['base']['gguf_sha256']}`)" if metadata["base"].get("gguf_sha256") else ""),
+        f"Data: {data['examples']} examples built from the corpus ({', '.join(f'{k} {v}' for k, v in data['kinds'].items())}), "
+        f"sha256 `{data['sha256'][:16]}…`.",
+        f"LoRA r={settings['r']}, alpha={settings['alpha']} on {', '.join(settings['target_modules'])} "
+        f"(last {settings['top_layers'] or 'all'} layers); {settings['epochs']} epochs, lr {settings['lr']}, "
+        f"{training['steps']} steps in {training['seconds']:.0f} s on {settings['device']}.",
+    ]
+    if metadata.get("heldout_reference_loss"):
+        h = metadata["heldout_reference_loss"]
+        lines.append(f"Held-out reference answers: loss {h['base']} -> {h['adapter']} "
+                     f"(perplexity {h['base_perplexity']} -> {h['adapter_perplexity']}).")
+    lines += ["", "Use: `study-assistant ask QUESTION --adapter PATH` (see the project README).", ""]
+    return "\n".join(lines)
 
 
 def mean_loss(model, tokenizer, examples: list[SFTExample], config: LoraTrainingConfig, device: str) -> float:

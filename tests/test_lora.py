@@ -156,3 +156,16 @@ def test_reply_only_loss_equals_the_full_label_loss_and_top_layers_limit_lora(ti
     lora = add_lora(model, LoraTrainingConfig(top_layers=1))
     names = [n for n, p in lora.named_parameters() if p.requires_grad]
     assert names and all(".layers.1." in n for n in names)  # only the last of the two layers
+
+
+def test_default_adapter_only_goes_on_the_bundled_model(tmp_path):
+    from assistant.generation import resolve_adapter
+    from assistant.model_files import CACHE_NAME
+
+    shipped = REPO / "assistant" / "data" / "adapter"
+    assert (shipped / "adapter_config.json").is_file() and (shipped / "training.json").is_file()
+    assert resolve_adapter("default", str(tmp_path / "models" / CACHE_NAME)) == str(shipped)
+    assert resolve_adapter("default", str(tmp_path / "tiny-qwen2")) is None  # another model: no adapter
+    assert resolve_adapter("none", str(tmp_path / "models" / CACHE_NAME)) is None
+    size = sum(f.stat().st_size for f in shipped.iterdir())
+    assert size < 10 * 2**20  # a few MB
