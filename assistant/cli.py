@@ -127,7 +127,9 @@ def _parser() -> argparse.ArgumentParser:
                                 "schedules the section again (SM-2): weak and unseen topics come first. "
                                 "Commands: /skip, /progress, /quit.")
     drill.add_argument("--learner", default=None, help="whose progress (default: $USER)")
-    drill.add_argument("--no-judge", action="store_true", help="grade by key points only (no LLM, starts fast)")
+    drill.add_argument("--judge-weight", type=float, default=0.0,
+                       help="share of the score from the LLM's 0/1/2 grade (default 0: key points only, no model "
+                            "load; the bundled 0.5B model's grades did not track hand grades)")
     drill.add_argument("--recover", action="store_true",
                        help="keep a damaged progress file aside (renamed, not deleted) and start a new one")
     drill.set_defaults(handler=cmd_drill)
@@ -275,13 +277,13 @@ def cmd_drill(args) -> int:
     except DrillStoreError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    if args.no_judge:
+    if not args.judge_weight:
         index, generator = open_search_index(config), None
     else:
         assistant = load_assistant(args)
         index, generator = assistant.index, assistant.generator
     learner = args.learner or getpass.getuser() or "me"
-    session = DrillSession(index, generator, store, learner)
+    session = DrillSession(index, generator, store, learner, judge_weight=args.judge_weight)
     print(f"Drill for {learner} ({len(index.sections)} questions). Answer in a line; /skip, /progress, /quit.")
     while True:
         question = session.next_question()

@@ -36,8 +36,8 @@ class GenerationConfig:
     adapter: str = "default"  # LoRA adapter: "default" (the one shipped for the bundled model, if any),
     # "none", or a folder written by `study-assistant train-lora`
     prompt_lookup: int = 10  # prompt-lookup decoding: draft up to this many tokens copied from the
-    # prompt (the sources) and verify them in one pass; greedy output is unchanged, decode ~3x faster
-    # on this CPU (benchmarks/llm_speed.py). 0 = plain one-token-at-a-time decoding
+    # prompt (the sources) and verify them in one pass; greedy output is that of plain decoding,
+    # decode ~5x faster on this CPU (benchmarks/llm_speed.py). 0 = one token at a time
 
     def __post_init__(self):
         if self.device not in DEVICES:
@@ -73,20 +73,6 @@ def pick_dtype(config: GenerationConfig, device: str):
     if name == "auto":
         name = "bfloat16" if device == "cuda" else config.cpu_dtype
     return getattr(torch, name)
-
-
-def prefilled_cache(model, input_ids, attention_mask=None) -> dict:
-    """``{"cache": …}`` holding all prompt tokens but the last, computed with one position's logits.
-
-    Prompt-lookup (assisted) decoding computes logits for every prompt position in its first step
-    (841 x 151,936 here: +1.2 s to the first token on this CPU); prefilling the cache first avoids
-    that, and ``generate`` then starts from the last prompt token. The output is unchanged.
-    """
-    if input_ids.shape[1] < 2:
-        return {}
-    mask = None if attention_mask is None else attention_mask[:, :-1]
-    out = model(input_ids=input_ids[:, :-1], attention_mask=mask, use_cache=True, logits_to_keep=1)
-    return {"cache": out.past_key_values}
 
 
 def resolve_adapter(spec: str, model_path: str) -> str | None:
@@ -181,8 +167,6 @@ class HFGenerator:
         def run():
             try:
                 with torch.inference_mode(), switch:
-                    if "prompt_lookup_num_tokens" in kwargs:
-                        kwargs.update(prefilled_cache(self.model, inputs["input_ids"], inputs.get("attention_mask")))
                     self.model.generate(**kwargs)
             except BaseException as err:  # re-raised in the caller's thread below
                 failure.append(err)

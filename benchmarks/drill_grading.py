@@ -1,8 +1,8 @@
 """Drill grading against hand grades: eval/drill_graded.jsonl (26 answers of varying quality over
 13 seed sections, each graded by hand 0 = wrong, 1 = partial, 2 = good).
 
-    python benchmarks/drill_grading.py                # key points + the bundled LLM's judgement
-    python benchmarks/drill_grading.py --no-judge     # key-point coverage only
+    python benchmarks/drill_grading.py                # key points + the bundled LLM's judgement (30 %)
+    python benchmarks/drill_grading.py --no-judge     # key-point coverage only (the default grading)
 
 The assistant's score in [0, 1] is bucketed (< 1/3 -> 0, < 2/3 -> 1, else 2) and compared:
 exact agreement, agreement within one grade, Spearman correlation of score and hand grade, and
@@ -67,7 +67,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         store = DrillStore.open(Path(tmp) / "drill.sqlite3")
-        session = DrillSession(index, generator, store, "bench")
+        session = DrillSession(index, generator, store, "bench", judge_weight=0.0 if args.no_judge else 0.3)
         for item in items:
             ref = f"ml_basics_qa#{item['section']}"
             section = index.sections[ref]

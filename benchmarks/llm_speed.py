@@ -126,8 +126,6 @@ def time_variant(model, tokenizer, ids: list[int], new_tokens: int, runs: int, l
     import torch
     from transformers.generation.streamers import BaseStreamer
 
-    from assistant.generation import prefilled_cache
-
     class FirstTokenClock(BaseStreamer):
         """Notes when generate hands out its first new tokens (the first put() is the prompt) and how
         many came at once (prompt-lookup decoding can accept several drafted tokens in its first step)."""
@@ -158,8 +156,7 @@ def time_variant(model, tokenizer, ids: list[int], new_tokens: int, runs: int, l
 
             clock = FirstTokenClock()
             started = time.perf_counter()
-            cache = prefilled_cache(model, input_ids) if lookup else {}  # as HFGenerator.stream does
-            out = model.generate(input_ids, streamer=clock, **gen, **cache)
+            out = model.generate(input_ids, streamer=clock, **gen)
             ended = time.perf_counter()
             n_new = out.shape[1] - len(ids)
             ttft.append(clock.first - started)

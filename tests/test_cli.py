@@ -176,7 +176,7 @@ def test_ask_shows_the_revised_answer_when_the_draft_is_replaced(monkeypatch, us
 def test_drill_grades_answers_shows_progress_and_keeps_history(use_fake_encoder, run, monkeypatch, data_home):
     inputs = iter(["采集更多数据，数据增强，过采样，损失函数加权", "/progress", "/skip", "/quit"])
     monkeypatch.setattr("builtins.input", lambda _: next(inputs))
-    code, out, _ = run("drill", "--no-judge", "--learner", "ana")
+    code, out, _ = run("drill", "--learner", "ana")
     assert code == 0 and "第1题：数据类别不平衡怎么处理?" in out and "得分" in out and "✓" in out
     assert "1 次，最近" in out and "参考：ml_basics_qa 第1题" in out
     from assistant.drill_store import DrillStore
@@ -188,9 +188,9 @@ def test_drill_grades_answers_shows_progress_and_keeps_history(use_fake_encoder,
 def test_drill_on_a_damaged_store_is_a_clear_error_then_recovers(use_fake_encoder, run, monkeypatch, data_home):
     data_home.mkdir(parents=True, exist_ok=True)
     (data_home / "drill.sqlite3").write_bytes(b"garbage" * 200)
-    code, _, err = run("drill", "--no-judge")
+    code, _, err = run("drill")
     assert code == 1 and "cannot be read" in err and "--recover" in err
     monkeypatch.setattr("builtins.input", lambda _: "/quit")
-    code, _, err = run("drill", "--no-judge", "--recover")
+    code, _, err = run("drill", "--recover")
     assert code == 0 and "Kept the damaged progress file" in err
     assert len(list(data_home.glob("drill.sqlite3.damaged-*"))) == 1

@@ -83,10 +83,10 @@ def test_grading_with_known_key_points(index, store):
 
 
 def test_judge_reply_without_a_grade_falls_back_to_coverage(index, store):
-    session = DrillSession(index, ScriptedGenerator("不好说"), store, "ana")
+    session = DrillSession(index, ScriptedGenerator("不好说"), store, "ana", judge_weight=0.3)
     question = session.next_question()
     result = session.submit(question, "采集更多数据，数据增强，过采样和欠采样，损失加权")
-    assert result.judge is None and result.score == result.coverage > 0
+    assert session.generator.calls and result.judge is None and result.score == result.coverage > 0
 
 
 def test_key_points_are_extracted_once_and_kept(index, store):

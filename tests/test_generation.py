@@ -78,18 +78,20 @@ def test_int8_cpu_model_generates_and_stays_close_to_fp32(tmp_path):
     assert int8.generate(MESSAGES)
 
 
-def test_prompt_lookup_decoding_keeps_the_greedy_reply(tiny_generator):
-    """Drafts copied from the prompt are only kept where greedy decoding agrees: same text either way."""
+def test_prompt_lookup_decoding_keeps_the_greedy_reply(tmp_path):
+    """Drafts copied from the prompt are only kept where greedy decoding agrees: same text either way.
+    (A wider init than the default tiny model's, whose near-uniform logits would hide a difference.)"""
     import dataclasses
 
-    assert tiny_generator.config.prompt_lookup > 0  # on by default
-    assert tiny_generator._decoding()["prompt_lookup_num_tokens"] == tiny_generator.config.prompt_lookup
-    messages = [{"role": "user", "content": "过拟合 过拟合 过拟合 正则化 正则化 正则化 " * 4}]  # repetitive: drafts found
-    with_lookup = tiny_generator.generate(messages, max_new_tokens=24)
-    plain = HFGenerator(tiny_generator.model, tiny_generator.tokenizer,
-                        dataclasses.replace(tiny_generator.config, prompt_lookup=0), "cpu")
+    path = build_tiny_qwen2(tmp_path / "tiny", initializer_range=0.3)
+    generator = HFGenerator.load(str(path), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=40))
+    assert generator.config.prompt_lookup > 0  # on by default
+    assert generator._decoding()["prompt_lookup_num_tokens"] == generator.config.prompt_lookup
+    messages = [{"role": "user", "content": "过拟合 过拟合 正则化 正则化 资料 问题 " * 20}]  # repetitive: drafts found
+    with_lookup = generator.generate(messages)
+    plain = HFGenerator(generator.model, generator.tokenizer, dataclasses.replace(generator.config, prompt_lookup=0), "cpu")
     assert "prompt_lookup_num_tokens" not in plain._decoding()
-    assert with_lookup == plain.generate(messages, max_new_tokens=24) and with_lookup
+    assert with_lookup == plain.generate(messages) and len(set(with_lookup)) > 3
 
 
 def test_negative_prompt_lookup_is_rejected():
