@@ -199,13 +199,17 @@ def mean_loss(model, tokenizer, examples: list[SFTExample], config: LoraTraining
 
 def load_adapter(model, path: str | Path):
     """``model`` (a base causal LM) with the saved adapter at ``path`` attached, in eval mode."""
+    import warnings
+
     from peft import PeftModel
 
     path = Path(path)
     if not (path / "adapter_config.json").is_file():
         raise FileNotFoundError(f"No LoRA adapter in {path} (adapter_config.json is missing); "
                                 "train one with `study-assistant train-lora --out DIR`.")
-    return PeftModel.from_pretrained(model, str(path)).eval()
+    with warnings.catch_warnings():  # peft calls a transformers property deprecated in 5.x
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return PeftModel.from_pretrained(model, str(path)).eval()
 
 
 def _lr_factor(step: int, steps: int, warmup: int) -> float:
