@@ -17,6 +17,7 @@ import logging
 import math
 import random
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -114,7 +115,6 @@ def train_lora(model, tokenizer, examples: list[SFTExample], config: LoraTrainin
     from tqdm.auto import tqdm
 
     torch.manual_seed(config.seed)
-    random.seed(config.seed)
     model = add_lora(model, config)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -151,7 +151,7 @@ def train_lora(model, tokenizer, examples: list[SFTExample], config: LoraTrainin
     metadata = {
         "base": base or {},
         "dataset": {"examples": len(examples), "sha256": dataset_hash(examples),
-                    "kinds": _count(e.kind for e in examples)},
+                    "kinds": dict(Counter(e.kind for e in examples))},
         "settings": {**asdict(config), "target_modules": list(config.target_modules), "device": device},
         "training": {"seconds": round(seconds, 1), "steps": len(losses), "losses": [round(x, 4) for x in losses],
                      "trainable_params": sum(p.numel() for p in params), "peak_memory_mb": _peak_memory_mb(device)},
@@ -218,13 +218,6 @@ def _lr_factor(step: int, steps: int, warmup: int) -> float:
         return (step + 1) / warmup
     progress = (step - warmup) / max(1, steps - warmup)
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
-def _count(kinds) -> dict:
-    counts: dict = {}
-    for kind in kinds:
-        counts[kind] = counts.get(kind, 0) + 1
-    return counts
 
 
 def _peak_memory_mb(device: str) -> float:

@@ -76,19 +76,15 @@ def build_sft_examples(index: SearchIndex, k: int = 3, max_sentences: int = 3, m
                        seed: int = 0) -> list[SFTExample]:
     """Covered examples whose section retrieval finds in the top k, plus refusal examples, shuffled."""
     examples = []
-    tokenize = index.tokenizer.tokenize
     for question, kind, ref, heading in training_questions(index):
         hits = index.search(question, k=k)
         position = next((n for n, hit in enumerate(hits, start=1) if hit.section_ref == ref), None)
         if position is None:  # retrieval missed the section: no faithful target to teach
             continue
         text = _under_heading(index, ref, heading) if heading else index.sections[ref].text
-        terms = set(index.tokenizer.tokenize_query(question))
-        sentences = key_sentences(terms, text, tokenize, max_sentences, max_chars)
-        if not sentences:
-            continue
-        target = "\n".join(f"{_clean(s)} [{position}]" for s in sentences)
-        examples.append(SFTExample(question, _messages(question, hits), target, kind, ref))
+        target = cited_key_sentences(index, question, text, position, max_sentences, max_chars)
+        if target:
+            examples.append(SFTExample(question, _messages(question, hits), target, kind, ref))
     for question in refusal_questions():
         hits = index.search(question, k=k)
         examples.append(SFTExample(question, _messages(question, hits), refusal_text(question_language(question)),
@@ -119,10 +115,8 @@ def reference_examples(index: SearchIndex, questions, k: int = 3, max_sentences:
         if position is None:
             continue
         ref = hits[position - 1].section_ref
-        terms = set(index.tokenizer.tokenize_query(item.question))
-        sentences = key_sentences(terms, index.sections[ref].text, index.tokenizer.tokenize, max_sentences, max_chars)
-        if sentences:
-            target = "\n".join(f"{_clean(s)} [{position}]" for s in sentences)
+        target = cited_key_sentences(index, item.question, index.sections[ref].text, position, max_sentences, max_chars)
+        if target:
             examples.append(SFTExample(item.question, messages, target, "reference", ref))
     return examples
 
@@ -155,6 +149,15 @@ def dataset_hash(examples: list[SFTExample]) -> str:
     """sha256 of the examples as JSON: recorded with an adapter so its data can be recognised."""
     payload = json.dumps([asdict(e) for e in examples], ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def cited_key_sentences(index: SearchIndex, question: str, text: str, position: int, max_sentences: int,
+                        max_chars: int) -> str:
+    """The target answer: ``text``'s key sentences for ``question``, one a line, each cited ``[position]``;
+    "" when no sentence shares a term with the question."""
+    terms = set(index.tokenizer.tokenize_query(question))
+    sentences = key_sentences(terms, text, index.tokenizer.tokenize, max_sentences, max_chars)
+    return "\n".join(f"{_clean(s)} [{position}]" for s in sentences)
 
 
 def _messages(question: str, hits) -> list[dict]:
