@@ -1,103 +1,224 @@
-"""GPU check for a lent accelerator: the Qwen2.5-0.5B architecture with random weights (the real
-491 MB model cannot be carried there), LoRA training throughput and memory, decode speed.
+"""GPU check for a lent accelerator: the project's own generation and LoRA training code on CUDA,
+with the Qwen2.5-0.5B architecture and random weights (the real 491 MB model cannot be carried
+there: 64 MiB limit) and the real tokenizer, prompts and training examples.
 
-    bash benchmarks/gpu_check.sh            # on the GPU machine; prints one Markdown table
-    python benchmarks/gpu_check.py --device cpu --steps 2 --new-tokens 8   # a dry run anywhere
+    # here, once: write the assets the GPU machine cannot build (no faiss/jieba/bm25s there)
+    python benchmarks/gpu_check.py --prepare .gpu_assets
+    # there (device tool, carry .gpu_assets): one Markdown table, JSON in $OUT
+    bash benchmarks/gpu_check.sh
+    # a dry run anywhere, on a tiny model
+    python benchmarks/gpu_check.py --assets .gpu_assets --device cpu --tiny
 
-Measures, in bf16 on CUDA: a LoRA training step (batch 4 x 1,024 tokens, the adapter settings
-`study-assistant train-lora` uses) in tokens/s and peak memory; the estimated time for 2 epochs
-of the corpus's ~130 examples; batch-1 greedy decode tokens/s; batched (16) generation tokens/s.
+Measures, in bf16 on CUDA:
+- ``HFGenerator`` (the product's generator) on a real RAG prompt: time to first token and decode
+  tokens/s, plain greedy and with prompt lookup (the default);
+- plain ``model.generate`` batch-1 decode tokens/s and batch-16 generation tokens/s;
+- ``train_lora`` (what ``study-assistant train-lora`` runs) on the corpus's real SFT examples for the
+  default 2 epochs: seconds, peak memory, and the held-out reference loss pass;
+- the saved adapter reloads with identical logits, and switched off equals the base model.
+Random weights make the losses and the generated text meaningless; speeds and memory are real.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "generation_config.json")
 QWEN25_05B = dict(  # Qwen2.5-0.5B-Instruct's config.json (architecture only)
     vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
     num_key_value_heads=2, max_position_embeddings=32768, rope_theta=1000000.0, rms_norm_eps=1e-6,
     tie_word_embeddings=True, hidden_act="silu", bos_token_id=151643, eos_token_id=151645,
 )
+TINY = dict(num_hidden_layers=2, hidden_size=64, intermediate_size=128, num_attention_heads=4, num_key_value_heads=2)
+
+
+def prepare(out: Path, config_path: str | None) -> None:
+    """Write tokenizer/config files and the SFT + held-out reference examples as JSON."""
+    from assistant.config import Config
+    from assistant.evaluation import load_questions
+    from assistant.indexing import open_search_index
+    from assistant.lora import LoraTrainingConfig
+    from assistant.lora_data import build_sft_examples, reference_examples
+    from assistant.model_files import resolve_model
+
+    config = Config.load(config_path)
+    index = open_search_index(config)
+    examples = build_sft_examples(index, k=config.answer.k, seed=LoraTrainingConfig().seed)
+    reference = reference_examples(index, load_questions("eval/heldout.jsonl"), k=config.answer.k)
+    out.mkdir(parents=True, exist_ok=True)
+    model_dir = Path(resolve_model(config.llm.model, config.data_path))
+    for name in TOKENIZER_FILES:
+        if (model_dir / name).exists():
+            shutil.copy(model_dir / name, out / name)
+    (out / "examples.json").write_text(json.dumps(
+        {"train": [asdict(e) for e in examples], "reference": [asdict(e) for e in reference]},
+        ensure_ascii=False), "utf-8")
+    print(f"Wrote {len(examples)} training and {len(reference)} reference examples and the tokenizer to {out}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--prepare", metavar="DIR", help="write the assets to DIR and stop")
+    parser.add_argument("--config", default=None)
+    parser.add_argument("--assets", default=".gpu_assets")
     parser.add_argument("--device", default="cuda")
-    parser.add_argument("--steps", type=int, default=10, help="timed LoRA steps (after 2 warm-up steps)")
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--seq", type=int, default=1024)
+    parser.add_argument("--tiny", action="store_true", help="a 2-layer model and 8 examples (dry run)")
     parser.add_argument("--new-tokens", type=int, default=128)
-    parser.add_argument("--examples", type=int, default=130, help="corpus examples, for the epoch estimate")
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", default="", help="also write the results as JSON here")
     args = parser.parse_args()
+    if args.prepare:
+        prepare(Path(args.prepare), args.config)
+        return
 
     import torch
-    from transformers import AutoModelForCausalLM, Qwen2Config
+    from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen2Config
 
-    from assistant.lora import LoraTrainingConfig, add_lora
+    from assistant.generation import GenerationConfig, HFGenerator
+    from assistant.lora import LoraTrainingConfig, load_adapter, train_lora
+    from assistant.lora_data import SFTExample
 
-    torch.manual_seed(0)
-    dtype = torch.bfloat16
+    assets = Path(args.assets)
     cuda = args.device == "cuda"
-    model = AutoModelForCausalLM.from_config(Qwen2Config(**QWEN25_05B), dtype=dtype).to(args.device)
-    rows = {"device": torch.cuda.get_device_name() if cuda else "cpu", "torch": torch.__version__,
-            "params_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 1)}
+    torch.manual_seed(0)
+    model_config = Qwen2Config(**{**QWEN25_05B, **(TINY if args.tiny else {})})
+    model_dir = Path("/tmp/gpu-check-model")
+    model = AutoModelForCausalLM.from_config(model_config, dtype=torch.bfloat16)
+    model.save_pretrained(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(assets)
+    tokenizer.save_pretrained(model_dir)
+    data = json.loads((assets / "examples.json").read_text("utf-8"))
+    train = [SFTExample(**e) for e in data["train"]]
+    reference = [SFTExample(**e) for e in data["reference"]]
+    if args.tiny:
+        train, reference = train[:8], reference[:4]
+    rows: dict = {"device": torch.cuda.get_device_name() if cuda else "cpu", "torch": torch.__version__,
+                  "params_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 1)}
+    del model
 
     def sync():
         if cuda:
             torch.cuda.synchronize()
 
-    # batch-1 greedy decode, then batched generation (random weights: EOS banned via min_new_tokens)
-    model.eval()
-    prompt = torch.randint(0, 150000, (1, 512), device=args.device)
-    gen = dict(max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens, do_sample=False, pad_token_id=0)
-    with torch.inference_mode():
-        model.generate(prompt, **{**gen, "max_new_tokens": 8, "min_new_tokens": 8})
-        sync()
-        started = time.perf_counter()
-        model.generate(prompt, **gen)
-        sync()
-        rows["decode_b1_tok_s"] = round(args.new_tokens / (time.perf_counter() - started), 1)
-        batch = prompt.repeat(16, 1)
-        started = time.perf_counter()
-        model.generate(batch, **gen)
-        sync()
-        rows["generate_b16_tok_s"] = round(16 * args.new_tokens / (time.perf_counter() - started), 1)
+    def save(rows):  # after each part, so a run cut short still leaves its figures
+        if args.out:
+            Path(args.out).write_text(json.dumps(rows, indent=2) + "\n")
 
-    # LoRA training steps
-    lora = add_lora(model, LoraTrainingConfig())
-    lora.train()
-    params = [p for p in lora.parameters() if p.requires_grad]
-    optimiser = torch.optim.AdamW(params, lr=2e-4)
-    ids = torch.randint(0, 150000, (args.batch, args.seq), device=args.device)
-    if cuda:
-        torch.cuda.reset_peak_memory_stats()
-    for step in range(args.steps + 2):
-        if step == 2:
+    def median(values):
+        return sorted(values)[len(values) // 2]
+
+    # 1. the product's generator on a real RAG prompt (first held-out covered question)
+    messages = next(e for e in reference if e.kind != "refusal").messages[:2]
+    for lookup in (0, 10):
+        generator = HFGenerator.load(str(model_dir), GenerationConfig(
+            device=args.device, adapter="none", prompt_lookup=lookup, max_new_tokens=args.new_tokens,
+            temperature=0.0, repetition_penalty=1.0))
+        generator.model.generation_config.min_new_tokens = args.new_tokens  # random weights: no early EOS
+        rows["generator_dtype"] = str(generator.model.dtype).removeprefix("torch.")
+        rows["prompt_tokens"] = int(generator.encode(messages)["input_ids"].shape[1])
+        generator.warm_up()
+        ttfts, rates = [], []
+        for _ in range(args.runs):
             sync()
             started = time.perf_counter()
-        loss = lora(input_ids=ids, labels=ids).loss
-        loss.backward()
-        optimiser.step()
-        optimiser.zero_grad(set_to_none=True)
-    sync()
-    seconds = (time.perf_counter() - started) / args.steps
-    rows["lora_step_s"] = round(seconds, 3)
-    rows["lora_train_tok_s"] = round(args.batch * args.seq / seconds, 1)
-    rows["lora_peak_mem_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None
-    rows["corpus_2_epochs_s_est"] = round(2 * args.examples / args.batch * seconds, 1)
+            first, pieces = None, []
+            for piece in generator.stream(messages):
+                first = first or time.perf_counter()
+                pieces.append(piece)
+            sync()
+            done = time.perf_counter()
+            tokens = args.new_tokens  # exactly: min_new_tokens = max_new_tokens
+            ttfts.append(first - started)
+            rates.append((tokens - 1) / max(done - first, 1e-9))
+        name = "lookup" if lookup else "plain"
+        rows[f"generator_{name}_ttft_s"] = round(median(ttfts), 3)
+        rows[f"generator_{name}_decode_tok_s"] = round(median(rates), 1)
+        rows[f"generator_{name}_pieces"] = len(pieces)
+    model = generator.model
+
+    # 2. plain generate: batch-1 decode and batch-16 generation (EOS banned via min_new_tokens)
+    prompt = generator.encode(messages)["input_ids"]
+    gen = dict(max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens, do_sample=False,
+               pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
+    with torch.inference_mode():
+        model.generate(prompt, **{**gen, "max_new_tokens": 8, "min_new_tokens": 8})
+        times = []
+        for _ in range(args.runs):
+            sync()
+            started = time.perf_counter()
+            model.generate(prompt, **gen)
+            sync()
+            times.append(time.perf_counter() - started)
+        rows["generate_b1_tok_s"] = round(args.new_tokens / median(times), 1)
+        batch = prompt.repeat(16, 1)
+        sync()
+        started = time.perf_counter()
+        model.generate(batch, attention_mask=torch.ones_like(batch), **gen)
+        sync()
+        rows["generate_b16_tok_s"] = round(16 * args.new_tokens / (time.perf_counter() - started), 1)
+    save(rows)
+
+    # 3. train_lora on the corpus's examples, the shipped settings (2 epochs), held-out loss pass
+    model.train()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    adapter_dir = Path("/tmp/gpu-check-adapter")
+    started = time.perf_counter()
+    meta = train_lora(model, tokenizer, train, LoraTrainingConfig(), adapter_dir, device=args.device,
+                      eval_examples=reference, progress=False)
+    rows["train_examples"] = len(train)
+    rows["train_lora_2_epochs_s"] = meta["training"]["seconds"]
+    rows["train_lora_total_s_incl_eval_save"] = round(time.perf_counter() - started, 1)
+    rows["train_steps"] = meta["training"]["steps"]
+    rows["train_peak_memory_mb"] = meta["training"]["peak_memory_mb"]
+    rows["train_loss_first_last"] = [meta["training"]["losses"][0], meta["training"]["losses"][-1]]
+    save(rows)
+
+    # 4. the saved adapter on CUDA: reload gives the trained logits; switched off equals the base
+    model.eval()
+    ids = prompt[:, :256]
+    with torch.inference_mode():
+        base_logits = model(input_ids=ids).logits
+        with_adapter = load_adapter(model, adapter_dir)
+        adapter_logits = with_adapter(input_ids=ids).logits
+        again = load_adapter(AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16).to(args.device),
+                             adapter_dir)(input_ids=ids).logits
+        with with_adapter.disable_adapter():
+            off_logits = with_adapter(input_ids=ids).logits
+    rows["adapter_changes_logits"] = bool((adapter_logits - base_logits).abs().max() > 0)
+    rows["adapter_reload_identical"] = bool(torch.equal(adapter_logits, again))
+    rows["adapter_off_equals_base"] = bool(torch.equal(off_logits, base_logits))
+
+    save(rows)
+
+    # 5. static KV cache (transformers compiles the decoding step for it): batch-1 decode tokens/s
+    try:
+        model = with_adapter.unload()
+        times = []
+        with torch.inference_mode():
+            for _ in range(args.runs + 1):  # the first call compiles
+                sync()
+                started = time.perf_counter()
+                model.generate(prompt, cache_implementation="static", **gen)
+                sync()
+                times.append(time.perf_counter() - started)
+        rows["generate_b1_static_compile_s"] = round(times[0], 1)
+        rows["generate_b1_static_tok_s"] = round(args.new_tokens / median(times[1:]), 1)
+    except Exception as err:  # a report, not a crash: the figures above are kept
+        rows["generate_b1_static_error"] = f"{type(err).__name__}: {err}"[:300]
+    save(rows)
 
     print("| measure | value |\n|---|---|")
     for key, value in rows.items():
         print(f"| {key} | {value} |")
-    if args.out:
-        Path(args.out).write_text(json.dumps(rows, indent=2) + "\n")
 
 
 if __name__ == "__main__":
