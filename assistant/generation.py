@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,10 @@ class GenerationConfig:
     prompt_lookup: int = 10  # prompt-lookup decoding: draft up to this many tokens copied from the
     # prompt (the sources) and verify them in one pass; greedy output is that of plain decoding,
     # decode ~5x faster on this CPU (benchmarks/llm_speed.py). 0 = one token at a time
+    static_cache: str = "auto"  # "auto": on CUDA, once warm_up() has run (serve, chat), decode with a
+    # static KV cache that transformers compiles (torch.compile + CUDA graphs): 62 -> 339 tok/s batch 1
+    # on an H200, ~30 s of compiling at warm-up (benchmarks/gpu_check.py). "off": never
+    static_cache_tokens: int = 4096  # the static cache's length (prompt + reply); longer prompts recompile
 
     def __post_init__(self):
         if self.device not in DEVICES:
@@ -53,6 +60,10 @@ class GenerationConfig:
             raise ValueError(f"threads should be >= 0, got {self.threads}")
         if self.prompt_lookup < 0:
             raise ValueError(f"prompt_lookup should be >= 0, got {self.prompt_lookup}")
+        if self.static_cache not in ("auto", "off"):
+            raise ValueError(f"static_cache should be 'auto' or 'off', got {self.static_cache!r}")
+        if self.static_cache_tokens <= self.max_new_tokens:
+            raise ValueError(f"static_cache_tokens ({self.static_cache_tokens}) should exceed max_new_tokens")
 
 
 def pick_device(requested: str = "auto") -> str:
@@ -111,6 +122,29 @@ def quantize_int8(model):
         return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
+class OneThread:
+    """One daemon thread that runs the calls given to ``submit`` in order (a daemon never holds up
+    the exit, where a ThreadPoolExecutor would finish its reply first)."""
+
+    def __init__(self, name: str):
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._loop, name=name, daemon=True).start()
+
+    def submit(self, job) -> Future:
+        future: Future = Future()
+        self._jobs.put((job, future))
+        return future
+
+    def _loop(self) -> None:
+        while True:
+            job, future = self._jobs.get()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(job())
+                except BaseException as err:  # handed to the caller through the future
+                    future.set_exception(err)
+
+
 class HFGenerator:
     """A transformers causal LM with its tokenizer's chat template."""
 
@@ -121,6 +155,12 @@ class HFGenerator:
         self.device = device
         self.adapter = adapter  # folder of the attached LoRA adapter, None without one
         self.use_adapter = adapter is not None  # switch it off per call (stream(adapter=False)) or here
+        self.static_cache = False  # set by warm_up() on CUDA (GenerationConfig.static_cache)
+        self._static_models: dict = {}  # adapter on/off -> plain model, in static-cache mode
+        self._prepared: set[bool] = set()  # which of those have their cache sized and step compiled
+        # every generation runs on this one thread: compiled CUDA graphs belong to the thread that
+        # recorded them, and one model generates one reply at a time
+        self._worker = OneThread("generate")
 
     @classmethod
     def load(cls, model_path: str, config: GenerationConfig | None = None) -> "HFGenerator":
@@ -157,33 +197,121 @@ class HFGenerator:
         import torch
         from transformers import TextIteratorStreamer
 
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
         inputs = self.encode(messages)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        kwargs = {**inputs, **self._decoding(**overrides), "streamer": streamer}
-        failure: list[BaseException] = []
+        abandoned = threading.Event()
+
+        class WhenAbandoned(StoppingCriteria):  # the caller stopped reading: free the model
+            def __call__(self, input_ids, scores, **kwargs):
+                return torch.full((input_ids.shape[0],), abandoned.is_set(), dtype=torch.bool, device=input_ids.device)
+
+        kwargs = {**inputs, **self._decoding(**overrides), "streamer": streamer,
+                  "stopping_criteria": StoppingCriteriaList([WhenAbandoned()])}
         use = self.use_adapter if adapter is None else adapter
-        switch = self.model.disable_adapter() if self.adapter and not use else contextlib.nullcontext()
+        if self.static_cache and self.try_static_cache(use):  # one plain model per adapter setting
+            model, switch = self._static_model(bool(self.adapter) and use), contextlib.nullcontext()
+        else:
+            model = self.model
+            switch = self.model.disable_adapter() if self.adapter and not use else contextlib.nullcontext()
 
         def run():
             try:
                 with torch.inference_mode(), switch:
-                    self.model.generate(**kwargs)
-            except BaseException as err:  # re-raised in the caller's thread below
-                failure.append(err)
-                streamer.end()
+                    model.generate(**kwargs)
+            finally:
+                streamer.end()  # also after an error, so the loop below ends
 
-        worker = threading.Thread(target=run, daemon=True)
-        worker.start()
-        for piece in streamer:
-            if piece:
-                yield piece
-        worker.join()
-        if failure:
-            raise failure[0]
+        done = self._worker.submit(run)
+        try:
+            for piece in streamer:
+                if piece:
+                    yield piece
+        finally:
+            abandoned.set()
+        done.result()  # re-raises the generation's error here
 
     def warm_up(self) -> None:
-        """One tiny generation, so the first real question does not pay for kernel set-up (~3 s on CPU)."""
+        """One tiny generation, so the first real question does not pay for kernel set-up (~3 s on CPU);
+        on CUDA (``static_cache="auto"``) also ``use_static_cache()``, which compiles (~30 s)."""
         self.generate([{"role": "user", "content": "你好"}], max_new_tokens=2)
+        if self.device == "cuda" and self.config.static_cache == "auto":
+            self.try_static_cache()
+
+    def try_static_cache(self, adapter: bool | None = None) -> bool:
+        """``use_static_cache()`` (or prepare the model for ``adapter``), falling back to the dynamic
+        cache, with a warning, if it fails: a slower answer beats none."""
+        try:
+            if not self.static_cache:
+                self.use_static_cache()
+            elif adapter is not None:
+                self._static_model(bool(self.adapter) and adapter)
+            return True
+        except Exception:
+            log.warning("Static-cache decoding failed; decoding with the dynamic cache.", exc_info=True)
+            self.static_cache = False
+            self._static_models = {}
+            if self.adapter and not hasattr(self.model, "disable_adapter"):  # unloaded for static: put it back
+                from assistant.lora import load_adapter
+
+                self.model = load_adapter(self.model, self.adapter)
+            return False
+
+    def use_static_cache(self) -> None:
+        """Decode from now on with a static KV cache of ``static_cache_tokens`` (compiled on CUDA).
+
+        With an adapter, the adapter is merged into a copy of the model and the original keeps the
+        plain base weights: the switch then picks a model instead of toggling LoRA layers (which the
+        compiled step cannot follow), at the cost of a second copy of the weights. The model in use
+        is prepared now, the other on its first use.
+        """
+        if self.static_cache:
+            return
+        if self.adapter:
+            import copy
+
+            merged = copy.deepcopy(self.model).merge_and_unload()
+            self.model = self.model.unload()
+            self._static_models = {True: merged, False: self.model}
+        else:
+            self._static_models = {False: self.model}
+        self._prepared = set()
+        self.static_cache = True
+        self._static_model(bool(self.adapter) and self.use_adapter)
+
+    def _static_model(self, adapter: bool):
+        """The plain model for this adapter setting, its cache sized and its step compiled once.
+
+        A prompt of ``static_cache_tokens`` minus ``max_new_tokens`` sizes the cache (transformers
+        keeps the longest static cache a model has had, so shorter prompts reuse it without
+        recompiling) and three decoded tokens run the compiled step.
+        """
+        model = self._static_models[adapter]
+        if adapter in self._prepared:
+            return model
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        length = self.config.static_cache_tokens - self.config.max_new_tokens
+        ids = torch.full((1, length), self.tokenizer.eos_token_id, device=self.device)
+
+        class AfterThree(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                return torch.full((input_ids.shape[0],), input_ids.shape[1] >= length + 3, dtype=torch.bool,
+                                  device=input_ids.device)
+
+        def compile_step():
+            with torch.inference_mode():
+                model.generate(ids, attention_mask=torch.ones_like(ids), stopping_criteria=StoppingCriteriaList([AfterThree()]),
+                               **{**self._decoding(), "min_new_tokens": 3})
+
+        started = time.perf_counter()
+        self._worker.submit(compile_step).result()  # on the generation thread, which owns the graphs
+        self._prepared.add(adapter)
+        log.info("Static-cache decoding%s ready (%d tokens) in %.1f s.", " with the adapter" if adapter else "",
+                 self.config.static_cache_tokens, time.perf_counter() - started)
+        return model
 
     def generate(self, messages: list[dict], **overrides) -> str:
         """The whole reply at once."""
@@ -210,7 +338,9 @@ class HFGenerator:
             "do_sample": sampling,
             "pad_token_id": self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
         }
-        if self.config.prompt_lookup:
+        if self.static_cache:  # compiled single-token steps: faster on CUDA than drafting (no lookup)
+            options["cache_implementation"] = "static"
+        elif self.config.prompt_lookup:
             options["prompt_lookup_num_tokens"] = self.config.prompt_lookup
         if sampling:
             options.update(temperature=temperature, top_p=settings["top_p"])

@@ -22,7 +22,9 @@ Random weights make the losses and the generated text meaningless; speeds and me
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import logging
 import shutil
 import sys
 import time
@@ -73,6 +75,8 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="a 2-layer model and 8 examples (dry run)")
     parser.add_argument("--new-tokens", type=int, default=128)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--parts", default="stream,adapter,raw,train",
+                        help="which parts to run (comma-separated; default all)")
     parser.add_argument("--out", default="", help="also write the results as JSON here")
     args = parser.parse_args()
     if args.prepare:
@@ -83,9 +87,11 @@ def main() -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen2Config
 
     from assistant.generation import GenerationConfig, HFGenerator
-    from assistant.lora import LoraTrainingConfig, load_adapter, train_lora
+    from assistant.lora import LoraTrainingConfig, add_lora, load_adapter, train_lora
     from assistant.lora_data import SFTExample
 
+    parts = set(args.parts.split(","))
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     assets = Path(args.assets)
     cuda = args.device == "cuda"
     torch.manual_seed(0)
@@ -115,106 +121,135 @@ def main() -> None:
     def median(values):
         return sorted(values)[len(values) // 2]
 
-    # 1. the product's generator on a real RAG prompt (first held-out covered question)
-    messages = next(e for e in reference if e.kind != "refusal").messages[:2]
-    for lookup in (0, 10):
-        generator = HFGenerator.load(str(model_dir), GenerationConfig(
-            device=args.device, adapter="none", prompt_lookup=lookup, max_new_tokens=args.new_tokens,
-            temperature=0.0, repetition_penalty=1.0))
-        generator.model.generation_config.min_new_tokens = args.new_tokens  # random weights: no early EOS
-        rows["generator_dtype"] = str(generator.model.dtype).removeprefix("torch.")
-        rows["prompt_tokens"] = int(generator.encode(messages)["input_ids"].shape[1])
-        generator.warm_up()
-        ttfts, rates = [], []
-        for _ in range(args.runs):
-            sync()
-            started = time.perf_counter()
-            first, pieces = None, []
-            for piece in generator.stream(messages):
-                first = first or time.perf_counter()
-                pieces.append(piece)
-            sync()
-            done = time.perf_counter()
-            tokens = args.new_tokens  # exactly: min_new_tokens = max_new_tokens
-            ttfts.append(first - started)
-            rates.append((tokens - 1) / max(done - first, 1e-9))
-        name = "lookup" if lookup else "plain"
-        rows[f"generator_{name}_ttft_s"] = round(median(ttfts), 3)
-        rows[f"generator_{name}_decode_tok_s"] = round(median(rates), 1)
-        rows[f"generator_{name}_pieces"] = len(pieces)
+    # 1. the product's generator (shipped decoding settings) on real RAG prompts of three lengths
+    prompts = [e.messages[:2] for e in reference if e.kind != "refusal"][:3]
+    generator = HFGenerator.load(str(model_dir), GenerationConfig(device=args.device, adapter="none",
+                                                                  max_new_tokens=args.new_tokens))
     model = generator.model
+    model.generation_config.min_new_tokens = args.new_tokens  # random weights: no early EOS
+    rows["generator_dtype"] = str(model.dtype).removeprefix("torch.")
+    rows["prompt_tokens"] = [int(generator.encode(m)["input_ids"].shape[1]) for m in prompts]
+    generator.generate(prompts[0], max_new_tokens=2)  # CUDA/cuBLAS set-up
 
-    # 2. plain generate: batch-1 decode and batch-16 generation (EOS banned via min_new_tokens)
-    prompt = generator.encode(messages)["input_ids"]
-    gen = dict(max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens, do_sample=False,
-               pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
-    with torch.inference_mode():
-        model.generate(prompt, **{**gen, "max_new_tokens": 8, "min_new_tokens": 8})
-        times = []
-        for _ in range(args.runs):
+    def measure(gen: HFGenerator, name: str, **stream_options) -> None:
+        ttfts, rates = [], []
+        for messages in prompts + prompts[:1]:
             sync()
             started = time.perf_counter()
-            model.generate(prompt, **gen)
+            first, pieces = None, 0
+            for _ in gen.stream(messages, **stream_options):
+                first = first or time.perf_counter()
+                pieces += 1
             sync()
-            times.append(time.perf_counter() - started)
-        rows["generate_b1_tok_s"] = round(args.new_tokens / median(times), 1)
-        batch = prompt.repeat(16, 1)
-        sync()
+            ttfts.append(round(first - started, 3))
+            rates.append(round((args.new_tokens - 1) / max(time.perf_counter() - first, 1e-9), 1))
+        rows[f"{name}_ttft_s"] = ttfts
+        rows[f"{name}_decode_tok_s"] = rates
+        save(rows)
+
+    if "stream" in parts:
+        measure(generator, "stream_dynamic_lookup")  # before warm_up: what `ask` gets on CUDA
+        measure(HFGenerator(model, tokenizer, dataclasses.replace(generator.config, prompt_lookup=0), args.device),
+                "stream_dynamic_plain")
         started = time.perf_counter()
-        model.generate(batch, attention_mask=torch.ones_like(batch), **gen)
-        sync()
-        rows["generate_b16_tok_s"] = round(16 * args.new_tokens / (time.perf_counter() - started), 1)
-    save(rows)
+        generator.warm_up()  # on CUDA: the static cache, compiled (serve and chat call it)
+        rows["static_cache_on"] = generator.static_cache
+        rows["static_cache_warm_up_s"] = round(time.perf_counter() - started, 1)
+        measure(generator, "stream_static")
 
-    # 3. train_lora on the corpus's examples, the shipped settings (2 epochs), held-out loss pass
-    model.train()
-    if cuda:
-        torch.cuda.reset_peak_memory_stats()
-    adapter_dir = Path("/tmp/gpu-check-adapter")
-    started = time.perf_counter()
-    meta = train_lora(model, tokenizer, train, LoraTrainingConfig(), adapter_dir, device=args.device,
-                      eval_examples=reference, progress=False)
-    rows["train_examples"] = len(train)
-    rows["train_lora_2_epochs_s"] = meta["training"]["seconds"]
-    rows["train_lora_total_s_incl_eval_save"] = round(time.perf_counter() - started, 1)
-    rows["train_steps"] = meta["training"]["steps"]
-    rows["train_peak_memory_mb"] = meta["training"]["peak_memory_mb"]
-    rows["train_loss_first_last"] = [meta["training"]["losses"][0], meta["training"]["losses"][-1]]
-    save(rows)
+    if "adapter" in parts:  # a LoRA adapter attached (the bundled model's default), on and switched off
+        lora_dir = Path("/tmp/gpu-check-untrained-adapter")
+        peft_model = add_lora(AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16), LoraTrainingConfig())
+        peft_model.save_pretrained(str(lora_dir))
+        del peft_model
+        with_lora = HFGenerator.load(str(model_dir), GenerationConfig(device=args.device, adapter=str(lora_dir),
+                                                                      max_new_tokens=args.new_tokens))
+        with_lora.model.generation_config.min_new_tokens = args.new_tokens
+        with_lora.generate(prompts[0], max_new_tokens=2)
+        measure(with_lora, "stream_adapter_dynamic_lookup")
+        started = time.perf_counter()
+        with_lora.warm_up()
+        rows["adapter_static_cache_on"] = with_lora.static_cache
+        rows["adapter_static_cache_warm_up_s"] = round(time.perf_counter() - started, 1)
+        measure(with_lora, "stream_adapter_static")
+        started = time.perf_counter()
+        measure(with_lora, "stream_adapter_off_static", adapter=False)  # the first call prepares that model
+        rows["adapter_off_first_use_s_incl_4_answers"] = round(time.perf_counter() - started, 1)
+        del with_lora
+    messages = prompts[0]
+    prompt = generator.encode(messages)["input_ids"]
 
-    # 4. the saved adapter on CUDA: reload gives the trained logits; switched off equals the base
-    model.eval()
-    ids = prompt[:, :256]
-    with torch.inference_mode():
-        base_logits = model(input_ids=ids).logits
-        with_adapter = load_adapter(model, adapter_dir)
-        adapter_logits = with_adapter(input_ids=ids).logits
-        again = load_adapter(AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16).to(args.device),
-                             adapter_dir)(input_ids=ids).logits
-        with with_adapter.disable_adapter():
-            off_logits = with_adapter(input_ids=ids).logits
-    rows["adapter_changes_logits"] = bool((adapter_logits - base_logits).abs().max() > 0)
-    rows["adapter_reload_identical"] = bool(torch.equal(adapter_logits, again))
-    rows["adapter_off_equals_base"] = bool(torch.equal(off_logits, base_logits))
-
-    save(rows)
-
-    # 5. static KV cache (transformers compiles the decoding step for it): batch-1 decode tokens/s
-    try:
-        model = with_adapter.unload()
-        times = []
+    if "raw" in parts:
+        # 2. plain generate, no streamer: batch-1 decode and batch-16 generation (EOS banned)
+        gen = dict(max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens, do_sample=False,
+                   pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
         with torch.inference_mode():
-            for _ in range(args.runs + 1):  # the first call compiles
+            model.generate(prompt, **{**gen, "max_new_tokens": 8, "min_new_tokens": 8})
+            times = []
+            for _ in range(args.runs):
                 sync()
                 started = time.perf_counter()
-                model.generate(prompt, cache_implementation="static", **gen)
+                model.generate(prompt, **gen)
                 sync()
                 times.append(time.perf_counter() - started)
-        rows["generate_b1_static_compile_s"] = round(times[0], 1)
-        rows["generate_b1_static_tok_s"] = round(args.new_tokens / median(times[1:]), 1)
-    except Exception as err:  # a report, not a crash: the figures above are kept
-        rows["generate_b1_static_error"] = f"{type(err).__name__}: {err}"[:300]
-    save(rows)
+            rows["generate_b1_tok_s"] = round(args.new_tokens / median(times), 1)
+            batch = prompt.repeat(16, 1)
+            sync()
+            started = time.perf_counter()
+            model.generate(batch, attention_mask=torch.ones_like(batch), **gen)
+            sync()
+            rows["generate_b16_tok_s"] = round(16 * args.new_tokens / (time.perf_counter() - started), 1)
+        save(rows)
+
+        # 3. static KV cache, no streamer (transformers compiles the decoding step for it): batch-1 decode tokens/s
+        try:
+            times = []
+            with torch.inference_mode():
+                for _ in range(args.runs + 1):  # the first call compiles
+                    sync()
+                    started = time.perf_counter()
+                    model.generate(prompt, cache_implementation="static", **gen)
+                    sync()
+                    times.append(time.perf_counter() - started)
+            rows["generate_b1_static_compile_s"] = round(times[0], 1)
+            rows["generate_b1_static_tok_s"] = round(args.new_tokens / median(times[1:]), 1)
+        except Exception as err:  # a report, not a crash: the figures above are kept
+            rows["generate_b1_static_error"] = f"{type(err).__name__}: {err}"[:300]
+        save(rows)
+
+    if "train" in parts:
+        # 4. train_lora on the corpus's examples, the shipped settings (2 epochs), held-out loss pass
+        model.train()
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+        adapter_dir = Path("/tmp/gpu-check-adapter")
+        started = time.perf_counter()
+        meta = train_lora(model, tokenizer, train, LoraTrainingConfig(), adapter_dir, device=args.device,
+                          eval_examples=reference, progress=False)
+        rows["train_examples"] = len(train)
+        rows["train_lora_2_epochs_s"] = meta["training"]["seconds"]
+        rows["train_lora_total_s_incl_eval_save"] = round(time.perf_counter() - started, 1)
+        rows["train_steps"] = meta["training"]["steps"]
+        rows["train_peak_memory_mb"] = meta["training"]["peak_memory_mb"]
+        rows["train_loss_first_last"] = [meta["training"]["losses"][0], meta["training"]["losses"][-1]]
+        save(rows)
+
+        # 5. the saved adapter on CUDA: reload gives the trained logits; switched off equals the base
+        model.eval()
+        ids = prompt[:, :256]
+        with torch.inference_mode():
+            base_logits = model(input_ids=ids).logits
+            with_adapter = load_adapter(model, adapter_dir)
+            adapter_logits = with_adapter(input_ids=ids).logits
+            again = load_adapter(AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16).to(args.device),
+                                 adapter_dir)(input_ids=ids).logits
+            with with_adapter.disable_adapter():
+                off_logits = with_adapter(input_ids=ids).logits
+        rows["adapter_changes_logits"] = bool((adapter_logits - base_logits).abs().max() > 0)
+        rows["adapter_reload_identical"] = bool(torch.equal(adapter_logits, again))
+        rows["adapter_off_equals_base"] = bool(torch.equal(off_logits, base_logits))
+
+        save(rows)
 
     print("| measure | value |\n|---|---|")
     for key, value in rows.items():

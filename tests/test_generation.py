@@ -97,3 +97,46 @@ def test_prompt_lookup_decoding_keeps_the_greedy_reply(tmp_path):
 def test_negative_prompt_lookup_is_rejected():
     with pytest.raises(ValueError, match="prompt_lookup"):
         GenerationConfig(prompt_lookup=-1)
+
+
+def test_static_cache_decoding_keeps_the_greedy_reply_and_its_size(tmp_path):
+    """The CUDA path (compiled there; plain on the CPU): one cache sized at switch-over, same text."""
+    path = build_tiny_qwen2(tmp_path / "tiny", initializer_range=0.3)
+    config = GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=30, static_cache_tokens=300)
+    generator = HFGenerator.load(str(path), config)
+    messages = [{"role": "user", "content": "过拟合 正则化 资料 问题 " * 4}]
+    dynamic = generator.generate(messages)
+    generator.use_static_cache()
+    options = generator._decoding()
+    assert options["cache_implementation"] == "static" and "prompt_lookup_num_tokens" not in options
+    assert generator.model._previous_max_cache_length >= 299  # the warm-up's cache, reused below
+    assert generator.generate(messages) == dynamic and len(set(dynamic)) > 3
+    assert generator.model._previous_max_cache_length == config.static_cache_tokens - 1
+
+
+def test_warm_up_keeps_dynamic_decoding_on_the_cpu(tiny_generator):
+    tiny_generator.warm_up()
+    assert not tiny_generator.static_cache and "cache_implementation" not in tiny_generator._decoding()
+
+
+def test_static_cache_settings_are_checked():
+    with pytest.raises(ValueError, match="static_cache"):
+        GenerationConfig(static_cache="always")
+    with pytest.raises(ValueError, match="static_cache_tokens"):
+        GenerationConfig(max_new_tokens=200, static_cache_tokens=100)
+
+
+def test_an_abandoned_stream_stops_generating(tmp_path):
+    """A caller that stops reading (a closed chat, a new question) frees the model at once."""
+    path = build_tiny_qwen2(tmp_path / "tiny", initializer_range=0.3)
+    generator = HFGenerator.load(str(path), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=400,
+                                                             prompt_lookup=0))
+    generator.model.generation_config.min_new_tokens = 400  # no early end of its own
+    lengths = []
+    generate = generator.model.generate
+    generator.model.generate = lambda **kw: lengths.append(generate(**kw).shape[1] - kw["input_ids"].shape[1])
+    pieces = generator.stream(MESSAGES)
+    next(pieces)
+    pieces.close()
+    generator.generate(MESSAGES, max_new_tokens=2)  # queued behind the first on the one generation thread
+    assert lengths[0] < 100 and lengths[1] <= 2

@@ -169,3 +169,38 @@ def test_default_adapter_only_goes_on_the_bundled_model(tmp_path):
     assert resolve_adapter("none", str(tmp_path / "models" / CACHE_NAME)) is None
     size = sum(f.stat().st_size for f in shipped.iterdir())
     assert size < 10 * 2**20  # a few MB
+
+
+def test_static_cache_mode_keeps_the_adapter_switch(tiny, examples, tmp_path):
+    """The CUDA decoding mode (static cache; compiled there, plain here): the adapter is merged into
+    a copy, the switch picks a model, and both settings give the replies of the LoRA layers."""
+    model, tokenizer = load_base(tiny)
+    config = LoraTrainingConfig(r=4, lr=5e-3, epochs=2, grad_accum=1, warmup_steps=1, dropout=0.0)
+    train_lora(model, tokenizer, examples[:3], config, tmp_path / "a", progress=False)
+    settings = GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=12, adapter=str(tmp_path / "a"))
+    generator = HFGenerator.load(str(tiny), settings)
+    messages = examples[0].messages
+    on, off = generator.generate(messages), generator.generate(messages, adapter=False)
+    assert on != off
+    assert generator.try_static_cache()
+    assert generator._prepared == {True}  # the default setting now, the other on first use
+    assert generator.generate(messages) == on and generator.generate(messages, adapter=False) == off
+    assert generator._prepared == {True, False}
+
+
+def test_static_cache_failure_falls_back_to_the_adapter_switch(tiny, examples, tmp_path, monkeypatch, caplog):
+    model, tokenizer = load_base(tiny)
+    config = LoraTrainingConfig(r=4, lr=5e-3, epochs=2, grad_accum=1, warmup_steps=1, dropout=0.0)
+    train_lora(model, tokenizer, examples[:3], config, tmp_path / "a", progress=False)
+    settings = GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=12, adapter=str(tmp_path / "a"))
+    generator = HFGenerator.load(str(tiny), settings)
+    messages = examples[0].messages
+    on, off = generator.generate(messages), generator.generate(messages, adapter=False)
+
+    def broken(adapter):
+        raise RuntimeError("compile failed")
+
+    monkeypatch.setattr(generator, "_static_model", broken)
+    assert generator.try_static_cache() is False
+    assert "dynamic cache" in caplog.text and not generator.static_cache
+    assert generator.generate(messages) == on and generator.generate(messages, adapter=False) == off
