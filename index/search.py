@@ -161,6 +161,11 @@ class SearchIndex:
         """Every term of every chunk (the BM25 vocabulary)."""
         return frozenset().union(*(self.terms(chunk) for chunk in self.chunks))
 
+    @functools.cached_property
+    def text(self) -> str:
+        """Every chunk's embed text, lower-cased: for asking whether the corpus mentions a name."""
+        return "\n".join(chunk.embed_text for chunk in self.chunks).lower()
+
     def terms(self, chunk: Chunk) -> frozenset[str]:
         """The BM25 terms of a chunk's embed text (title, sub-heading, text)."""
         if chunk.id not in self._terms:

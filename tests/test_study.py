@@ -34,7 +34,7 @@ def test_stream_yields_the_synthesis_then_quoted_key_sentences(index):
     synthesis, quotes = answer.text.split("\n\n资料原文要点：\n")
     assert synthesis == "鞍点是梯度为零的点 [1]。"
     lines = quotes.split("\n")
-    assert 1 <= len(lines) <= 3 and all(line.startswith("> ") and line.endswith("[1]") for line in lines)
+    assert 1 <= len(lines) <= AnswerConfig().quote_sentences and all(line.startswith("> ") and line.endswith("[1]") for line in lines)
     section = index.sections["ml_basics_qa#13"].text
     assert all(line[2:-4] in section for line in lines)  # verbatim from the cited section
     assert sum(len(line) - 6 for line in lines) <= 240
@@ -45,14 +45,14 @@ MADE_UP = "Transformer 的位置编码使用正弦和余弦函数给每个词加
 
 
 def test_ungrounded_synthesis_under_weak_retrieval_becomes_a_refusal(index):
-    assistant = StudyAssistant(index, ScriptedGenerator(MADE_UP), AnswerConfig(min_grounding=0.6, refuse_below=0.6))
+    assistant = StudyAssistant(index, ScriptedGenerator(MADE_UP), AnswerConfig(min_grounding=0.6, refuse_below=0.6, refuse_unknown_names=False))
     answer = assistant.ask("Transformer的位置编码怎么做？")
     assert answer.grounding < 0.6 and answer.confidence < 0.6
     assert answer.refused and answer.citations == [] and answer.text.startswith(refusal_text("zh"))
 
 
 def test_ungrounded_synthesis_under_confident_retrieval_is_replaced_by_quotes(index):
-    assistant = StudyAssistant(index, ScriptedGenerator(MADE_UP), AnswerConfig(min_grounding=0.6, refuse_below=0.3))
+    assistant = StudyAssistant(index, ScriptedGenerator(MADE_UP), AnswerConfig(min_grounding=0.6, refuse_below=0.3, refuse_unknown_names=False))
     answer = assistant.ask("Transformer的位置编码怎么做？")
     assert not answer.refused and "正弦" not in answer.text and answer.text.startswith("资料原文要点：")
 
@@ -111,6 +111,37 @@ def test_english_names_the_corpus_never_mentions_are_refused_without_the_model(i
     assert answer.refused and generator.calls == [] and "资料中没有出现：Mixup" in answer.text
     relaxed = StudyAssistant(index, generator, AnswerConfig(refuse_unknown_names=False))
     assert not relaxed.ask("Mixup数据增强是怎么混合样本和标签的？").refused
+
+
+def test_formula_names_count_as_mentioned(index):
+    """The notes write the L0 norm only as LaTeX ($\\mathcal{L}_0$): "L0" is not an unknown name."""
+    from assistant.study import unknown_names
+
+    assert "\\mathcal{l}_0" in index.text
+    assert unknown_names(index, "矩阵的L0范数表示什么？") == []
+    assert unknown_names(index, "L7范数是什么？") == ["L7"]
+
+
+def test_topics_the_corpus_never_mentions_are_refused_without_the_model(index):
+    from assistant.study import uncovered_topics
+
+    assert uncovered_topics(index, "Transformer里的位置编码是怎么做的？") == ["位置编码"]
+    assert uncovered_topics(index, "How does random forest rank features?") == ["random forest"]
+    assert uncovered_topics(index, "RNN为什么会梯度消失？") == []  # the notes mention RNNs
+    assert uncovered_topics(index, "GAN和知识蒸馏有什么关系？") == []  # both named in the notes
+    assert uncovered_topics(index, "L1正则为什么更稀疏？") == []  # no topic of the list named
+    generator = ScriptedGenerator("不应被调用")
+    answer = StudyAssistant(index, generator).ask("随机森林的特征重要性怎么算？")
+    assert answer.refused and generator.calls == [] and "资料中没有出现：随机森林" in answer.text
+    assert not StudyAssistant(index, generator, AnswerConfig(refuse_unknown_names=False)).ask("随机森林的特征重要性怎么算？").refused
+
+
+def test_topic_list_names_are_unique_and_specific():
+    from assistant.study import _topics
+
+    names = [name for topic in _topics() for name in topic]
+    assert len(names) == len(set(names)) and len(_topics()) >= 80
+    assert all(len(name) >= 2 for name in names)
 
 
 def test_public_api_imports_from_the_package_without_torch():
