@@ -322,6 +322,8 @@ def format_progress(rows: list[dict]) -> str:
 
 def cmd_chat(args) -> int:
     assistant = load_assistant(args)
+    if hasattr(assistant.generator, "warm_up"):  # a session of several answers: set up kernels (compile on CUDA)
+        assistant.generator.warm_up()
     history: list[dict] = []
     last = None
     print("Ask a question (/reset, /sources, /quit).")

@@ -151,3 +151,19 @@ def test_public_api_imports_from_the_package_without_torch():
     code = "import sys; from assistant import StudyAssistant, Answer, DrillSession; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
+
+
+def test_english_question_with_a_close_top_section_gets_quotes_instead_of_a_refusal(index):
+    """English words rarely occur in the Chinese notes, so term overlap is weak even when the right
+    section comes first; a declining model is then answered by the quotes if the section is close."""
+    question = "How do I pick the decision threshold that maximises F1 for a classifier?"
+    declining = ScriptedGenerator(refusal_text("en"))
+    close = StudyAssistant(index, declining, AnswerConfig(en_strong_similarity=0.0, refuse_unknown_names=False))
+    answer = close.ask(question)
+    assert answer.confidence < close.config.refuse_below
+    assert not answer.refused and answer.citations and "> " in answer.text
+    far = StudyAssistant(index, declining, AnswerConfig(en_strong_similarity=1.0, refuse_unknown_names=False))
+    assert far.ask(question).refused
+    chinese = StudyAssistant(index, ScriptedGenerator(refusal_text("zh")),
+                             AnswerConfig(en_strong_similarity=0.0, refuse_below=1.0, refuse_unknown_names=False))
+    assert chinese.ask("F1最高的阈值怎么找？").refused  # the similarity rule is for English questions only
