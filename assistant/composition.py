@@ -45,6 +45,18 @@ def key_sentences(question_terms: set[str], text: str, tokenize, max_sentences: 
     return [sentence for _, sentence in sorted(chosen)]
 
 
+def lead_sentences(text: str, max_sentences: int = 3, max_chars: int = 240) -> list[str]:
+    """The first sentences of ``text`` within the limits: a section's definition and opening, for
+    when no sentence shares a term with the question (an English question over Chinese notes)."""
+    chosen, used = [], 0
+    for sentence in split_sentences(text):
+        if len(chosen) == max_sentences or used + len(sentence) > max_chars:
+            break
+        chosen.append(sentence)
+        used += len(sentence)
+    return chosen
+
+
 def groundedness(answer: str, source_terms: set[str] | frozenset[str], tokenize) -> float:
     """Share of the answer's terms that occur in the sources' terms, in [0, 1]; 1.0 for an empty answer.
 

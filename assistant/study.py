@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from index import Hit, SearchIndex
 
-from assistant.composition import compose, groundedness, key_sentences
+from assistant.composition import compose, groundedness, key_sentences, lead_sentences
 from assistant.followup import retrieval_query
 from assistant.prompting import (
     build_bare_messages,
@@ -262,7 +262,14 @@ class StudyAssistant:
             yield Answer(text, [], hits, True, timings, **extra)
             return
         quotes = self._quotes(query_terms, hits, valid) if self.rag else []
+        if self.rag and not synthesis and not quotes:  # no sentence shares a word with the question
+            quotes = self._lead_quotes(hits)
         text = compose(synthesis, quotes, language)
+        if not text.strip():  # nothing to show: say so rather than print an empty answer
+            text = _refusal_with_closest(question, hits) if self.rag else refusal_text(language)
+            timings["total"] = round(time.perf_counter() - started, 4)
+            yield Answer(text, [], hits, True, timings, **extra)
+            return
         if len(text) > len(synthesis):
             yield text[len(synthesis):]
         cited = list(dict.fromkeys(valid + [n for n, _ in quotes]))
@@ -278,6 +285,14 @@ class StudyAssistant:
             return False
         top = hits[0].dense_score if hits else None
         return not (language == "en" and top is not None and top >= self.config.en_strong_similarity)
+
+    def _lead_quotes(self, hits: list[Hit]) -> list[tuple[int, str]]:
+        """The top section's opening sentences as [1] quotes."""
+        if not self.config.quote_sentences or not hits:
+            return []
+        section = self.index.sections.get(hits[0].section_ref)
+        text = section.text if section else hits[0].chunk.text
+        return [(1, sentence) for sentence in lead_sentences(text, self.config.quote_sentences, self.config.quote_chars)]
 
     def _quotes(self, terms: set[str], hits: list[Hit], cited: list[int]) -> list[tuple[int, str]]:
         """Key sentences from the cited sections (or the top one): [(source number, sentence)]."""

@@ -167,3 +167,21 @@ def test_english_question_with_a_close_top_section_gets_quotes_instead_of_a_refu
     chinese = StudyAssistant(index, ScriptedGenerator(refusal_text("zh")),
                              AnswerConfig(en_strong_similarity=0.0, refuse_below=1.0, refuse_unknown_names=False))
     assert chinese.ask("F1最高的阈值怎么找？").refused  # the similarity rule is for English questions only
+
+
+def test_when_no_sentence_shares_a_word_the_top_sections_opening_is_quoted(index, monkeypatch):
+    question = "How do I pick the decision threshold that maximises F1 for a classifier?"
+    assistant = StudyAssistant(index, ScriptedGenerator(refusal_text("en")),
+                               AnswerConfig(en_strong_similarity=0.0, refuse_unknown_names=False))
+    monkeypatch.setattr(assistant, "_quotes", lambda *args: [])  # as for English words over Chinese notes
+    answer = assistant.ask(question)
+    opening = index.sections[answer.sources[0].section_ref].text
+    assert not answer.refused and answer.text.strip() and answer.citations[0]["n"] == 1
+    first_quote = answer.text.split("\n")[1].removeprefix("> ").removesuffix(" [1]")
+    assert first_quote in opening and opening.find(first_quote) < 80  # from the section's start
+
+
+def test_an_empty_answer_becomes_a_refusal(index, monkeypatch):
+    assistant = StudyAssistant(index, ScriptedGenerator(""), AnswerConfig(quote_sentences=0))
+    answer = assistant.ask("什么是鞍点？")
+    assert answer.refused and answer.text.startswith(refusal_text("zh"))
