@@ -44,7 +44,8 @@ class GenerationConfig:
     static_cache: str = "auto"  # "auto": on CUDA, once warm_up() has run (serve, chat), decode with a
     # static KV cache that transformers compiles (torch.compile + CUDA graphs): 62 -> 339 tok/s batch 1
     # on an H200, ~30 s of compiling at warm-up (benchmarks/gpu_check.py). "off": never
-    static_cache_tokens: int = 4096  # the static cache's length (prompt + reply); longer prompts recompile
+    static_cache_tokens: int = 4096  # the static cache's length (prompt + reply; the size measured on
+    # the H200). Every step attends over all of it; a longer prompt (a long chat) recompiles once
 
     def __post_init__(self):
         if self.device not in DEVICES:
@@ -143,6 +144,7 @@ class OneThread:
                     future.set_result(job())
                 except BaseException as err:  # handed to the caller through the future
                     future.set_exception(err)
+            del job, future  # do not keep the last job's model, inputs and outputs alive while waiting
 
 
 class HFGenerator:
@@ -195,8 +197,6 @@ class HFGenerator:
         import contextlib
 
         import torch
-        from transformers import TextIteratorStreamer
-
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         inputs = self.encode(messages)
@@ -207,21 +207,25 @@ class HFGenerator:
             def __call__(self, input_ids, scores, **kwargs):
                 return torch.full((input_ids.shape[0],), abandoned.is_set(), dtype=torch.bool, device=input_ids.device)
 
-        kwargs = {**inputs, **self._decoding(**overrides), "streamer": streamer,
-                  "stopping_criteria": StoppingCriteriaList([WhenAbandoned()])}
         use = self.use_adapter if adapter is None else adapter
         if self.static_cache and self.try_static_cache(use):  # one plain model per adapter setting
             model, switch = self._static_model(bool(self.adapter) and use), contextlib.nullcontext()
-        else:
+        else:  # (decided before the options below, which name the static cache only in that mode)
             model = self.model
             switch = self.model.disable_adapter() if self.adapter and not use else contextlib.nullcontext()
+        kwargs = {**inputs, **self._decoding(**overrides), "streamer": streamer,
+                  "stopping_criteria": StoppingCriteriaList([WhenAbandoned()])}
 
         def run():
             try:
-                with torch.inference_mode(), switch:
-                    model.generate(**kwargs)
+                if not abandoned.is_set():  # closed while it waited for the generation thread
+                    with torch.inference_mode(), switch:
+                        model.generate(**kwargs)
             finally:
-                streamer.end()  # also after an error, so the loop below ends
+                try:
+                    streamer.end()  # also after an error, so the loop below ends
+                finally:
+                    streamer.text_queue.put(streamer.stop_signal)  # even if end() failed decoding
 
         done = self._worker.submit(run)
         try:
@@ -255,7 +259,12 @@ class HFGenerator:
             if self.adapter and not hasattr(self.model, "disable_adapter"):  # unloaded for static: put it back
                 from assistant.lora import load_adapter
 
-                self.model = load_adapter(self.model, self.adapter)
+                try:
+                    self.model = load_adapter(self.model, self.adapter)
+                except Exception:  # answer without it rather than claim it is on
+                    log.error("Could not reload the LoRA adapter %s; answering without it.", self.adapter,
+                              exc_info=True)
+                    self.adapter, self.use_adapter = None, False
             return False
 
     def use_static_cache(self) -> None:
@@ -268,24 +277,29 @@ class HFGenerator:
         """
         if self.static_cache:
             return
-        if self.adapter:
-            import copy
 
-            merged = copy.deepcopy(self.model).merge_and_unload()
-            self.model = self.model.unload()
-            self._static_models = {True: merged, False: self.model}
-        else:
-            self._static_models = {False: self.model}
-        self._prepared = set()
-        self.static_cache = True
+        def split_models():  # on the generation thread: no generation runs while the model changes
+            if self.adapter:
+                import copy
+
+                merged = copy.deepcopy(self.model).merge_and_unload()
+                self.model = self.model.unload()
+                self._static_models = {True: merged, False: self.model}
+            else:
+                self._static_models = {False: self.model}
+            self._prepared = set()
+            self.static_cache = True
+
+        self._worker.submit(split_models).result()
         self._static_model(bool(self.adapter) and self.use_adapter)
 
     def _static_model(self, adapter: bool):
         """The plain model for this adapter setting, its cache sized and its step compiled once.
 
-        A prompt of ``static_cache_tokens`` minus ``max_new_tokens`` sizes the cache (transformers
-        keeps the longest static cache a model has had, so shorter prompts reuse it without
-        recompiling) and three decoded tokens run the compiled step.
+        A prompt of ``static_cache_tokens`` minus ``max_new_tokens`` sets the cache length:
+        transformers remembers the longest a model has had and gives every later call's (newly
+        allocated) static cache that length, so prompts up to it reuse the compiled step; a longer
+        one recompiles once (~30 s). Three decoded tokens run the compiled step.
         """
         model = self._static_models[adapter]
         if adapter in self._prepared:

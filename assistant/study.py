@@ -125,20 +125,25 @@ def uncovered_topics(index: SearchIndex, question: str) -> list[str]:
     """Machine-learning topics the question names (``assistant/data/ml_topics.txt``) that the corpus
     never mentions under any of their names, as written in the question:
     ``"Transformer里的位置编码是怎么做的？" -> ["位置编码"]`` over notes without positional encoding."""
-    lowered = question.lower()
     covered = _covered_topics(index.text)
     found = []
     for number, names in enumerate(_topics()):
         if number not in covered:
-            found += [name for name in names if _mentions(lowered, name)][:1]
+            found += [m.group(0) for m in (_name_pattern(name).search(question) for name in names) if m][:1]
     return found
 
 
-def _mentions(lowered_text: str, name: str) -> bool:
-    """Whole-word match for Latin names (case already folded), anywhere for Chinese ones."""
-    if not name.isascii():
-        return name in lowered_text
-    return re.search(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])", lowered_text) is not None
+@functools.cache
+def _name_pattern(name: str) -> re.Pattern:
+    """Case-insensitive; a Latin end of the name must not touch another letter, digit or "_"
+    ("map" is not in "map_location", "p值" not in "top-p值"); a Chinese end may touch anything."""
+    before = r"(?<![A-Za-z0-9_])" if name[0].isascii() and name[0].isalnum() else ""
+    after = r"(?![A-Za-z0-9_])" if name[-1].isascii() and name[-1].isalnum() else ""
+    return re.compile(before + re.escape(name) + after, re.IGNORECASE)
+
+
+def _mentions(text: str, name: str) -> bool:
+    return _name_pattern(name).search(text) is not None
 
 
 @functools.cache
@@ -157,7 +162,8 @@ def _covered_topics(corpus_text: str) -> frozenset[int]:
 @functools.lru_cache(maxsize=8)
 def _math_names(corpus_text: str) -> frozenset[str]:
     """Subscripted names in the corpus's formulas, as plain words: ``$\\mathcal{L}_0$`` -> "l0"."""
-    return frozenset(a + b for a, b in re.findall(r"(?:\\math[a-z]+\{)?\b([a-z])\}?_\{?([0-9])\}?", corpus_text))
+    pattern = r"\b([a-z])\}?_(?:\{(?:\\math[a-z]+\{)?)?([0-9]+|[a-z](?![a-z]))"  # l_0, \mathcal{l}_{\mathtt{p}}
+    return frozenset(a + b for a, b in re.findall(pattern, corpus_text))
 
 
 class StudyAssistant:
@@ -222,7 +228,8 @@ class StudyAssistant:
         confidence = retrieval_confidence(self.index, query_terms, hits) if self.rag else None
         unknown = []
         if self.rag and self.config.refuse_unknown_names:
-            unknown = list(dict.fromkeys(unknown_names(self.index, question) + uncovered_topics(self.index, question)))
+            named = unknown_names(self.index, question) + uncovered_topics(self.index, question)
+            unknown = list({name.lower(): name for name in reversed(named)}.values())[::-1]  # once each, any case
         if self.rag and (confidence < self.config.min_confidence or unknown):
             text = _refusal_with_closest(question, hits, unknown)
             timings.update(first_token=None, total=round(time.perf_counter() - started, 4))

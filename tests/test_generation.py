@@ -139,4 +139,4 @@ def test_an_abandoned_stream_stops_generating(tmp_path):
     next(pieces)
     pieces.close()
     generator.generate(MESSAGES, max_new_tokens=2)  # queued behind the first on the one generation thread
-    assert lengths[0] < 100 and lengths[1] <= 2
+    assert lengths[0] < 400 and lengths[1] <= 2  # stopped early (400 without the stop), the next one ran
