@@ -82,7 +82,7 @@ def build_sft_examples(index: SearchIndex, k: int = 3, max_sentences: int = 3, m
         if position is None:  # retrieval missed the section: no faithful target to teach
             continue
         text = _under_heading(index, ref, heading) if heading else index.sections[ref].text
-        target = cited_key_sentences(index, question, text, position, max_sentences, max_chars)
+        target = key_point_target(index, question, text, position, max_sentences, max_chars)
         if target:
             examples.append(SFTExample(question, _messages(question, hits), target, kind, ref))
     for question in refusal_questions():
@@ -115,7 +115,7 @@ def reference_examples(index: SearchIndex, questions, k: int = 3, max_sentences:
         if position is None:
             continue
         ref = hits[position - 1].section_ref
-        target = cited_key_sentences(index, item.question, index.sections[ref].text, position, max_sentences, max_chars)
+        target = key_point_target(index, item.question, index.sections[ref].text, position, max_sentences, max_chars)
         if target:
             examples.append(SFTExample(item.question, messages, target, "reference", ref))
     return examples
@@ -158,6 +158,31 @@ def cited_key_sentences(index: SearchIndex, question: str, text: str, position: 
     terms = set(index.tokenizer.tokenize_query(question))
     sentences = key_sentences(terms, text, index.tokenizer.tokenize, max_sentences, max_chars)
     return "\n".join(f"{_clean(s)} [{position}]" for s in sentences)
+
+
+def key_point_target(index: SearchIndex, question: str, text: str, position: int, max_points: int,
+                     max_chars: int) -> str:
+    """The target answer: the section's key points (list items first, as drill mode extracts them)
+    that the answer's quotes will not already show, one a line, each cited ``[position]``, so the
+    synthesis and the quotes together cover more of the section; the key sentences when every
+    point is quoted. "" when nothing in ``text`` relates to the question."""
+    from assistant.drill import extract_key_points
+    from assistant.study import AnswerConfig
+
+    answer = AnswerConfig()
+    terms = set(index.tokenizer.tokenize_query(question))
+    quoted = key_sentences(terms, text, index.tokenizer.tokenize, answer.quote_sentences, answer.quote_chars)
+    if not quoted:
+        return ""
+    lines, used = [], 0
+    for point in extract_key_points(text, max_points=12):
+        if any(point in _clean(q) for q in quoted) or used + len(point) > max_chars:
+            continue
+        lines.append(f"{point} [{position}]")
+        used += len(point)
+        if len(lines) == max_points:
+            break
+    return "\n".join(lines) or cited_key_sentences(index, question, text, position, max_points, max_chars)
 
 
 def _messages(question: str, hits) -> list[dict]:

@@ -62,6 +62,27 @@ def test_examples_use_the_inference_prompt_and_cite_the_section_position(index, 
     assert {e.target for e in refusals} <= {refusal_text("zh"), refusal_text("en")}
 
 
+def test_targets_are_the_sections_key_points_the_quotes_do_not_show(index):
+    """The synthesis learns to add what the answer's quoted sentences leave out."""
+    from assistant.composition import key_sentences
+    from assistant.drill import extract_key_points
+    from assistant.lora_data import key_point_target
+    from assistant.study import AnswerConfig
+
+    question, ref = "数据类别不平衡怎么处理？", "ml_basics_qa#1"
+    text = index.sections[ref].text
+    config = AnswerConfig()
+    terms = set(index.tokenizer.tokenize_query(question))
+    quoted = key_sentences(terms, text, index.tokenizer.tokenize, config.quote_sentences, config.quote_chars)
+    lines = key_point_target(index, question, text, 2, max_points=3, max_chars=200).splitlines()
+    points = [line.removesuffix(" [2]") for line in lines]
+    assert 1 <= len(lines) <= 3 and all(line.endswith(" [2]") for line in lines)
+    assert set(points) <= set(extract_key_points(text, max_points=12))
+    assert not any(point in quote for point in points for quote in quoted)
+    assert sum(map(len, points)) <= 200
+    assert key_point_target(index, "banana bread recipe", text, 1, 3, 200) == ""  # nothing related: no target
+
+
 def test_training_questions_never_overlap_the_evaluation_sets(index):
     train = [q for q, *_ in training_questions(index)] + refusal_questions()
     for name in ("heldout.jsonl", "dev.jsonl"):
