@@ -14,9 +14,9 @@ from __future__ import annotations
 import functools
 import re
 import time
-from importlib import resources
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from importlib import resources
 
 from index import Hit, SearchIndex
 
@@ -228,8 +228,9 @@ class StudyAssistant:
         confidence = retrieval_confidence(self.index, query_terms, hits) if self.rag else None
         unknown = []
         if self.rag and self.config.refuse_unknown_names:
-            named = unknown_names(self.index, question) + uncovered_topics(self.index, question)
-            unknown = list({name.lower(): name for name in reversed(named)}.values())[::-1]  # once each, any case
+            for name in unknown_names(self.index, question) + uncovered_topics(self.index, question):
+                if name.lower() not in (seen.lower() for seen in unknown):  # once each, whatever the case
+                    unknown.append(name)
         if self.rag and (confidence < self.config.min_confidence or unknown):
             text = _refusal_with_closest(question, hits, unknown)
             timings.update(first_token=None, total=round(time.perf_counter() - started, 4))
