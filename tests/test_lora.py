@@ -143,11 +143,16 @@ def test_adapter_switch_changes_logits_and_off_equals_the_base(tiny, examples, t
             assert torch.equal(first(ids).logits, base)
 
 
-def test_generator_loads_an_adapter_and_can_switch_it_off(tiny, examples, tmp_path):
+def train_small_adapter(tiny, examples, folder) -> GenerationConfig:
+    """A few steps of LoRA on three examples, saved to ``folder``; generation settings that load it."""
     model, tokenizer = load_base(tiny)
     config = LoraTrainingConfig(r=4, lr=5e-3, epochs=2, grad_accum=1, warmup_steps=1, dropout=0.0)
-    train_lora(model, tokenizer, examples[:3], config, tmp_path / "a", progress=False)
-    settings = GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=12, adapter="none")
+    train_lora(model, tokenizer, examples[:3], config, folder, progress=False)
+    return GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=12, adapter=str(folder))
+
+
+def test_generator_loads_an_adapter_and_can_switch_it_off(tiny, examples, tmp_path):
+    settings = dataclasses.replace(train_small_adapter(tiny, examples, tmp_path / "a"), adapter="none")
     plain = HFGenerator.load(str(tiny), settings)
     adapted = HFGenerator.load(str(tiny), dataclasses.replace(settings, adapter=str(tmp_path / "a")))
     messages = examples[0].messages
@@ -195,11 +200,7 @@ def test_default_adapter_only_goes_on_the_bundled_model(tmp_path):
 def test_static_cache_mode_keeps_the_adapter_switch(tiny, examples, tmp_path):
     """The CUDA decoding mode (static cache; compiled there, plain here): the adapter is merged into
     a copy, the switch picks a model, and both settings give the replies of the LoRA layers."""
-    model, tokenizer = load_base(tiny)
-    config = LoraTrainingConfig(r=4, lr=5e-3, epochs=2, grad_accum=1, warmup_steps=1, dropout=0.0)
-    train_lora(model, tokenizer, examples[:3], config, tmp_path / "a", progress=False)
-    settings = GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=12, adapter=str(tmp_path / "a"))
-    generator = HFGenerator.load(str(tiny), settings)
+    generator = HFGenerator.load(str(tiny), train_small_adapter(tiny, examples, tmp_path / "a"))
     messages = examples[0].messages
     on, off = generator.generate(messages), generator.generate(messages, adapter=False)
     assert on != off
@@ -210,11 +211,7 @@ def test_static_cache_mode_keeps_the_adapter_switch(tiny, examples, tmp_path):
 
 
 def test_static_cache_failure_falls_back_to_the_adapter_switch(tiny, examples, tmp_path, monkeypatch, caplog):
-    model, tokenizer = load_base(tiny)
-    config = LoraTrainingConfig(r=4, lr=5e-3, epochs=2, grad_accum=1, warmup_steps=1, dropout=0.0)
-    train_lora(model, tokenizer, examples[:3], config, tmp_path / "a", progress=False)
-    settings = GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=12, adapter=str(tmp_path / "a"))
-    generator = HFGenerator.load(str(tiny), settings)
+    generator = HFGenerator.load(str(tiny), train_small_adapter(tiny, examples, tmp_path / "a"))
     messages = examples[0].messages
     on, off = generator.generate(messages), generator.generate(messages, adapter=False)
 
