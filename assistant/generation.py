@@ -42,8 +42,8 @@ class GenerationConfig:
     # prompt (the sources) and verify them in one pass; greedy output is that of plain decoding,
     # decode ~5x faster on this CPU (benchmarks/llm_speed.py). 0 = one token at a time
     static_cache: str = "auto"  # "auto": on CUDA, once warm_up() has run (serve, chat), decode with a
-    # static KV cache that transformers compiles (torch.compile + CUDA graphs): 62 -> 339 tok/s batch 1
-    # on an H200, ~30 s of compiling at warm-up (benchmarks/gpu_check.py). "off": never
+    # static KV cache that transformers compiles (torch.compile + CUDA graphs): 16-64 -> 325-334 tok/s
+    # batch 1 streamed on an H200, ~26-34 s of compiling at warm-up (benchmarks/gpu_check.py). "off": never
     static_cache_tokens: int = 4096  # the static cache's length (prompt + reply; the size measured on
     # the H200). Every step attends over all of it; a longer prompt (a long chat) recompiles once
 
