@@ -298,9 +298,13 @@ class StudyAssistant:
         """The top section's opening sentences as [1] quotes."""
         if not self.config.quote_sentences or not hits:
             return []
-        section = self.index.sections.get(hits[0].section_ref)
-        text = section.text if section else hits[0].chunk.text
+        text = self._section_text(hits[0])
         return [(1, sentence) for sentence in lead_sentences(text, self.config.quote_sentences, self.config.quote_chars)]
+
+    def _section_text(self, hit: Hit) -> str:
+        """The whole section a hit points to (its chunk's text if the section is unknown)."""
+        section = self.index.sections.get(hit.section_ref)
+        return section.text if section else hit.chunk.text
 
     def _quotes(self, terms: set[str], hits: list[Hit], cited: list[int]) -> list[tuple[int, str]]:
         """Key sentences from the cited sections (or the top one): [(source number, sentence)]."""
@@ -309,8 +313,7 @@ class StudyAssistant:
         quotes: list[tuple[int, str]] = []
         budget = self.config.quote_chars
         for n in (cited or [1])[:2]:
-            section = self.index.sections.get(hits[n - 1].section_ref)
-            text = section.text if section else hits[n - 1].chunk.text
+            text = self._section_text(hits[n - 1])
             room = self.config.quote_sentences - len(quotes)
             for sentence in key_sentences(terms, text, self.index.tokenizer.tokenize, room, budget):
                 quotes.append((n, sentence))
