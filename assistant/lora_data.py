@@ -1,7 +1,8 @@
 """Supervised examples for the LoRA adapter, built from the corpus in the exact inference format.
 
 Each covered example is a question about one section (its own question, template variants,
-synonym swaps, or a question about one of its sub-headings), the top-k sources the retriever
+synonym swaps, a question about one of its sub-headings, or, for the bundled notes, a learner's
+question in everyday words from ``assistant/data/lora_train_questions.jsonl``), the top-k sources the retriever
 really returns for it, and a target answer: the section's key sentences for that question, each
 cited with the number the section got among the sources. Refusal examples pair questions the
 notes do not cover with whatever retrieval returns for them, and the fixed refusal sentence.
@@ -45,7 +46,7 @@ class SFTExample:
     question: str
     messages: list[dict]
     target: str
-    kind: str  # "section" | "variant" | "synonym" | "heading" | "refusal"
+    kind: str  # "section" | "variant" | "synonym" | "heading" | "learner" | "refusal"
     section_ref: str | None  # the section the answer comes from; None for refusals
 
 
@@ -63,7 +64,16 @@ def training_questions(index: SearchIndex) -> list[tuple[str, str, str, str | No
         for i, heading in enumerate(h for h in headings if len(h) >= 3):
             template = HEADING_TEMPLATES[i % len(HEADING_TEMPLATES)]
             questions.append((template.format(title=base, heading=heading), "heading", ref, heading))
+    questions += [(q, "learner", ref, None) for q, ref in learner_questions() if ref in index.sections]
     return questions
+
+
+def learner_questions() -> list[tuple[str, str]]:
+    """(question, section ref) pairs in a learner's own words about the bundled notes, so that
+    the adapter does not learn that a question phrased like a title is answered and any other
+    is refused (``assistant/data/lora_train_questions.jsonl``, written from the notes alone)."""
+    rows = (json.loads(line) for line in prompt_text("lora_train_questions.jsonl").splitlines() if line.strip())
+    return [(row["question"], row["section"]) for row in rows]
 
 
 def refusal_questions() -> list[str]:

@@ -85,7 +85,7 @@ def test_targets_are_the_sections_key_points_the_quotes_do_not_show(index):
 
 def test_training_questions_never_overlap_the_evaluation_sets(index):
     train = [q for q, *_ in training_questions(index)] + refusal_questions()
-    for name in ("heldout.jsonl", "dev.jsonl"):
+    for name in ("heldout.jsonl", "dev.jsonl", "refusal_fresh.jsonl"):
         held_out = [item.question for item in load_questions(REPO / "eval" / name)]
         assert overlapping(train, held_out) == [], name
 
