@@ -140,3 +140,32 @@ def test_an_abandoned_stream_stops_generating(tmp_path):
     pieces.close()
     generator.generate(MESSAGES, max_new_tokens=2)  # queued behind the first on the one generation thread
     assert lengths[0] < 400 and lengths[1] <= 2  # stopped early (400 without the stop), the next one ran
+
+
+def test_the_system_prompt_cache_keeps_the_reply_and_is_reused(tmp_path):
+    """Replies that start from the cached system prompt equal replies prefilled whole, with prompt
+    lookup and without; the cache is computed once per system prompt and recomputed when it changes."""
+    import dataclasses
+
+    path = build_tiny_qwen2(tmp_path / "tiny", initializer_range=0.3)
+    cached = HFGenerator.load(str(path), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=30))
+    assert cached.config.prefix_cache  # on by default
+    whole = HFGenerator(cached.model, cached.tokenizer, dataclasses.replace(cached.config, prefix_cache=False), "cpu")
+    system = {"role": "system", "content": "只依据资料回答，引用编号。" * 3}
+    questions = ["过拟合 正则化 资料 问题 " * 4, "什么是 Dropout？" * 3]
+    for lookup in (10, 0):
+        for generator in (cached, whole):
+            generator.config = dataclasses.replace(generator.config, prompt_lookup=lookup)
+        for question in questions:
+            messages = [system, {"role": "user", "content": question}]
+            reply = cached.generate(messages)
+            assert reply == whole.generate(messages) and len(set(reply)) > 3
+    kept_ids, kept_cache = cached._prefixes[False]
+    assert whole._prefixes == {} and kept_cache.get_seq_length() == len(kept_ids)
+    assert cached.generate([system, {"role": "user", "content": questions[1]}]) and cached._prefixes[False][1] is kept_cache
+
+    other = {"role": "system", "content": "Answer from the notes."}
+    messages = [other, {"role": "user", "content": questions[0]}]
+    assert cached.generate(messages) == whole.generate(messages)
+    assert cached._prefixes[False][0] != kept_ids
+    assert cached._system_ids([{"role": "user", "content": "hi"}], cached.encode([{"role": "user", "content": "hi"}])) is None

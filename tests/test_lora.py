@@ -222,3 +222,19 @@ def test_static_cache_failure_falls_back_to_the_adapter_switch(tiny, examples, t
     assert generator.try_static_cache() is False
     assert "dynamic cache" in caplog.text and not generator.static_cache
     assert generator.generate(messages) == on and generator.generate(messages, adapter=False) == off
+
+
+def test_system_prompt_cache_is_kept_per_adapter_setting(tiny, examples, tmp_path):
+    """The LoRA layers change the system prompt's keys and values: one cache per setting, and
+    replies equal to those of a generator that prefills every prompt whole."""
+    import torch
+
+    settings = train_small_adapter(tiny, examples, tmp_path / "a")
+    cached = HFGenerator.load(str(tiny), settings)
+    whole = HFGenerator.load(str(tiny), dataclasses.replace(settings, prefix_cache=False))
+    messages = examples[0].messages
+    for adapter in (True, False, True):
+        assert cached.generate(messages, adapter=adapter) == whole.generate(messages, adapter=adapter)
+    assert set(cached._prefixes) == {True, False} and whole._prefixes == {}
+    on, off = cached._prefixes[True][1], cached._prefixes[False][1]
+    assert not torch.equal(on.layers[-1].keys, off.layers[-1].keys)

@@ -1,0 +1,92 @@
+"""Time to first token of the assistant's real answers: retrieval, the product prompt (system
+prompt, top-k sources, question) and the first streamed piece, on typical dev questions.
+
+    python benchmarks/answer_latency.py                       # 15 dev questions, 4 settings
+    python benchmarks/answer_latency.py --questions 30 --out benchmarks/results/answer_latency.json
+
+Settings, interleaved question by question so that machine drift hits each alike: the system
+prompt's KV cache (``llm.prefix_cache``) on and off, each with the LoRA adapter on and off. One
+warm-up answer per setting first (the first one also computes the system prompt's cache). Each
+answer stops after --new-tokens tokens: only the first piece is timed. Prints a Markdown table
+(medians, min-max) and writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--questions", type=int, default=15, help="covered dev questions to time (in file order)")
+    parser.add_argument("--file", default=str(REPO / "eval" / "dev.jsonl"))
+    parser.add_argument("--new-tokens", type=int, default=4, help="tokens generated per answer")
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "answer_latency.json"))
+    args = parser.parse_args()
+
+    import torch
+
+    from assistant import StudyAssistant
+    from assistant.evaluation import load_questions
+    from assistant.generation import HFGenerator
+    from assistant.prompting import build_messages
+
+    assistant = StudyAssistant.from_config(progress=False)
+    base = assistant.generator
+    whole = HFGenerator(base.model, base.tokenizer, dataclasses.replace(base.config, prefix_cache=False),
+                        base.device, base.adapter)
+    settings = {(cache, adapter): generator for cache, generator in (("cached", base), ("whole", whole))
+                for adapter in ((True, False) if base.adapter else (False,))}
+    items = [q for q in load_questions(args.file) if q.covered and not q.history][: args.questions]
+
+    def first_piece(generator, question: str, adapter: bool) -> tuple[float, int]:
+        started = time.perf_counter()
+        hits = assistant.index.search(question, k=assistant.config.k)
+        messages = build_messages(question, [(h.chunk.title, h.chunk.text) for h in hits])
+        pieces = generator.stream(messages, adapter=adapter, max_new_tokens=args.new_tokens)
+        next(pieces)
+        elapsed = time.perf_counter() - started
+        pieces.close()
+        return elapsed, generator.encode(messages)["input_ids"].shape[1]
+
+    for (cache, adapter), generator in settings.items():  # warm-up: kernels, and the cached prefix
+        first_piece(generator, items[0].question, adapter)
+    times = {key: [] for key in settings}
+    tokens = []
+    for item in items:
+        for key, generator in settings.items():
+            elapsed, n = first_piece(generator, item.question, key[1])
+            times[key].append(elapsed)
+        tokens.append(n)
+        print(f"  {item.id}: {n} prompt tokens; " + ", ".join(f"{c}/{'lora' if a else 'base'} {times[(c, a)][-1]:.2f} s"
+                                                           for c, a in settings), flush=True)
+
+    system_tokens = len(base._prefixes[bool(base.adapter)][0])
+    rows = {f"{cache}, adapter {'on' if adapter else 'off'}": {
+        "ttft_median_s": statistics.median(values), "ttft_min_s": min(values), "ttft_max_s": max(values),
+        "ttft_s": values} for (cache, adapter), values in times.items()}
+    result = {
+        "machine": {"cpu": platform.machine(), "threads": torch.get_num_threads(), "torch": torch.__version__},
+        "questions": [item.id for item in items], "prompt_tokens_median": statistics.median(tokens),
+        "system_prompt_tokens": system_tokens, "new_tokens": args.new_tokens, "settings": rows,
+    }
+    print(f"\n{len(items)} dev questions, prompt median {result['prompt_tokens_median']} tokens "
+          f"(system prompt {system_tokens}), {torch.get_num_threads()} threads.\n")
+    print("| setting | time to first token, median s | min–max s |\n|---|---|---|")
+    for name, row in rows.items():
+        print(f"| {name} | {row['ttft_median_s']:.2f} | {row['ttft_min_s']:.2f}–{row['ttft_max_s']:.2f} |")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1, ensure_ascii=False), "utf-8")
+    print(f"\nWrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
