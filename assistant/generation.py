@@ -150,6 +150,16 @@ class OneThread:
             del job, future  # do not keep the last job's model, inputs and outputs alive while waiting
 
 
+def _warm_start_supported(model) -> bool:
+    """Whether this transformers names the pieces ``_feed_only_uncached_tokens`` relies on
+    (``cache``, ``next_sequence_length``, ``is_first_iteration``; 5.2x): else no prefix cache."""
+    import inspect
+
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    names = inspect.signature(inner.prepare_inputs_for_generation).parameters
+    return {"cache", "next_sequence_length", "is_first_iteration"} <= set(names)
+
+
 def _feed_only_uncached_tokens(model) -> None:
     """Make prompt-lookup (assisted) decoding start from a warm cache, as plain decoding does.
 
@@ -247,7 +257,8 @@ class HFGenerator:
             switch = self.model.disable_adapter() if self.adapter and not use else contextlib.nullcontext()
         kwargs = {**inputs, **self._decoding(**overrides), "streamer": streamer,
                   "stopping_criteria": StoppingCriteriaList([WhenAbandoned()])}
-        prefix = None if self.static_cache or not self.config.prefix_cache else self._system_ids(messages, inputs)
+        warm = self.config.prefix_cache and not self.static_cache and _warm_start_supported(model)
+        prefix = self._system_ids(messages, inputs) if warm else None
         cached = bool(self.adapter) and use
 
         def run():

@@ -1,0 +1,130 @@
+"""How far a LoRA adapter could lift key-point recall: the answers a perfect adapter would give.
+
+    python benchmarks/target_ceiling.py                          # dev split
+    python benchmarks/target_ceiling.py --questions eval/dev.jsonl --out benchmarks/results/target_ceiling.json
+
+No model runs. For every covered question, the answer is composed as the assistant composes it
+(synthesis, then the quoted key sentences of the cited sections) with the synthesis replaced by a
+training-style target written from the gold section at the position retrieval gives it: what an
+adapter that learned its targets perfectly would say. Rows:
+
+- quotes only: no synthesis (what an answer shows when the model's synthesis is dropped);
+- shipped targets: ``assistant.lora_data.key_point_target`` (3 points, 200 characters);
+- whole points, document order / ranked by the question's terms, 3/200 and 4/300;
+- ranked, with 2 points from a second gold section when retrieval gives one (multi-section).
+
+Key-point recall is the eval's measure (``assistant.evaluation.key_point_recall``). Use the dev
+split to choose a target design; the held-out split stays for the final figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def whole_points(index, text: str, quoted: list[str], terms: set[str], ranked: bool, max_points: int,
+                 max_chars: int) -> list[str]:
+    """The section's list items, then its other sentences, uncut, not already quoted; optionally
+    ordered by how many of the question's terms they share."""
+    from assistant.composition import split_sentences
+    from assistant.drill import _is_point
+    from assistant.lora_data import _clean
+
+    sentences = split_sentences(text)
+    items = [s for s in sentences if re.match(r"^([-*•]|\d+[.、)]|[（(]\d+[)）])", s)]
+    points = []
+    for sentence in items + [s for s in sentences if s not in items]:
+        point = _clean(sentence)
+        if _is_point(point) and point not in points and not any(point in _clean(q) for q in quoted):
+            points.append(point)
+    if ranked:
+        points.sort(key=lambda p: -len(set(index.tokenizer.tokenize(p)) & terms))
+    chosen, used = [], 0
+    for point in points:
+        if used + len(point) <= max_chars:
+            chosen.append(point)
+            used += len(point)
+        if len(chosen) == max_points:
+            break
+    return chosen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--questions", default=str(REPO / "eval" / "dev.jsonl"))
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "target_ceiling.json"))
+    args = parser.parse_args()
+
+    from assistant.composition import compose, key_sentences
+    from assistant.config import Config
+    from assistant.evaluation import gold_matches, key_point_recall, load_questions
+    from assistant.followup import retrieval_query
+    from assistant.indexing import open_search_index
+    from assistant.lora_data import key_point_target
+    from assistant.study import StudyAssistant
+
+    config = Config.load(None)
+    index = open_search_index(config, progress=False)
+    composer = StudyAssistant(index, None, config.answer)  # only its quote selection is used
+    answer = config.answer
+    designs = {
+        "quotes only": None,
+        "shipped targets (key points, 3/200)": "shipped",
+        "whole points, document order, 3/200": (False, 3, 200, False),
+        "whole points, ranked, 3/200": (True, 3, 200, False),
+        "whole points, ranked, 4/300": (True, 4, 300, False),
+        "whole points, ranked, 4/300 + second gold section": (True, 4, 300, True),
+    }
+    items = [q for q in load_questions(args.questions) if q.covered]
+    rows = {}
+    for name, design in designs.items():
+        by_type, lengths = {}, []
+        for item in items:
+            query = retrieval_query(item.question, list(item.history))
+            hits = index.search(query, k=answer.k)
+            terms = set(index.tokenizer.tokenize_query(query))
+            gold = [n for n, h in enumerate(hits, start=1)
+                    if any(gold_matches(g, h.section_ref) for g in item.gold_sections)]
+            lines = []
+            if design == "shipped" and gold:
+                text = index.sections[hits[gold[0] - 1].section_ref].text
+                target = key_point_target(index, item.question, text, gold[0], 3, 200)
+                lines = target.splitlines() if target else []
+            elif isinstance(design, tuple):
+                ranked, max_points, max_chars, second = design
+                for i, n in enumerate(gold[: 2 if second else 1]):
+                    text = index.sections[hits[n - 1].section_ref].text
+                    quoted = key_sentences(terms, text, index.tokenizer.tokenize, answer.quote_sentences,
+                                           answer.quote_chars)
+                    room = (max_points, max_chars) if i == 0 else (2, max_chars // 2)
+                    lines += [f"{p} [{n}]" for p in whole_points(index, text, quoted, terms, ranked, *room)]
+            synthesis = "\n".join(lines)
+            cited = sorted({int(n) for n in re.findall(r"\[(\d+)\]", synthesis)})
+            shown = compose(synthesis, composer._quotes(terms, hits, cited), "zh")
+            by_type.setdefault(item.type, []).append(key_point_recall(shown, item.key_points))
+            lengths.append(len(shown))
+        scores = [s for values in by_type.values() for s in values]
+        rows[name] = {"key_point_recall": round(statistics.mean(scores), 3), "median_chars": statistics.median(lengths),
+                      "by_type": {t: round(statistics.mean(v), 3) for t, v in sorted(by_type.items())}}
+
+    types = sorted({t for row in rows.values() for t in row["by_type"]})
+    print(f"{len(items)} covered questions from {args.questions}\n")
+    print("| answer | key-point recall | median chars | " + " | ".join(types) + " |")
+    print("|---|---|---|" + "---|" * len(types))
+    for name, row in rows.items():
+        print(f"| {name} | {row['key_point_recall']:.3f} | {row['median_chars']:.0f} | "
+              + " | ".join(f"{row['by_type'].get(t, 0):.3f}" for t in types) + " |")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"questions": args.questions, "n": len(items), "rows": rows},
+                                         indent=1, ensure_ascii=False), "utf-8")
+    print(f"\nWrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
