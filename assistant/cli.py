@@ -248,9 +248,10 @@ def cmd_train_lora(args) -> int:
           file=sys.stderr)
     meta = train_lora(model, tokenizer, examples, settings, out, device=device, base=base, eval_examples=reference)
     losses = meta["training"]["losses"]
-    ends = min(10, len(losses))  # one step's loss is noisy (a few examples): mean of the first and last steps
-    print(f"Saved the adapter to {out} after {meta['training']['seconds']:.0f} s; training loss, mean of the "
-          f"first / last {ends} steps: {sum(losses[:ends]) / ends:.3f} -> {sum(losses[-ends:]) / ends:.3f}")
+    ends = max(1, min(10, len(losses) // 2))  # one step's loss is noisy: mean of the first and last steps
+    summary = (f"training loss, mean of the first / last {ends} steps: {sum(losses[:ends]) / ends:.3f} -> "
+               f"{sum(losses[-ends:]) / ends:.3f}") if losses else "no optimiser step"
+    print(f"Saved the adapter to {out} after {meta['training']['seconds']:.0f} s; {summary}")
     if meta["heldout_reference_loss"]:
         h = meta["heldout_reference_loss"]
         print(f"held-out reference loss: base {h['base']:.3f} (ppl {h['base_perplexity']:.2f}) -> adapter "

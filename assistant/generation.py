@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+PREFIX_CACHES = 4  # system-prompt KV caches kept (adapter on/off x Chinese/English system prompt)
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,8 @@ class GenerationConfig:
     # the H200). Every step attends over all of it; a longer prompt (a long chat) recompiles once
     prefix_cache: bool = True  # keep the system prompt's KV cache and start every reply from a copy
     # of it, so each question prefills only its sources and question (~200 of ~1,000 tokens saved
-    # on a typical RAG prompt; dynamic cache only, the reply is the same)
+    # on a typical RAG prompt; dynamic cache only). The same computation split in two: greedy
+    # replies are equal in float32; bfloat16 rounding can differ in a late digit
 
     def __post_init__(self):
         if self.device not in DEVICES:
@@ -177,7 +179,8 @@ def _feed_only_uncached_tokens(model) -> None:
     @functools.wraps(original)  # same signature: generate() checks its keyword arguments against it
     def prepare(input_ids, *args, next_sequence_length=None, is_first_iteration=False, **kwargs):
         cache, mask = kwargs.get("cache"), kwargs.get("attention_mask")
-        if is_first_iteration and next_sequence_length is None and cache is not None:
+        linear = getattr(cache, "is_linear", None)  # a recurrent state cannot be sliced into
+        if is_first_iteration and next_sequence_length is None and cache is not None and not (linear and all(linear)):
             cached = cache.get_seq_length()  # our prompts are whole: a mask, when given, spans them
             if 0 < cached < input_ids.shape[1] and (mask is None or mask.shape[1] == input_ids.shape[1]):
                 next_sequence_length = input_ids.shape[1] - cached
@@ -201,7 +204,7 @@ class HFGenerator:
         self.static_cache = False  # set by warm_up() on CUDA (GenerationConfig.static_cache)
         self._static_models: dict = {}  # adapter on/off -> plain model, in static-cache mode
         self._prepared: set[bool] = set()  # which of those have their cache sized and step compiled
-        self._prefixes: dict = {}  # adapter on/off -> (system prompt ids, their KV cache): prefix_cache
+        self._prefixes: dict = {}  # (adapter on/off, system prompt ids) -> KV cache: prefix_cache
         # every generation runs on this one thread: compiled CUDA graphs belong to the thread that
         # recorded them, and one model generates one reply at a time
         self._worker = OneThread("generate")
@@ -296,17 +299,20 @@ class HFGenerator:
 
     def _prefix_cache(self, model, ids: tuple[int, ...], adapter: bool):
         """A copy of the KV cache of ``ids`` (the system prompt) for this adapter setting, computed
-        on first use or when the system prompt changes. Runs on the generation thread."""
+        on first use. The last ``PREFIX_CACHES`` are kept: the system prompt differs by the
+        question's language and for bare answers. Runs on the generation thread."""
         import copy
 
         import torch
 
         _feed_only_uncached_tokens(model)
-        kept = self._prefixes.get(adapter)
-        if kept is None or kept[0] != ids:
+        key = (adapter, ids)
+        if key not in self._prefixes:
             out = model(torch.tensor([ids], device=self.device), use_cache=True, logits_to_keep=1)
-            kept = self._prefixes[adapter] = (ids, out.past_key_values)
-        return copy.deepcopy(kept[1])
+            while len(self._prefixes) >= PREFIX_CACHES:  # the oldest goes (a few MB each)
+                del self._prefixes[next(iter(self._prefixes))]
+            self._prefixes[key] = out.past_key_values
+        return copy.deepcopy(self._prefixes[key])
 
     def warm_up(self) -> None:
         """One tiny generation, so the first real question does not pay for kernel set-up (~3 s on CPU);

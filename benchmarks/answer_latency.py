@@ -43,6 +43,7 @@ def main() -> None:
     base = assistant.generator
     whole = HFGenerator(base.model, base.tokenizer, dataclasses.replace(base.config, prefix_cache=False),
                         base.device, base.adapter)
+    whole._worker = base._worker  # one model, one generation thread: no run overlaps another
     settings = {(cache, adapter): generator for cache, generator in (("cached", base), ("whole", whole))
                 for adapter in ((True, False) if base.adapter else (False,))}
     items = [q for q in load_questions(args.file) if q.covered and not q.history][: args.questions]
@@ -54,10 +55,11 @@ def main() -> None:
         pieces = generator.stream(messages, adapter=adapter, max_new_tokens=args.new_tokens)
         next(pieces)
         elapsed = time.perf_counter() - started
-        pieces.close()
+        pieces.close()  # stops the generation at its next step…
+        base._worker.submit(lambda: None).result()  # …which ends before the next timing starts
         return elapsed, generator.encode(messages)["input_ids"].shape[1]
 
-    for (cache, adapter), generator in settings.items():  # warm-up: kernels, and the cached prefix
+    for (cache, adapter), generator in settings.items():  # warm-up: kernels, and the cached prefixes
         first_piece(generator, items[0].question, adapter)
     times = {key: [] for key in settings}
     tokens = []

@@ -35,8 +35,9 @@ def one_run(command: list[str]) -> dict:
         output += chunk
     process.wait()
     total = time.perf_counter() - started
-    if process.returncode:
-        raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}")
+    if process.returncode or first is None:
+        raise RuntimeError(f"{' '.join(command)} exited with {process.returncode} after printing "
+                           f"{'nothing' if first is None else 'part of an answer'}")
     return {"first_piece_s": round(first, 3), "exit_s": round(total, 3),
             "answer_head": output.decode("utf-8", "replace")[:120]}
 

@@ -160,12 +160,30 @@ def test_the_system_prompt_cache_keeps_the_reply_and_is_reused(tmp_path):
             messages = [system, {"role": "user", "content": question}]
             reply = cached.generate(messages)
             assert reply == whole.generate(messages) and len(set(reply)) > 3
-    kept_ids, kept_cache = cached._prefixes[False]
-    assert whole._prefixes == {} and kept_cache.get_seq_length() == len(kept_ids)
-    assert cached.generate([system, {"role": "user", "content": questions[1]}]) and cached._prefixes[False][1] is kept_cache
+    (adapter, kept_ids), kept_cache = next(iter(cached._prefixes.items()))
+    assert not adapter and whole._prefixes == {} and kept_cache.get_seq_length() == len(kept_ids)
+    assert len(cached._prefixes) == 1  # one system prompt: computed once, reused
+    calls = []  # (tokens fed, tokens already cached) of every forward pass
+
+    def record(module, args, kwargs):
+        cache = kwargs.get("cache")
+        calls.append((kwargs["input_ids"].shape[1], cache.get_seq_length() if cache is not None else 0))
+
+    hook = cached.model.register_forward_pre_hook(record, with_kwargs=True)
+    try:
+        for lookup in (10, 0):  # the first step feeds only what the cache lacks, drafting or not
+            cached.config = dataclasses.replace(cached.config, prompt_lookup=lookup)
+            messages = [system, {"role": "user", "content": questions[1]}]
+            calls.clear()
+            assert cached.generate(messages)
+            prompt = cached.encode(messages)["input_ids"].shape[1]
+            fed, past = calls[0]
+            assert past == len(kept_ids) and prompt - past <= fed <= prompt - past + lookup
+    finally:
+        hook.remove()
 
     other = {"role": "system", "content": "Answer from the notes."}
     messages = [other, {"role": "user", "content": questions[0]}]
     assert cached.generate(messages) == whole.generate(messages)
-    assert cached._prefixes[False][0] != kept_ids
+    assert len(cached._prefixes) == 2 and cached._prefixes[(False, kept_ids)] is kept_cache  # both kept
     assert cached._system_ids([{"role": "user", "content": "hi"}], cached.encode([{"role": "user", "content": "hi"}])) is None

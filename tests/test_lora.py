@@ -235,6 +235,7 @@ def test_system_prompt_cache_is_kept_per_adapter_setting(tiny, examples, tmp_pat
     messages = examples[0].messages
     for adapter in (True, False, True):
         assert cached.generate(messages, adapter=adapter) == whole.generate(messages, adapter=adapter)
-    assert set(cached._prefixes) == {True, False} and whole._prefixes == {}
-    on, off = cached._prefixes[True][1], cached._prefixes[False][1]
+    assert sorted(adapter for adapter, _ in cached._prefixes) == [False, True] and whole._prefixes == {}
+    caches = {adapter: cache for (adapter, _), cache in cached._prefixes.items()}
+    on, off = caches[True], caches[False]
     assert not torch.equal(on.layers[-1].keys, off.layers[-1].keys)
