@@ -71,7 +71,7 @@ def main() -> None:
         print(f"  {item.id}: {n} prompt tokens; " + ", ".join(f"{c}/{'lora' if a else 'base'} {times[(c, a)][-1]:.2f} s"
                                                            for c, a in settings), flush=True)
 
-    system_tokens = len(base._prefixes[bool(base.adapter)][0])
+    system_tokens = len(next(iter(base._prefixes))[1])  # keys: (adapter on/off, system prompt ids)
     rows = {f"{cache}, adapter {'on' if adapter else 'off'}": {
         "ttft_median_s": statistics.median(values), "ttft_min_s": min(values), "ttft_max_s": max(values),
         "ttft_s": values} for (cache, adapter), values in times.items()}
