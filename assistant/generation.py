@@ -152,13 +152,17 @@ class OneThread:
             del job, future  # do not keep the last job's model, inputs and outputs alive while waiting
 
 
+def _transformers_model(model):
+    """The transformers model itself: ``model``, or the one inside a peft model."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
 def _warm_start_supported(model) -> bool:
     """Whether this transformers names the pieces ``_feed_only_uncached_tokens`` relies on
     (``cache``, ``next_sequence_length``, ``is_first_iteration``; 5.2x): else no prefix cache."""
     import inspect
 
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-    names = inspect.signature(inner.prepare_inputs_for_generation).parameters
+    names = inspect.signature(_transformers_model(model).prepare_inputs_for_generation).parameters
     return {"cache", "next_sequence_length", "is_first_iteration"} <= set(names)
 
 
@@ -170,7 +174,7 @@ def _feed_only_uncached_tokens(model) -> None:
     a different reply). The wrapper gives that step the same slice. ``model`` is a transformers
     model or a peft LoRA model around one (whose generate() is the inner model's). Idempotent.
     """
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    inner = _transformers_model(model)
     original = inner.prepare_inputs_for_generation
     if getattr(original, "feeds_only_uncached", False):
         return
