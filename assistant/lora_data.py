@@ -2,9 +2,9 @@
 
 Each covered example is a question about one section (its own question, template variants,
 synonym swaps, a question about one of its sub-headings, or, for the bundled notes, a learner's
-question in everyday words from ``assistant/data/lora_train_questions.jsonl``), the top-k sources the retriever
-really returns for it, and a target answer: the section's key sentences for that question, each
-cited with the number the section got among the sources. Refusal examples pair questions the
+question in everyday words from ``assistant/data/lora_train_questions.jsonl``), the top-k
+sources the retriever really returns for it, and a target answer: the section's key points for
+that question, each cited with the number the section got among the sources. Refusal examples pair questions the
 notes do not cover with whatever retrieval returns for them, and the fixed refusal sentence.
 
     examples = build_sft_examples(index, k=3)
