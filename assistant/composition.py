@@ -68,6 +68,27 @@ def groundedness(answer: str, source_terms: set[str] | frozenset[str], tokenize)
     return len(terms & source_terms) / len(terms)
 
 
+def cross_language_groundedness(answer: str, source_terms: set[str] | frozenset[str],
+                                 vocabulary: set[str] | frozenset[str], tokenize, glossary_terms) -> float:
+    """``groundedness`` for an English answer over Chinese notes, where most of its words cannot
+    occur in the sources: the share of its checkable terms found in the sources. Checkable are
+    the glossary phrases it uses, each found when one of the corpus terms it translates to (or
+    its own words) is in the sources ("oversampling" -> 过采样), and the other words the corpus
+    itself uses ("ReLU", "LSTM"). 0.0 when nothing in the answer can be checked.
+    """
+    text = _CITATION.sub(" ", answer)
+    units, phrase_words = [], set()
+    for phrase, terms in glossary_terms(text):
+        words = set(tokenize(phrase))
+        units.append(words | set(terms))
+        phrase_words |= words
+    units += [{word} for word in dict.fromkeys(tokenize(text))
+              if word in vocabulary and word not in phrase_words and not word.isdigit()]
+    if not units:
+        return 0.0
+    return sum(bool(unit & source_terms) for unit in units) / len(units)
+
+
 def compose(synthesis: str, quotes: list[tuple[int, str]], language: str) -> str:
     """Synthesis, then the quoted sentences as a list: ``> 句子 [n]``."""
     if not quotes:

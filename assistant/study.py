@@ -20,7 +20,7 @@ from importlib import resources
 
 from index import Hit, SearchIndex
 
-from assistant.composition import compose, groundedness, key_sentences, lead_sentences
+from assistant.composition import compose, cross_language_groundedness, groundedness, key_sentences, lead_sentences
 from assistant.followup import retrieval_query
 from assistant.prompting import (
     build_bare_messages,
@@ -258,7 +258,12 @@ class StudyAssistant:
         grounding = None
         if self.rag:
             source_terms = frozenset().union(*(self.index.terms(h.chunk) for h in hits))
-            grounding = groundedness(synthesis, source_terms, self.index.tokenizer.tokenize)
+            if question_language(synthesis) == "en":  # over Chinese notes: only corpus terms can be checked
+                tokenizer = self.index.tokenizer
+                grounding = cross_language_groundedness(synthesis, source_terms, self.index.vocabulary,
+                                                        tokenizer.tokenize, tokenizer.glossary_terms)
+            else:
+                grounding = groundedness(synthesis, source_terms, self.index.tokenizer.tokenize)
             doubtful = refused or grounding < self.config.min_grounding
             refused = doubtful and self._weak_retrieval(confidence, hits, language)
             if doubtful and not refused:  # confident retrieval, unreliable synthesis: quotes answer
@@ -278,7 +283,7 @@ class StudyAssistant:
             timings["total"] = round(time.perf_counter() - started, 4)
             yield Answer(text, [], hits, True, timings, **extra)
             return
-        if len(text) > len(synthesis):
+        if synthesis == raw and len(text) > len(synthesis):  # else the final Answer revises the draft
             yield text[len(synthesis):]
         cited = list(dict.fromkeys(valid + [n for n, _ in quotes]))
         timings["total"] = round(time.perf_counter() - started, 4)

@@ -60,6 +60,12 @@ class ChineseTokenizer:
         lowered = query.lower()
         return {word for phrase, _ in self._glossary if _contains_phrase(lowered, phrase) for word in phrase.split()}
 
+    def glossary_terms(self, text: str) -> list[tuple[str, list[str]]]:
+        """The glossary phrases found in ``text`` with their corpus terms' tokens:
+        ``"use oversampling" -> [("oversampling", ["过", "采样", "过采样"])]``."""
+        lowered = text.lower()
+        return [(phrase, self.tokenize(terms)) for phrase, terms in self._glossary if _contains_phrase(lowered, phrase)]
+
     @staticmethod
     def _read_glossary() -> list[tuple[str, str]]:
         pairs = []

@@ -1,4 +1,4 @@
-from assistant.composition import compose, groundedness, key_sentences, split_sentences
+from assistant.composition import compose, cross_language_groundedness, groundedness, key_sentences, split_sentences
 
 
 def tokenize(text):
@@ -21,6 +21,29 @@ def test_groundedness_share_of_answer_terms_in_sources():
     assert groundedness("a b [1]", {"a", "b", "c"}, tokenize) == 1.0
     assert groundedness("a x y z", {"a", "b", "c"}, tokenize) == 0.25
     assert groundedness("", {"a"}, tokenize) == 1.0
+
+
+def test_cross_language_groundedness_checks_only_terms_the_corpus_uses():
+    glossary = {"oversampling": ["过采样"], "weight decay": ["权重", "衰减"]}
+
+    def words(text):
+        return text.lower().replace(",", " ").replace(".", " ").split()
+
+    def glossary_terms(text):
+        return [(phrase, terms) for phrase, terms in glossary.items() if phrase in text.lower()]
+
+    vocabulary = {"relu", "lstm", "过采样", "sigmoid", "权重", "衰减", "weight", "1"}
+    sources = {"relu", "lstm", "过采样", "衰减", "1"}
+
+    def score(answer):
+        return cross_language_groundedness(answer, sources, vocabulary, words, glossary_terms)
+
+    # "use", "and", "oversampling" cannot occur in Chinese notes: only corpus terms are checked
+    assert score("Use ReLU and LSTM [1].") == 1.0
+    assert score("Use oversampling, 1 time.") == 1.0  # a glossary phrase counts by its corpus terms
+    assert score("Weight decay.") == 1.0  # one unit, found by one of its terms
+    assert score("Use ReLU or sigmoid.") == 0.5
+    assert score("Nothing here can be checked.") == 0.0
 
 
 def test_compose_marks_quotes_with_their_source():

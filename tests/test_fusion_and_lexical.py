@@ -27,6 +27,12 @@ def test_query_glossary_bridges_english_to_chinese():
     assert "正则化" not in tokenizer.tokenize_query("irregularization")  # whole words only
 
 
+def test_glossary_terms_name_each_phrase_with_its_corpus_tokens():
+    matches = dict(ChineseTokenizer().glossary_terms("Use oversampling and ReLU; overfitting is not f10."))
+    assert "过拟合" in matches["overfitting"] and "relu" in matches["relu"]
+    assert "f1" not in matches  # whole words only
+
+
 def test_bm25_ranks_the_matching_document_first():
     tokenizer = ChineseTokenizer()
     docs = ["鞍点是梯度为零的点", "dropout让神经元随机失活", "过拟合需要正则化"]

@@ -41,6 +41,17 @@ def test_stream_yields_the_synthesis_then_quoted_key_sentences(index):
     assert [c["ref"] for c in answer.citations] == ["ml_basics_qa#13"]
 
 
+def test_english_synthesis_is_checked_on_the_terms_the_notes_use(index):
+    grounded = "Use ReLU or LeakyReLU, batch normalization and residual connections [1]."
+    assistant = StudyAssistant(index, ScriptedGenerator(grounded), AnswerConfig(refuse_unknown_names=False))
+    answer = assistant.ask("Which activation functions help with vanishing gradients?")
+    assert answer.grounding >= 0.6 and answer.text.startswith(grounded)
+    drifted = "Use the Adam optimizer with warmup and a cosine schedule."  # nothing the notes say
+    answer = StudyAssistant(index, ScriptedGenerator(drifted), AnswerConfig(refuse_unknown_names=False)).ask(
+        "Which activation functions help with vanishing gradients?")
+    assert answer.grounding < 0.6 and "Adam" not in answer.text
+
+
 MADE_UP = "Transformer 的位置编码使用正弦和余弦函数给每个词加上位置向量 [1]。"
 
 
