@@ -2,14 +2,16 @@
 
 Each covered example is a question about one section (its own question, template variants,
 synonym swaps, a question about one of its sub-headings, or, for the bundled notes, a learner's
-question in everyday words from ``assistant/data/lora_train_questions.jsonl``), the top-k
-sources the retriever really returns for it, and a target answer: the section's key points for
-that question, each cited with the number the section got among the sources. Refusal examples pair questions the
-notes do not cover with whatever retrieval returns for them, and the fixed refusal sentence.
+question in everyday words from ``assistant/data/lora_train_questions.jsonl`` and English questions
+with answers translated from the notes, ``assistant/data/lora_train_answers_en.jsonl``), the top-k
+sources the retriever really returns for it, and a target answer: the section's points for that
+question, whole and most related first, that the answer's quotes will not show, each cited with
+the number the section got among the sources. Refusal examples pair questions the notes do not
+cover with whatever retrieval returns for them, and the fixed refusal sentence.
 
     examples = build_sft_examples(index, k=3)
     examples[0].messages   # system + user prompt with sources [1]..[3], as StudyAssistant builds it
-    examples[0].target     # "L1正则…产生稀疏解。 [1]\\nL2…不会为0。 [1]"
+    examples[0].target     # "L1正则…产生稀疏解。 [1]\nL2…不会为0。 [1]"
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ import json
 import random
 import re
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 from index import SearchIndex
 
-from assistant.composition import key_sentences
+from assistant.composition import key_sentences, split_sentences
 from assistant.prompting import build_messages, prompt_text, question_language, refusal_text
 
 TEMPLATES = (  # {q}: the section's question without its final question mark
@@ -50,21 +53,31 @@ class SFTExample:
     section_ref: str | None  # the section the answer comes from; None for refusals
 
 
-def training_questions(index: SearchIndex) -> list[tuple[str, str, str, str | None]]:
-    """(question, kind, section ref, sub-heading or None) for every section, variants included."""
+class TrainingQuestion(NamedTuple):
+    question: str
+    kind: str  # "section" | "variant" | "synonym" | "heading" | "learner" | "english"
+    section_ref: str
+    heading: str | None = None  # a "heading" question: the target comes from that sub-heading's text
+    answer: tuple[str, ...] = ()  # an "english" question: its written answer points
+
+
+def training_questions(index: SearchIndex) -> list[TrainingQuestion]:
+    """Every covered training question about the index's sections, variants included."""
     questions = []
     for ref, section in index.sections.items():
         base = section.title.strip().rstrip("?？ ")
-        questions.append((f"{base}？", "section", ref, None))
-        questions += [(t.format(q=base), "variant", ref, None) for t in TEMPLATES[1:]]
+        questions.append(TrainingQuestion(f"{base}？", "section", ref))
+        questions += [TrainingQuestion(t.format(q=base), "variant", ref) for t in TEMPLATES[1:]]
         for term, synonym in SYNONYMS:
             if term in base:
-                questions.append((f"{base.replace(term, synonym, 1)}？", "synonym", ref, None))
+                questions.append(TrainingQuestion(f"{base.replace(term, synonym, 1)}？", "synonym", ref))
         headings = dict.fromkeys(_heading(c.heading) for c in index.chunks if c.section_ref == ref)
         for i, heading in enumerate(h for h in headings if len(h) >= 3):
             template = HEADING_TEMPLATES[i % len(HEADING_TEMPLATES)]
-            questions.append((template.format(title=base, heading=heading), "heading", ref, heading))
-    questions += [(q, "learner", ref, None) for q, ref in learner_questions() if ref in index.sections]
+            questions.append(TrainingQuestion(template.format(title=base, heading=heading), "heading", ref, heading))
+    questions += [TrainingQuestion(q, "learner", ref) for q, ref in learner_questions() if ref in index.sections]
+    questions += [TrainingQuestion(q, "english", ref, answer=points)
+                  for q, ref, points in english_answers() if ref in index.sections]
     return questions
 
 
@@ -76,23 +89,34 @@ def learner_questions() -> list[tuple[str, str]]:
     return [(row["question"], row["section"]) for row in rows]
 
 
+def english_answers() -> list[tuple[str, str, tuple[str, ...]]]:
+    """(question, section ref, answer points) in English about the bundled notes, the answers
+    translated from the section's own text (``assistant/data/lora_train_answers_en.jsonl``), so
+    the adapter answers English questions in English instead of learning that they are refused."""
+    rows = (json.loads(line) for line in prompt_text("lora_train_answers_en.jsonl").splitlines() if line.strip())
+    return [(row["question"], row["section"], tuple(row["answer"])) for row in rows]
+
+
 def refusal_questions() -> list[str]:
     """The packaged out-of-corpus training questions (``assistant/data/lora_refusal_questions.txt``)."""
     lines = prompt_text("lora_refusal_questions.txt").splitlines()
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
-def build_sft_examples(index: SearchIndex, k: int = 3, max_sentences: int = 3, max_chars: int = 200,
+def build_sft_examples(index: SearchIndex, k: int = 3, max_points: int = 4, max_chars: int = 300,
                        seed: int = 0) -> list[SFTExample]:
     """Covered examples whose section retrieval finds in the top k, plus refusal examples, shuffled."""
     examples = []
-    for question, kind, ref, heading in training_questions(index):
+    for question, kind, ref, heading, answer in training_questions(index):
         hits = index.search(question, k=k)
         position = next((n for n, hit in enumerate(hits, start=1) if hit.section_ref == ref), None)
         if position is None:  # retrieval missed the section: no faithful target to teach
             continue
-        text = _under_heading(index, ref, heading) if heading else index.sections[ref].text
-        target = key_point_target(index, question, text, position, max_sentences, max_chars)
+        if answer:
+            target = "\n".join(f"{point} [{position}]" for point in answer)
+        else:
+            text = _under_heading(index, ref, heading) if heading else index.sections[ref].text
+            target = key_point_target(index, question, text, position, max_points, max_chars)
         if target:
             examples.append(SFTExample(question, _messages(question, hits), target, kind, ref))
     for question in refusal_questions():
@@ -103,8 +127,8 @@ def build_sft_examples(index: SearchIndex, k: int = 3, max_sentences: int = 3, m
     return examples
 
 
-def reference_examples(index: SearchIndex, questions, k: int = 3, max_sentences: int = 3,
-                       max_chars: int = 200) -> list[SFTExample]:
+def reference_examples(index: SearchIndex, questions, k: int = 3, max_points: int = 4,
+                       max_chars: int = 300) -> list[SFTExample]:
     """Evaluation questions (``EvalQuestion``) with reference answers built like the training
     targets, for measuring loss/perplexity on held-out questions: covered ones whose gold section
     is retrieved, and out-of-corpus ones with the refusal."""
@@ -125,7 +149,7 @@ def reference_examples(index: SearchIndex, questions, k: int = 3, max_sentences:
         if position is None:
             continue
         ref = hits[position - 1].section_ref
-        target = key_point_target(index, item.question, index.sections[ref].text, position, max_sentences, max_chars)
+        target = key_point_target(index, item.question, index.sections[ref].text, position, max_points, max_chars)
         if target:
             examples.append(SFTExample(item.question, messages, target, "reference", ref))
     return examples
@@ -170,13 +194,12 @@ def cited_key_sentences(index: SearchIndex, question: str, text: str, position: 
     return "\n".join(f"{_clean(s)} [{position}]" for s in sentences)
 
 
-def key_point_target(index: SearchIndex, question: str, text: str, position: int, max_points: int,
-                     max_chars: int) -> str:
-    """The target answer: the section's key points (list items first, as drill mode extracts them)
-    that the answer's quotes will not already show, one a line, each cited ``[position]``, so the
-    synthesis and the quotes together cover more of the section; the key sentences when every
+def key_point_target(index: SearchIndex, question: str, text: str, position: int, max_points: int = 4,
+                     max_chars: int = 300) -> str:
+    """The target answer: ``text``'s points that the answer's quotes will not already show, whole,
+    the ones sharing most terms with the question first, one a line, each cited ``[position]``, so
+    the synthesis and the quotes together cover more of the section; the key sentences when every
     point is quoted. "" when nothing in ``text`` relates to the question."""
-    from assistant.drill import extract_key_points
     from assistant.study import AnswerConfig
 
     answer = AnswerConfig()
@@ -184,15 +207,34 @@ def key_point_target(index: SearchIndex, question: str, text: str, position: int
     quoted = key_sentences(terms, text, index.tokenizer.tokenize, answer.quote_sentences, answer.quote_chars)
     if not quoted:
         return ""
-    lines, used = [], 0
-    for point in extract_key_points(text, max_points=12):
-        if any(point in _clean(q) for q in quoted) or used + len(point) > max_chars:
-            continue
-        lines.append(f"{point} [{position}]")
-        used += len(point)
-        if len(lines) == max_points:
+    points = whole_points(index.tokenizer.tokenize, text, quoted, terms, max_points, max_chars)
+    return ("\n".join(f"{point} [{position}]" for point in points)
+            or cited_key_sentences(index, question, text, position, max_points, max_chars))
+
+
+def whole_points(tokenize, text: str, quoted: list[str], terms: set[str], max_points: int, max_chars: int,
+                 ranked: bool = True) -> list[str]:
+    """``text``'s list items, then its other statements, uncut and not among ``quoted``; ranked
+    by how many of the question's ``terms`` they share (ties in document order), within the limits."""
+    from assistant.drill import _is_point
+
+    sentences = split_sentences(text)
+    items = [s for s in sentences if re.match(r"^([-*•]|\d+[.、)]|[（(]\d+[)）])", s)]
+    points = []
+    for sentence in items + [s for s in sentences if s not in items]:
+        point = _clean(sentence)
+        if _is_point(point) and point not in points and not any(point in _clean(q) for q in quoted):
+            points.append(point)
+    if ranked:
+        points.sort(key=lambda p: -len(set(tokenize(p)) & terms))
+    chosen, used = [], 0
+    for point in points:
+        if used + len(point) <= max_chars:
+            chosen.append(point)
+            used += len(point)
+        if len(chosen) == max_points:
             break
-    return "\n".join(lines) or cited_key_sentences(index, question, text, position, max_points, max_chars)
+    return chosen
 
 
 def _messages(question: str, hits) -> list[dict]:

@@ -9,9 +9,10 @@ training-style target written from the gold section at the position retrieval gi
 adapter that learned its targets perfectly would say. Rows:
 
 - quotes only: no synthesis (what an answer shows when the model's synthesis is dropped);
-- shipped targets: ``assistant.lora_data.key_point_target`` (3 points, 200 characters);
-- whole points, document order / ranked by the question's terms, 3/200 and 4/300;
-- ranked, with 2 points from a second gold section when retrieval gives one (multi-section).
+- shipped targets: ``assistant.lora_data.key_point_target``: whole points ranked by the question's
+  terms, at most 4 and 300 characters (session 5's design, key points cut to 3/200, gave 0.654);
+- whole points in document order / ranked, 3/200;
+- ranked 4/300, with 2 points from a second gold section when retrieval gives one (multi-section).
 
 Key-point recall is the eval's measure (``assistant.evaluation.key_point_recall``). Use the dev
 split to choose a target design; the held-out split stays for the final figure.
@@ -28,33 +29,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def whole_points(index, text: str, quoted: list[str], terms: set[str], ranked: bool, max_points: int,
-                 max_chars: int) -> list[str]:
-    """The section's list items, then its other sentences, uncut, not already quoted; optionally
-    ordered by how many of the question's terms they share."""
-    from assistant.composition import split_sentences
-    from assistant.drill import _is_point
-    from assistant.lora_data import _clean
-
-    sentences = split_sentences(text)
-    items = [s for s in sentences if re.match(r"^([-*•]|\d+[.、)]|[（(]\d+[)）])", s)]
-    points = []
-    for sentence in items + [s for s in sentences if s not in items]:
-        point = _clean(sentence)
-        if _is_point(point) and point not in points and not any(point in _clean(q) for q in quoted):
-            points.append(point)
-    if ranked:
-        points.sort(key=lambda p: -len(set(index.tokenizer.tokenize(p)) & terms))
-    chosen, used = [], 0
-    for point in points:
-        if used + len(point) <= max_chars:
-            chosen.append(point)
-            used += len(point)
-        if len(chosen) == max_points:
-            break
-    return chosen
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--questions", default=str(REPO / "eval" / "dev.jsonl"))
@@ -66,7 +40,7 @@ def main() -> None:
     from assistant.evaluation import gold_matches, key_point_recall, load_questions
     from assistant.followup import retrieval_query
     from assistant.indexing import open_search_index
-    from assistant.lora_data import key_point_target
+    from assistant.lora_data import key_point_target, whole_points
     from assistant.study import StudyAssistant
 
     config = Config.load(None)
@@ -75,10 +49,9 @@ def main() -> None:
     answer = config.answer
     designs = {
         "quotes only": None,
-        "shipped targets (key points, 3/200)": "shipped",
+        "shipped targets (whole points, ranked, 4/300)": "shipped",
         "whole points, document order, 3/200": (False, 3, 200, False),
         "whole points, ranked, 3/200": (True, 3, 200, False),
-        "whole points, ranked, 4/300": (True, 4, 300, False),
         "whole points, ranked, 4/300 + second gold section": (True, 4, 300, True),
     }
     items = [q for q in load_questions(args.questions) if q.covered]
@@ -94,7 +67,7 @@ def main() -> None:
             lines = []
             if design == "shipped" and gold:
                 text = index.sections[hits[gold[0] - 1].section_ref].text
-                target = key_point_target(index, item.question, text, gold[0], 3, 200)
+                target = key_point_target(index, query, text, gold[0])  # a follow-up's query holds its topic
                 lines = target.splitlines() if target else []
             elif isinstance(design, tuple):
                 ranked, max_points, max_chars, second = design
@@ -103,7 +76,8 @@ def main() -> None:
                     quoted = key_sentences(terms, text, index.tokenizer.tokenize, answer.quote_sentences,
                                            answer.quote_chars)
                     room = (max_points, max_chars) if i == 0 else (2, max_chars // 2)
-                    lines += [f"{p} [{n}]" for p in whole_points(index, text, quoted, terms, ranked, *room)]
+                    points = whole_points(index.tokenizer.tokenize, text, quoted, terms, *room, ranked=ranked)
+                    lines += [f"{p} [{n}]" for p in points]
             synthesis = "\n".join(lines)
             cited = sorted({int(n) for n in re.findall(r"\[(\d+)\]", synthesis)})
             shown = compose(synthesis, composer._quotes(terms, hits, cited), "zh")

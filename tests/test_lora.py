@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -57,16 +58,19 @@ def test_examples_use_the_inference_prompt_and_cite_the_section_position(index, 
         position = [h.section_ref for h in hits].index(example.section_ref) + 1
         lines = example.target.splitlines()
         assert lines and all(line.endswith(f" [{position}]") for line in lines)
+        if example.kind == "english":  # written answers: the file's points, in order
+            written = next(t.answer for t in training_questions(index) if t.question == example.question)
+            assert [line.removesuffix(f" [{position}]") for line in lines] == list(written)
+            continue
         section = index.sections[example.section_ref].text.replace("**", "")
         assert all(line[: -len(f" [{position}]")][:12] in section for line in lines)  # drawn from the section
     assert {e.target for e in refusals} <= {refusal_text("zh"), refusal_text("en")}
 
 
-def test_targets_are_the_sections_key_points_the_quotes_do_not_show(index):
+def test_targets_are_whole_points_the_quotes_do_not_show_most_related_first(index):
     """The synthesis learns to add what the answer's quoted sentences leave out."""
-    from assistant.composition import key_sentences
-    from assistant.drill import extract_key_points
-    from assistant.lora_data import key_point_target
+    from assistant.composition import key_sentences, split_sentences
+    from assistant.lora_data import _clean, key_point_target
     from assistant.study import AnswerConfig
 
     question, ref = "数据类别不平衡怎么处理？", "ml_basics_qa#1"
@@ -74,13 +78,23 @@ def test_targets_are_the_sections_key_points_the_quotes_do_not_show(index):
     config = AnswerConfig()
     terms = set(index.tokenizer.tokenize_query(question))
     quoted = key_sentences(terms, text, index.tokenizer.tokenize, config.quote_sentences, config.quote_chars)
-    lines = key_point_target(index, question, text, 2, max_points=3, max_chars=200).splitlines()
+    lines = key_point_target(index, question, text, 2, max_points=4, max_chars=300).splitlines()
     points = [line.removesuffix(" [2]") for line in lines]
-    assert 1 <= len(lines) <= 3 and all(line.endswith(" [2]") for line in lines)
-    assert set(points) <= set(extract_key_points(text, max_points=12))
+    assert 1 <= len(lines) <= 4 and all(line.endswith(" [2]") for line in lines)
+    assert set(points) <= {_clean(s) for s in split_sentences(text)}  # whole sentences and items, uncut
     assert not any(point in quote for point in points for quote in quoted)
-    assert sum(map(len, points)) <= 200
-    assert key_point_target(index, "banana bread recipe", text, 1, 3, 200) == ""  # nothing related: no target
+    assert sum(map(len, points)) <= 300
+    shared = [len(set(index.tokenizer.tokenize(p)) & terms) for p in points]
+    assert shared == sorted(shared, reverse=True)  # the most related first
+    assert key_point_target(index, "banana bread recipe", text, 1) == ""  # nothing related: no target
+
+
+def test_english_questions_are_taught_with_english_answers(index, examples):
+    english = [e for e in examples if e.kind == "english"]
+    assert len(english) >= 17  # about one per section at least
+    # English words and maths symbols (σ, λ, ∘), no Chinese
+    assert not any(re.search(r"[\u4e00-\u9fff]", e.question + e.target) for e in english)
+    assert all(re.search(r"\[\d\]$", line) for e in english for line in e.target.splitlines())
 
 
 def test_training_questions_never_overlap_the_evaluation_sets(index):
