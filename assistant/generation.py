@@ -152,6 +152,22 @@ class OneThread:
             del job, future  # do not keep the last job's model, inputs and outputs alive while waiting
 
 
+_GENERATION_THREAD: OneThread | None = None
+_GENERATION_THREAD_LOCK = threading.Lock()
+
+
+def generation_thread() -> OneThread:
+    """The one thread every generator of this process generates on: one reply at a time per
+    process, and compiled CUDA graphs stay on the thread that recorded them (torch 2.11 keeps the
+    CUDA-graph manager in that thread's locals: a second generator on its own thread failed its
+    compiled step with an AssertionError on an H200)."""
+    global _GENERATION_THREAD
+    with _GENERATION_THREAD_LOCK:
+        if _GENERATION_THREAD is None:
+            _GENERATION_THREAD = OneThread("generate")
+        return _GENERATION_THREAD
+
+
 def _transformers_model(model):
     """The transformers model itself: ``model``, or the one inside a peft model."""
     return model.get_base_model() if hasattr(model, "get_base_model") else model
@@ -209,9 +225,7 @@ class HFGenerator:
         self._static_models: dict = {}  # adapter on/off -> plain model, in static-cache mode
         self._prepared: set[bool] = set()  # which of those have their cache sized and step compiled
         self._prefixes: dict = {}  # (adapter on/off, system prompt ids) -> KV cache: prefix_cache
-        # every generation runs on this one thread: compiled CUDA graphs belong to the thread that
-        # recorded them, and one model generates one reply at a time
-        self._worker = OneThread("generate")
+        self._worker = generation_thread()
 
     @classmethod
     def load(cls, model_path: str, config: GenerationConfig | None = None) -> "HFGenerator":

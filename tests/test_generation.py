@@ -187,3 +187,25 @@ def test_the_system_prompt_cache_keeps_the_reply_and_is_reused(tmp_path):
     assert cached.generate(messages) == whole.generate(messages)
     assert len(cached._prefixes) == 2 and cached._prefixes[(False, kept_ids)] is kept_cache  # both kept
     assert cached._system_ids([{"role": "user", "content": "hi"}], cached.encode([{"role": "user", "content": "hi"}])) is None
+
+
+def test_every_generator_of_a_process_generates_on_one_thread(tiny_generator, tmp_path):
+    """Compiled CUDA graphs work only on the thread that recorded them (torch 2.11), and one
+    device answers one question at a time: a second generator queues on the same thread."""
+    import threading
+
+    other = HFGenerator(tiny_generator.model, tiny_generator.tokenizer, tiny_generator.config, "cpu")
+    seen = []
+    for generator in (tiny_generator, other):
+        generate = generator.model.generate
+
+        def record(*args, _generate=generate, **kwargs):
+            seen.append(threading.get_ident())
+            return _generate(*args, **kwargs)
+
+        generator.model.generate = record
+        try:
+            generator.generate(MESSAGES, max_new_tokens=2)
+        finally:
+            del generator.model.generate
+    assert len(seen) == 2 and seen[0] == seen[1] != threading.get_ident()
