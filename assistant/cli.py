@@ -213,10 +213,10 @@ def cmd_train_lora(args) -> int:
     from pathlib import Path
 
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     from assistant.evaluation import load_questions
-    from assistant.generation import pick_device
+    from assistant.generation import load_tokenizer, pick_device
     from assistant.indexing import open_search_index
     from assistant.lora import LoraTrainingConfig, train_lora
     from assistant.lora_data import build_sft_examples, overlapping, reference_examples
@@ -235,7 +235,7 @@ def cmd_train_lora(args) -> int:
         raise ValueError(f"{len(leaks)} training question(s) overlap the held-out set, e.g. {leaks[0]}")
     device = pick_device(config.llm.device)
     model_path = resolve_model(config.llm.model, config.data_path)
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    tokenizer = load_tokenizer(model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.bfloat16).to(device)
     base = {"model": config.llm.model}
     if config.llm.model != BUNDLED:

@@ -7,6 +7,7 @@ otherwise the CPU in the dtype configured (see benchmarks/llm_speed.py for the m
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -21,6 +22,11 @@ log = logging.getLogger(__name__)
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 PREFIX_CACHES = 4  # system-prompt KV caches kept (adapter on/off x Chinese/English system prompt)
+# tokenizer classes that tokenizer.json defines completely (no class-specific rules on top): a
+# local folder of these loads it directly (load_tokenizer)
+WHOLE_JSON_TOKENIZERS = {"Qwen2Tokenizer", "Qwen2TokenizerFast", "PreTrainedTokenizerFast", "TokenizersBackend"}
+TOKENIZER_SETTINGS = ("bos_token", "eos_token", "pad_token", "unk_token", "model_max_length", "padding_side",
+                      "clean_up_tokenization_spaces", "split_special_tokens")
 
 
 @dataclass(frozen=True)
@@ -168,6 +174,28 @@ def generation_thread() -> OneThread:
         return _GENERATION_THREAD
 
 
+def load_tokenizer(model_path: str):
+    """The model's tokenizer. A local folder whose tokenizer.json defines the whole tokenizer (the
+    bundled Qwen2 one among them) is read by the ``tokenizers`` library directly: the same ids and
+    chat template as ``AutoTokenizer``, which (transformers 5.24) also parses the 7 MB JSON file
+    in Python several times, ~1 s of every start. Anything else: ``AutoTokenizer``."""
+    from pathlib import Path
+
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    folder = Path(model_path)
+    json_file, config_file = folder / "tokenizer.json", folder / "tokenizer_config.json"
+    if json_file.is_file() and config_file.is_file():
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        settings = {key: config[key] for key in TOKENIZER_SETTINGS if config.get(key) is not None}
+        template_file = folder / "chat_template.jinja"
+        template = template_file.read_text(encoding="utf-8") if template_file.is_file() else config.get("chat_template")
+        plain = all(not isinstance(value, dict) for value in settings.values())  # not AddedToken records
+        if config.get("tokenizer_class") in WHOLE_JSON_TOKENIZERS and plain and isinstance(template, str | None):
+            return PreTrainedTokenizerFast(tokenizer_file=str(json_file), chat_template=template, **settings)
+    return AutoTokenizer.from_pretrained(model_path, trust_remote_code=False)
+
+
 def _transformers_model(model):
     """The transformers model itself: ``model``, or the one inside a peft model."""
     return model.get_base_model() if hasattr(model, "get_base_model") else model
@@ -231,7 +259,7 @@ class HFGenerator:
     def load(cls, model_path: str, config: GenerationConfig | None = None) -> "HFGenerator":
         """Load a model dir or hub id (never with remote code) onto the configured device."""
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
         config = config or GenerationConfig()
         device = pick_device(config.device)
@@ -239,7 +267,7 @@ class HFGenerator:
             torch.set_num_threads(config.threads or os.cpu_count() or 1)
         int8 = config.cpu_int8 and device == "cpu"
         dtype = torch.float32 if int8 else pick_dtype(config, device)
-        tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=False)
+        tokenizer = load_tokenizer(model_path)
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, trust_remote_code=False)
         model.to(device).eval()
         adapter = resolve_adapter(config.adapter, model_path)
@@ -286,7 +314,7 @@ class HFGenerator:
             try:
                 if not abandoned.is_set():  # closed while it waited for the generation thread
                     with torch.inference_mode(), switch:
-                        past = {} if prefix is None else {"cache": self._prefix_cache(model, prefix, cached)}
+                        past = {} if prefix is None else {"cache": self._warm_cache(model, prefix, cached, inputs)}
                         model.generate(**kwargs, **past)
             finally:
                 try:
@@ -314,6 +342,18 @@ class HFGenerator:
         if not ids or len(prompt) <= len(ids) or tuple(prompt[: len(ids)].tolist()) != ids:
             return None
         return ids
+
+    def _warm_cache(self, model, prefix: tuple[int, ...], adapter: bool, inputs: dict):
+        """The KV cache of the whole prompt but its last token: a copy of the system prompt's,
+        extended by one plain forward pass over the rest. ``generate()`` then feeds only the last
+        token, so prompt-lookup decoding's first step verifies its draft on top of a warm cache
+        instead of prefilling the prompt through an explicit attention mask (which cost ~1 s of
+        time to first token on the CPU). Runs on the generation thread."""
+        cache = self._prefix_cache(model, prefix, adapter)
+        rest = inputs["input_ids"][:, len(prefix):-1]
+        if rest.shape[1]:
+            model(input_ids=rest, cache=cache, use_cache=True, logits_to_keep=1)
+        return cache
 
     def _prefix_cache(self, model, ids: tuple[int, ...], adapter: bool):
         """A copy of the KV cache of ``ids`` (the system prompt) for this adapter setting, computed

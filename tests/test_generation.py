@@ -171,14 +171,15 @@ def test_the_system_prompt_cache_keeps_the_reply_and_is_reused(tmp_path):
 
     hook = cached.model.register_forward_pre_hook(record, with_kwargs=True)
     try:
-        for lookup in (10, 0):  # the first step feeds only what the cache lacks, drafting or not
-            cached.config = dataclasses.replace(cached.config, prompt_lookup=lookup)
-            messages = [system, {"role": "user", "content": questions[1]}]
-            calls.clear()
+        for lookup in (10, 0):  # one plain pass over the prompt but its last token, on top of the
+            cached.config = dataclasses.replace(cached.config, prompt_lookup=lookup)  # system prompt's
+            messages = [system, {"role": "user", "content": questions[1]}]  # cache; then generate()'s
+            calls.clear()  # first step feeds only that last token (and its draft), drafting or not
             assert cached.generate(messages)
             prompt = cached.encode(messages)["input_ids"].shape[1]
-            fed, past = calls[0]
-            assert past == len(kept_ids) and prompt - past <= fed <= prompt - past + lookup
+            assert calls[0] == (prompt - len(kept_ids) - 1, len(kept_ids))
+            fed, past = calls[1]
+            assert past == prompt - 1 and 1 <= fed <= 1 + lookup
     finally:
         hook.remove()
 
@@ -209,3 +210,29 @@ def test_every_generator_of_a_process_generates_on_one_thread(tiny_generator, tm
         finally:
             del generator.model.generate
     assert len(seen) == 2 and seen[0] == seen[1] != threading.get_ident()
+
+
+def test_a_whole_json_tokenizer_is_read_directly_with_the_same_ids(tmp_path, monkeypatch):
+    """load_tokenizer skips AutoTokenizer for tokenizer classes that tokenizer.json defines whole,
+    with the same ids, chat prompt and special tokens; other classes still go to AutoTokenizer."""
+    import json
+
+    from transformers import AutoTokenizer
+
+    from assistant.generation import load_tokenizer
+
+    path = build_tiny_qwen2(tmp_path / "tiny")
+    settings = json.loads((path / "tokenizer_config.json").read_text())
+    for name in ("TokenizersBackend", "Qwen2Tokenizer"):
+        (path / "tokenizer_config.json").write_text(json.dumps({**settings, "tokenizer_class": name}))
+        auto = AutoTokenizer.from_pretrained(path)
+        direct = load_tokenizer(str(path))
+        for text in ["过拟合 正则化 dropout", "Hello  world\t\n 鞍点 [1]", "<|im_start|>user\nhi<|im_end|>"]:
+            assert direct(text)["input_ids"] == auto(text)["input_ids"]
+        assert (direct.apply_chat_template(MESSAGES, tokenize=False, add_generation_prompt=True)
+                == auto.apply_chat_template(MESSAGES, tokenize=False, add_generation_prompt=True))
+        assert (direct.eos_token, direct.pad_token, direct.bos_token) == (auto.eos_token, auto.pad_token, auto.bos_token)
+    seen = []
+    monkeypatch.setattr(AutoTokenizer, "from_pretrained", lambda *a, **k: seen.append(a) or "auto")
+    (path / "tokenizer_config.json").write_text(json.dumps({**settings, "tokenizer_class": "LlamaTokenizer"}))
+    assert load_tokenizer(str(path)) == "auto" and seen

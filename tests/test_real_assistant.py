@@ -21,3 +21,23 @@ def test_answer_cites_the_right_section(assistant):
 def test_question_outside_the_corpus_is_refused(assistant):
     answer = assistant.ask("How long should I boil an egg?")
     assert answer.refused and answer.citations == []
+
+
+def test_the_bundled_tokenizer_read_directly_equals_autotokenizer(assistant):
+    """load_tokenizer reads tokenizer.json with the tokenizers library (faster start): the same ids
+    on the whole seed corpus, the same chat prompt, the same special tokens."""
+    from transformers import AutoTokenizer
+
+    from assistant.generation import _transformers_model
+    from corpus.loading import default_corpus_path
+
+    fast = assistant.generator.tokenizer
+    auto = AutoTokenizer.from_pretrained(_transformers_model(assistant.generator.model).name_or_path)
+    assert type(fast).__name__ != type(auto).__name__ == "Qwen2Tokenizer"  # really the direct path
+    lines = default_corpus_path().read_text(encoding="utf-8").splitlines()
+    assert [fast(line)["input_ids"] for line in lines] == [auto(line)["input_ids"] for line in lines]
+    messages = [{"role": "system", "content": "只依据资料回答。"}, {"role": "user", "content": "什么是 Dropout？"}]
+    prompt = auto.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    assert fast.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) == prompt
+    assert (fast.eos_token_id, fast.pad_token_id, fast.all_special_ids) == (auto.eos_token_id, auto.pad_token_id,
+                                                                            auto.all_special_ids)
