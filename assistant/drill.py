@@ -65,14 +65,14 @@ def extract_key_points(text: str, max_points: int = MAX_POINTS) -> list[str]:
         point = re.sub(r"^([-*•]\s*)?(\d+[.、)]\s*|[（(]\d+[)）]\s*)?", "", point).strip()
         if len(point) > POINT_CHARS:
             point = re.split(r"[,，;；:：]", point[:POINT_CHARS])[0]
-        if _is_point(point) and point not in points:
+        if is_point(point) and point not in points:
             points.append(point)
         if len(points) == max_points:
             break
     return points
 
 
-def _is_point(text: str) -> bool:
+def is_point(text: str) -> bool:
     """A gradable statement: some Chinese, no formula, not a figure caption or a lead-in ending in a colon."""
     cjk = sum("\u4e00" <= ch <= "\u9fff" for ch in text)
     return (cjk >= 4 and "$" not in text and not text.endswith((":", "："))

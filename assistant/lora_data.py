@@ -216,14 +216,14 @@ def whole_points(tokenize, text: str, quoted: list[str], terms: set[str], max_po
                  ranked: bool = True) -> list[str]:
     """``text``'s list items, then its other statements, uncut and not among ``quoted``; ranked
     by how many of the question's ``terms`` they share (ties in document order), within the limits."""
-    from assistant.drill import _is_point
+    from assistant.drill import is_point
 
     sentences = split_sentences(text)
     items = [s for s in sentences if re.match(r"^([-*•]|\d+[.、)]|[（(]\d+[)）])", s)]
     points = []
     for sentence in items + [s for s in sentences if s not in items]:
         point = _clean(sentence)
-        if _is_point(point) and point not in points and not any(point in _clean(q) for q in quoted):
+        if is_point(point) and point not in points and not any(point in _clean(q) for q in quoted):
             points.append(point)
     if ranked:
         points.sort(key=lambda p: -len(set(tokenize(p)) & terms))
