@@ -89,6 +89,19 @@ def cross_language_groundedness(answer: str, source_terms: set[str] | frozenset[
     return sum(bool(unit & source_terms) for unit in units) / len(units)
 
 
+def drop_repeated_lines(text: str) -> str:
+    """``text`` without the lines that repeat an earlier one (citations and spacing aside): a small
+    model that loops writes the same point two or three times."""
+    seen, kept = set(), []
+    for line in text.splitlines():
+        key = re.sub(r"\s+", "", _CITATION.sub("", line))
+        if key and key in seen:
+            continue
+        seen.add(key)
+        kept.append(line)
+    return "\n".join(kept).strip()
+
+
 def compose(synthesis: str, quotes: list[tuple[int, str]], language: str) -> str:
     """Synthesis, then the quoted sentences as a list: ``> 句子 [n]``."""
     if not quotes:

@@ -20,7 +20,14 @@ from importlib import resources
 
 from index import Hit, SearchIndex
 
-from assistant.composition import compose, cross_language_groundedness, groundedness, key_sentences, lead_sentences
+from assistant.composition import (
+    compose,
+    cross_language_groundedness,
+    drop_repeated_lines,
+    groundedness,
+    key_sentences,
+    lead_sentences,
+)
 from assistant.followup import retrieval_query
 from assistant.prompting import (
     build_bare_messages,
@@ -252,7 +259,7 @@ class StudyAssistant:
             yield piece
         raw = "".join(pieces).strip()
         valid, invalid = parse_citations(raw, len(hits))
-        synthesis = drop_invalid_citations(raw, len(hits)) if invalid else raw
+        synthesis = drop_repeated_lines(drop_invalid_citations(raw, len(hits)) if invalid else raw)
         language = question_language(question)
         refused = refusal_text(language) in synthesis or refusal_text("zh") in synthesis
         grounding = None

@@ -1,4 +1,11 @@
-from assistant.composition import compose, cross_language_groundedness, groundedness, key_sentences, split_sentences
+from assistant.composition import (
+    compose,
+    cross_language_groundedness,
+    drop_repeated_lines,
+    groundedness,
+    key_sentences,
+    split_sentences,
+)
 
 
 def tokenize(text):
@@ -49,3 +56,10 @@ def test_cross_language_groundedness_checks_only_terms_the_corpus_uses():
 def test_compose_marks_quotes_with_their_source():
     assert compose("答 [1]。", [(1, "- 1. 数据增强。"), (2, "早停。")], "zh") == "答 [1]。\n\n资料原文要点：\n> 1. 数据增强。 [1]\n> 早停。 [2]"
     assert compose("Answer.", [], "en") == "Answer."
+
+
+def test_repeated_lines_of_a_looping_synthesis_are_dropped():
+    looping = "损失函数的权重均衡。 [1]\n损失函数的权重均衡。 [1]\n对少数类过采样。 [2]\n损失函数的权重均衡。[1]"
+    assert drop_repeated_lines(looping) == "损失函数的权重均衡。 [1]\n对少数类过采样。 [2]"
+    kept = "Dropout 随机失活。 [1]\n\nL2 正则惩罚大权重。 [2]"  # distinct lines and blank lines stay
+    assert drop_repeated_lines(kept) == kept

@@ -52,6 +52,15 @@ def test_english_synthesis_is_checked_on_the_terms_the_notes_use(index):
     assert answer.grounding < 0.6 and "Adam" not in answer.text
 
 
+def test_a_looping_synthesis_keeps_each_line_once_and_the_final_answer_revises_the_stream(index):
+    line = "对少数类别数据做过采样,多数类别数据做欠采样。 [1]"
+    assistant = StudyAssistant(index, ScriptedGenerator("\n".join([line, line, line])),
+                               AnswerConfig(refuse_unknown_names=False))
+    *pieces, answer = assistant.stream("类别不平衡怎么处理？")
+    assert answer.text.count("多数类别数据做欠采样") <= 2  # once in the synthesis, at most once quoted
+    assert answer.text.startswith(line + "\n\n") and "".join(pieces).startswith(line + "\n" + line)
+
+
 MADE_UP = "Transformer 的位置编码使用正弦和余弦函数给每个词加上位置向量 [1]。"
 
 
