@@ -314,7 +314,7 @@ class HFGenerator:
             try:
                 if not abandoned.is_set():  # closed while it waited for the generation thread
                     with torch.inference_mode(), switch:
-                        past = {} if prefix is None else {"cache": self._warm_cache(model, prefix, cached, inputs)}
+                        past = {} if prefix is None else {"cache": self._prefix_cache(model, prefix, cached)}
                         model.generate(**kwargs, **past)
             finally:
                 try:
@@ -342,18 +342,6 @@ class HFGenerator:
         if not ids or len(prompt) <= len(ids) or tuple(prompt[: len(ids)].tolist()) != ids:
             return None
         return ids
-
-    def _warm_cache(self, model, prefix: tuple[int, ...], adapter: bool, inputs: dict):
-        """The KV cache of the whole prompt but its last token: a copy of the system prompt's,
-        extended by one plain forward pass over the rest. ``generate()`` then feeds only the last
-        token, so prompt-lookup decoding's first step verifies its draft on top of a warm cache
-        instead of prefilling the prompt through an explicit attention mask (which cost ~1 s of
-        time to first token on the CPU). Runs on the generation thread."""
-        cache = self._prefix_cache(model, prefix, adapter)
-        rest = inputs["input_ids"][:, len(prefix):-1]
-        if rest.shape[1]:
-            model(input_ids=rest, cache=cache, use_cache=True, logits_to_keep=1)
-        return cache
 
     def _prefix_cache(self, model, ids: tuple[int, ...], adapter: bool):
         """A copy of the KV cache of ``ids`` (the system prompt) for this adapter setting, computed

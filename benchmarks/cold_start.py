@@ -3,10 +3,13 @@ piece and to its exit, with the index and the converted model already in the dat
 
     python benchmarks/cold_start.py                       # 3 runs of the default question
     python benchmarks/cold_start.py --runs 5 --question "L1正则为什么更容易产生稀疏解？"
+    python benchmarks/cold_start.py --runs 5 --compare-autotokenizer --out benchmarks/results/cold_start_tokenizer.json
 
 Each run starts `study-assistant ask QUESTION` (streaming, as a user runs it) and reads its
 standard output as it comes. One untimed run first builds the index and converts the model if
 they are missing. Prints the medians and writes benchmarks/results/cold_start.json.
+``--compare-autotokenizer`` interleaves runs that load the tokenizer with ``AutoTokenizer`` (as
+before ``load_tokenizer`` read tokenizer.json directly) and reports both.
 """
 
 from __future__ import annotations
@@ -46,21 +49,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--question", default="Dropout为什么能防止过拟合？")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--compare-autotokenizer", action="store_true",
+                        help="interleave runs that load the tokenizer with AutoTokenizer")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "cold_start.json"))
     args = parser.parse_args()
 
     executable = shutil.which("study-assistant") or str(Path(sys.executable).parent / "study-assistant")
-    command = [executable, "ask", args.question]
-    one_run(command)  # builds or converts whatever is missing; not timed
-    runs = []
+    commands = {"shipped": [executable, "ask", args.question]}
+    if args.compare_autotokenizer:
+        commands["autotokenizer"] = [sys.executable, "-c", (
+            "import sys; import assistant.generation as g; g.WHOLE_JSON_TOKENIZERS.clear(); "
+            "from assistant.cli import main; raise SystemExit(main(sys.argv[1:]))"), "ask", args.question]
+    one_run(commands["shipped"])  # builds or converts whatever is missing; not timed
+    runs = {name: [] for name in commands}
     for i in range(args.runs):
-        runs.append(one_run(command))
-        print(f"  run {i + 1}: first piece {runs[-1]['first_piece_s']:.2f} s, exit {runs[-1]['exit_s']:.2f} s",
-              flush=True)
-    result = {"question": args.question, "runs": runs,
-              "first_piece_median_s": statistics.median(r["first_piece_s"] for r in runs),
-              "exit_median_s": statistics.median(r["exit_s"] for r in runs)}
-    print(f"median: first piece {result['first_piece_median_s']:.2f} s, exit {result['exit_median_s']:.2f} s")
+        for name, command in commands.items():
+            runs[name].append(one_run(command))
+            print(f"  run {i + 1} {name}: first piece {runs[name][-1]['first_piece_s']:.2f} s, "
+                  f"exit {runs[name][-1]['exit_s']:.2f} s", flush=True)
+
+    def summary(rows):
+        return {"first_piece_median_s": statistics.median(r["first_piece_s"] for r in rows),
+                "exit_median_s": statistics.median(r["exit_s"] for r in rows)}
+
+    result = {"question": args.question, "runs": runs["shipped"], **summary(runs["shipped"])}
+    if args.compare_autotokenizer:
+        result["autotokenizer"] = {"runs": runs["autotokenizer"], **summary(runs["autotokenizer"])}
+    for name, row in [("shipped", result)] + ([("autotokenizer", result["autotokenizer"])]
+                                              if args.compare_autotokenizer else []):
+        print(f"median {name}: first piece {row['first_piece_median_s']:.2f} s, exit {row['exit_median_s']:.2f} s")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1, ensure_ascii=False), "utf-8")
 
