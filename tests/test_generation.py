@@ -233,5 +233,8 @@ def test_a_whole_json_tokenizer_is_read_directly_with_the_same_ids(tmp_path, mon
         assert (direct.eos_token, direct.pad_token, direct.bos_token) == (auto.eos_token, auto.pad_token, auto.bos_token)
     seen = []
     monkeypatch.setattr(AutoTokenizer, "from_pretrained", lambda *a, **k: seen.append(a) or "auto")
-    (path / "tokenizer_config.json").write_text(json.dumps({**settings, "tokenizer_class": "LlamaTokenizer"}))
-    assert load_tokenizer(str(path)) == "auto" and seen
+    for unknown in ({"tokenizer_class": "LlamaTokenizer"}, {"extra_special_tokens": ["<|im_start|>"]},
+                    {"add_prefix_space": True}):  # a class or option the direct load does not apply
+        (path / "tokenizer_config.json").write_text(json.dumps({**settings, **unknown}))
+        assert load_tokenizer(str(path)) == "auto"
+    assert len(seen) == 3
