@@ -113,7 +113,7 @@ def build_sft_examples(index: SearchIndex, k: int = 3, max_points: int = 4, max_
         if position is None:  # retrieval missed the section: no faithful target to teach
             continue
         if answer:
-            target = "\n".join(f"{point} [{position}]" for point in answer)
+            target = cited_lines(answer, position)
         else:
             text = _under_heading(index, ref, heading) if heading else index.sections[ref].text
             target = key_point_target(index, question, text, position, max_points, max_chars)
@@ -191,7 +191,7 @@ def cited_key_sentences(index: SearchIndex, question: str, text: str, position: 
     "" when no sentence shares a term with the question."""
     terms = set(index.tokenizer.tokenize_query(question))
     sentences = key_sentences(terms, text, index.tokenizer.tokenize, max_sentences, max_chars)
-    return "\n".join(f"{_clean(s)} [{position}]" for s in sentences)
+    return cited_lines([_clean(s) for s in sentences], position)
 
 
 def key_point_target(index: SearchIndex, question: str, text: str, position: int, max_points: int = 4,
@@ -208,8 +208,12 @@ def key_point_target(index: SearchIndex, question: str, text: str, position: int
     if not quoted:
         return ""
     points = whole_points(index.tokenizer.tokenize, text, quoted, terms, max_points, max_chars)
-    return ("\n".join(f"{point} [{position}]" for point in points)
-            or cited_key_sentences(index, question, text, position, max_points, max_chars))
+    return cited_lines(points, position) or cited_key_sentences(index, question, text, position, max_points, max_chars)
+
+
+def cited_lines(points, position: int) -> str:
+    """One point a line, each citing source ``[position]``: the target answers' form."""
+    return "\n".join(f"{point} [{position}]" for point in points)
 
 
 def whole_points(tokenize, text: str, quoted: list[str], terms: set[str], max_points: int, max_chars: int,
