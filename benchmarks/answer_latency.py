@@ -3,6 +3,7 @@ prompt, top-k sources, question) and the first streamed piece, on typical dev qu
 
     python benchmarks/answer_latency.py                       # 15 dev questions, 4 settings
     python benchmarks/answer_latency.py --questions 30 --out benchmarks/results/answer_latency.json
+    python benchmarks/answer_latency.py --config k2.toml --out …   # e.g. two sources ([answer] k = 2)
 
 Settings, interleaved question by question so that machine drift hits each alike: the system
 prompt's KV cache (``llm.prefix_cache``) on and off, each with the LoRA adapter on and off. One
@@ -30,6 +31,7 @@ def main() -> None:
     parser.add_argument("--file", default=str(REPO / "eval" / "dev.jsonl"))
     parser.add_argument("--new-tokens", type=int, default=4, help="tokens generated per answer")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "answer_latency.json"))
+    parser.add_argument("--config", default=None, help="TOML config file, e.g. one with [answer] k = 2")
     args = parser.parse_args()
 
     import torch
@@ -39,7 +41,7 @@ def main() -> None:
     from assistant.generation import HFGenerator
     from assistant.prompting import build_messages
 
-    assistant = StudyAssistant.from_config(progress=False)
+    assistant = StudyAssistant.from_config(args.config, progress=False)
     base = assistant.generator
     whole = HFGenerator(base.model, base.tokenizer, dataclasses.replace(base.config, prefix_cache=False),
                         base.device, base.adapter)
