@@ -45,7 +45,6 @@ def main() -> None:
     base = assistant.generator
     whole = HFGenerator(base.model, base.tokenizer, dataclasses.replace(base.config, prefix_cache=False),
                         base.device, base.adapter)
-    whole._worker = base._worker  # one model, one generation thread: no run overlaps another
     settings = {(cache, adapter): generator for cache, generator in (("cached", base), ("whole", whole))
                 for adapter in ((True, False) if base.adapter else (False,))}
     items = [q for q in load_questions(args.file) if q.covered and not q.history][: args.questions]
@@ -58,7 +57,8 @@ def main() -> None:
         next(pieces)
         elapsed = time.perf_counter() - started
         pieces.close()  # stops the generation at its next step…
-        base._worker.submit(lambda: None).result()  # …which ends before the next timing starts
+        base._worker.submit(lambda: None).result()  # …which ends before the next timing starts (one
+        # generation thread per process: no run overlaps another)
         return elapsed, generator.encode(messages)["input_ids"].shape[1]
 
     for (cache, adapter), generator in settings.items():  # warm-up: kernels, and the cached prefixes

@@ -68,15 +68,12 @@ def main() -> None:
             print(f"  run {i + 1} {name}: first piece {runs[name][-1]['first_piece_s']:.2f} s, "
                   f"exit {runs[name][-1]['exit_s']:.2f} s", flush=True)
 
-    def summary(rows):
-        return {"first_piece_median_s": statistics.median(r["first_piece_s"] for r in rows),
-                "exit_median_s": statistics.median(r["exit_s"] for r in rows)}
-
-    result = {"question": args.question, "runs": runs["shipped"], **summary(runs["shipped"])}
-    if args.compare_autotokenizer:
-        result["autotokenizer"] = {"runs": runs["autotokenizer"], **summary(runs["autotokenizer"])}
-    for name, row in [("shipped", result)] + ([("autotokenizer", result["autotokenizer"])]
-                                              if args.compare_autotokenizer else []):
+    medians = {name: {"first_piece_median_s": statistics.median(r["first_piece_s"] for r in rows),
+                      "exit_median_s": statistics.median(r["exit_s"] for r in rows)} for name, rows in runs.items()}
+    result = {"question": args.question, "runs": runs["shipped"], **medians["shipped"]}
+    if "autotokenizer" in runs:
+        result["autotokenizer"] = {"runs": runs["autotokenizer"], **medians["autotokenizer"]}
+    for name, row in medians.items():
         print(f"median {name}: first piece {row['first_piece_median_s']:.2f} s, exit {row['exit_median_s']:.2f} s")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1, ensure_ascii=False), "utf-8")
