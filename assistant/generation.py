@@ -201,6 +201,41 @@ def load_tokenizer(model_path: str):
     return AutoTokenizer.from_pretrained(model_path, trust_remote_code=False)
 
 
+def plain_strides_for_output_layer(model) -> None:
+    """Hand the output layer (lm_head) its input with plain strides: a one-row copy per step that
+    saves ~1.1 s of every prefill on this CPU. Idempotent.
+
+    ``logits_to_keep=1`` slices the last position: a [1, 1, 896] view into [1, n, 896], whose
+    strides torch's matmul cannot fold into one matrix product unless the weight requires grad.
+    A peft model freezes the base weights, so the batched product it falls back to first copied
+    the whole output weight transposed (896 x 151,936) on every forward pass with n > 1
+    (profile in benchmarks/README.md). The copy made here changes no value (a test checks).
+    """
+    import torch
+
+    layer = _transformers_model(model).get_output_embeddings()
+    if layer is None or getattr(layer, "plain_strides", False):
+        return
+
+    def plain(module, args):
+        hidden = args[0]  # [batch, positions, hidden]
+        if hidden.dim() > 2 and hidden.stride() != _plain_strides(hidden.shape):
+            return (hidden.clone(memory_format=torch.contiguous_format), *args[1:])
+        return None
+
+    layer.register_forward_pre_hook(plain)
+    layer.plain_strides = True
+
+
+def _plain_strides(shape) -> tuple[int, ...]:
+    """Row-major strides of ``shape``: (1, 1, 896) -> (896, 896, 1)."""
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= size
+    return tuple(reversed(strides))
+
+
 def _transformers_model(model):
     """The transformers model itself: ``model``, or the one inside a peft model."""
     return model.get_base_model() if hasattr(model, "get_base_model") else model
@@ -247,18 +282,20 @@ def _feed_only_uncached_tokens(model) -> None:
 class HFGenerator:
     """A transformers causal LM with its tokenizer's chat template."""
 
-    def __init__(self, model, tokenizer, config: GenerationConfig, device: str, adapter: str | None = None):
-        self.model = model
+    def __init__(self, model, tokenizer, config: GenerationConfig, device: str, lora=None):
+        self.model = model  # a plain transformers model (an adapter comes merged, as ``lora``)
         self.tokenizer = tokenizer
         self.config = config
         self.device = device
-        self.adapter = adapter  # folder of the attached LoRA adapter, None without one
-        self.use_adapter = adapter is not None  # switch it off per call (stream(adapter=False)) or here
+        self.lora = lora  # assistant.lora.MergedAdapter that switches ``model``'s weights, or None
+        self.adapter = lora.path if lora else None  # folder of the adapter, None without one
+        self.use_adapter = lora is not None  # switch it off per call (stream(adapter=False)) or here
         self.static_cache = False  # set by warm_up() on CUDA (GenerationConfig.static_cache)
         self._static_models: dict = {}  # adapter on/off -> plain model, in static-cache mode
         self._prepared: set[bool] = set()  # which of those have their cache sized and step compiled
         self._prefixes: dict = {}  # (adapter on/off, system prompt ids) -> KV cache: prefix_cache
         self._worker = generation_thread()
+        plain_strides_for_output_layer(model)
 
     @classmethod
     def load(cls, model_path: str, config: GenerationConfig | None = None) -> "HFGenerator":
@@ -276,22 +313,24 @@ class HFGenerator:
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, trust_remote_code=False)
         model.to(device).eval()
         adapter = resolve_adapter(config.adapter, model_path)
+        lora = None
         if adapter:
-            from assistant.lora import load_adapter
+            from assistant.lora import MergedAdapter, load_adapter
 
             model = load_adapter(model, adapter)
             if int8:  # dynamic int8 needs plain Linear layers: fold the adapter in (no switching off)
                 model = model.merge_and_unload()
+            else:
+                lora = MergedAdapter(model, adapter)
+                model = lora.model
         if int8:
             model = quantize_int8(model)
         log.info("Loaded %s on %s (%s)%s.", model_path, device, "int8 dynamic" if int8 else str(dtype).removeprefix("torch."),
                  f" with LoRA adapter {adapter}" if adapter else "")
-        return cls(model, tokenizer, config, device, None if (adapter and int8) else adapter)
+        return cls(model, tokenizer, config, device, lora)
 
     def stream(self, messages: list[dict], adapter: bool | None = None, **overrides) -> Iterator[str]:
         """Yield the reply's text pieces as they are decoded. ``adapter=False``: without the LoRA adapter."""
-        import contextlib
-
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
@@ -303,23 +342,22 @@ class HFGenerator:
             def __call__(self, input_ids, scores, **kwargs):
                 return torch.full((input_ids.shape[0],), abandoned.is_set(), dtype=torch.bool, device=input_ids.device)
 
-        use = self.use_adapter if adapter is None else adapter
-        if self.static_cache and self.try_static_cache(use):  # one plain model per adapter setting
-            model, switch = self._static_model(bool(self.adapter) and use), contextlib.nullcontext()
-        else:  # (decided before the options below, which name the static cache only in that mode)
-            model = self.model
-            switch = self.model.disable_adapter() if self.adapter and not use else contextlib.nullcontext()
+        on = bool(self.lora) and (self.use_adapter if adapter is None else adapter)
+        static = self.static_cache and self.try_static_cache(on)  # one model per adapter setting
+        # (decided before the options below, which name the static cache only in that mode)
+        model = self._static_model(on) if static else self.model
         kwargs = {**inputs, **self._decoding(**overrides), "streamer": streamer,
                   "stopping_criteria": StoppingCriteriaList([WhenAbandoned()])}
         warm = self.config.prefix_cache and not self.static_cache and _warm_start_supported(model)
         prefix = self._system_ids(messages, inputs) if warm else None
-        cached = bool(self.adapter) and use
 
         def run():
             try:
                 if not abandoned.is_set():  # closed while it waited for the generation thread
-                    with torch.inference_mode(), switch:
-                        past = {} if prefix is None else {"cache": self._prefix_cache(model, prefix, cached)}
+                    if self.lora and not static:  # every run sets the weights it answers with
+                        self.lora.switch(model, on)
+                    with torch.inference_mode():
+                        past = {} if prefix is None else {"cache": self._prefix_cache(model, prefix, on)}
                         model.generate(**kwargs, **past)
             finally:
                 try:
@@ -385,34 +423,26 @@ class HFGenerator:
             log.warning("Static-cache decoding failed; decoding with the dynamic cache.", exc_info=True)
             self.static_cache = False
             self._static_models = {}
-            if self.adapter and not hasattr(self.model, "disable_adapter"):  # unloaded for static: put it back
-                from assistant.lora import load_adapter
-
-                try:
-                    self.model = load_adapter(self.model, self.adapter)
-                except Exception:  # answer without it rather than claim it is on
-                    log.error("Could not reload the LoRA adapter %s; answering without it.", self.adapter,
-                              exc_info=True)
-                    self.adapter, self.use_adapter = None, False
             return False
 
     def use_static_cache(self) -> None:
         """Decode from now on with a static KV cache of ``static_cache_tokens`` (compiled on CUDA).
 
-        With an adapter, the adapter is merged into a copy of the model and the original keeps the
-        plain base weights: the switch then picks a model instead of toggling LoRA layers (which the
-        compiled step cannot follow), at the cost of a second copy of the weights. The model in use
-        is prepared now, the other on its first use.
+        With an adapter, a copy of the model that shares all its weights holds the merged ones and
+        the model itself the base ones: the switch then picks a model instead of swapping weights
+        under a compiled step. The model in use is prepared now, the other on its first use.
         """
         if self.static_cache:
             return
 
         def split_models():  # on the generation thread: no generation runs while the model changes
-            if self.adapter:
+            if self.lora:
                 import copy
 
-                merged = copy.deepcopy(self.model).merge_and_unload()
-                self.model = self.model.unload()
+                shared = {id(p): p for p in self.model.parameters()}  # deepcopy reuses what its memo names
+                merged = copy.deepcopy(self.model, memo=shared)
+                self.lora.switch(merged, True)
+                self.lora.switch(self.model, False)
                 self._static_models = {True: merged, False: self.model}
             else:
                 self._static_models = {False: self.model}

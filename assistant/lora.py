@@ -4,6 +4,7 @@
     report = train_lora(model_path, build_sft_examples(index), config, "adapters/mine", device="cpu")
     report["losses"]          # training loss per optimiser step
     model = load_adapter(base_model, "adapters/mine")   # PeftModel; model.disable_adapter() switches it off
+    lora = MergedAdapter(model, "adapters/mine")        # for answering: merged, switched by weight swaps
 
 The loss is computed on the reply tokens only (the prompt is masked), so the adapter learns how to
 answer from the sources, not to reproduce them. LoRA goes on the attention and MLP projections,
@@ -210,6 +211,55 @@ def load_adapter(model, path: str | Path):
     with warnings.catch_warnings():  # peft calls a transformers property deprecated in 5.x
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
         return PeftModel.from_pretrained(model, str(path)).eval()
+
+
+class MergedAdapter:
+    """A loaded LoRA adapter folded into the weights it changes, switched on and off by swapping
+    those weights, so that answering costs no LoRA computation.
+
+        lora = MergedAdapter(load_adapter(base_model, "adapters/mine"), "adapters/mine")
+        lora.model                     # a plain transformers model, adapter on
+        lora.switch(lora.model, False)  # now exactly the base model
+
+    peft computes ``lora_B(lora_A(x)) * scaling`` beside each adapted layer at every forward pass:
+    on this CPU ~15% of a prefill (its float32 adapter weights cast to and from bf16 at every
+    layer; benchmarks/README.md). Merged weights are ``W + scaling * B @ A`` in W's dtype (one
+    ``addmm``; in bf16 3.6% of the shipped adapter's weights end one bf16 step away from the
+    float32 sum). The base weights are kept as loaded: off is the base model exactly.
+    """
+
+    def __init__(self, peft_model, path: str | Path):
+        import warnings
+
+        import torch
+        from peft.tuners.lora import LoraLayer
+
+        self.path = str(path)
+        self.weights = {}  # module name in the plain model -> (base weight, merged weight)
+        prefix = "base_model.model."
+        with torch.no_grad():
+            for name, layer in peft_model.named_modules():
+                if not isinstance(layer, LoraLayer):
+                    continue
+                base = layer.get_base_layer()
+                if not isinstance(base, torch.nn.Linear) or layer.fan_in_fan_out or any(
+                        layer.use_dora.get(a) for a in layer.active_adapters):
+                    raise ValueError(f"{name}: only plain LoRA on Linear layers is supported, "
+                                     f"got {type(base).__name__}; retrain with `study-assistant train-lora`.")
+                merged = base.weight.detach()  # [out, in]
+                for a in layer.active_adapters:  # B [out, r] @ A [r, in]
+                    lora_a, lora_b = layer.lora_A[a].weight, layer.lora_B[a].weight
+                    merged = torch.addmm(merged, lora_b.to(merged.dtype), lora_a.to(merged.dtype), alpha=layer.scaling[a])
+                self.weights[name.removeprefix(prefix)] = (base.weight, torch.nn.Parameter(merged, requires_grad=False))
+        with warnings.catch_warnings():  # peft calls a transformers property deprecated in 5.x
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            self.model = peft_model.unload()  # the base model, its layers as they were before peft
+        self.switch(self.model, True)
+
+    def switch(self, model, on: bool) -> None:
+        """Give ``model`` (this one, or a copy of it) the merged weights (``on``) or the base ones."""
+        for name, (base, merged) in self.weights.items():
+            model.get_submodule(name).weight = merged if on else base
 
 
 def _lr_factor(step: int, steps: int, warmup: int) -> float:

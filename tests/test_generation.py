@@ -238,3 +238,30 @@ def test_a_whole_json_tokenizer_is_read_directly_with_the_same_ids(tmp_path, mon
         (path / "tokenizer_config.json").write_text(json.dumps({**settings, **unknown}))
         assert load_tokenizer(str(path)) == "auto"
     assert len(seen) == 3
+
+
+def test_the_output_layer_gets_plain_strides_and_the_same_logits(tmp_path):
+    """With frozen weights (as in a peft model), matmul cannot fold the last-position slice that
+    logits_to_keep=1 makes and copied the whole output weight; the generator gives the output
+    layer a plain copy of the slice instead, with the same logits."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from assistant.generation import plain_strides_for_output_layer
+
+    path = build_tiny_qwen2(tmp_path / "tiny")
+    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32).eval().requires_grad_(False)
+    seen = []
+    ids = torch.randint(3, 200, (1, 9))
+    with torch.inference_mode():
+        before = model(ids, logits_to_keep=1).logits
+        plain_strides_for_output_layer(model)
+        plain_strides_for_output_layer(model)  # idempotent: one hook
+        model.lm_head.register_forward_pre_hook(lambda module, args: seen.append(args[0].stride()))
+        after = model(ids, logits_to_keep=1).logits
+        model(ids)  # all positions: already plain, passed on as it is
+    hidden = model.config.hidden_size
+    assert seen == [(hidden, hidden, 1), (9 * hidden, hidden, 1)]
+    assert torch.equal(before, after) and len(model.lm_head._forward_pre_hooks) == 2
+    generator = HFGenerator(model, None, GenerationConfig(device="cpu"), "cpu")  # every generator applies it
+    assert generator.model.lm_head.plain_strides

@@ -9,7 +9,7 @@ import pytest
 
 from assistant.evaluation import load_questions
 from assistant.generation import GenerationConfig, HFGenerator
-from assistant.lora import IGNORE, LoraTrainingConfig, encode_example, load_adapter, mean_loss, train_lora
+from assistant.lora import IGNORE, TARGET_MODULES, LoraTrainingConfig, encode_example, load_adapter, mean_loss, train_lora
 from assistant.lora_data import build_sft_examples, overlapping, refusal_questions, training_questions
 from assistant.prompting import refusal_text
 from corpus import load_corpus
@@ -155,6 +155,29 @@ def test_adapter_switch_changes_logits_and_off_equals_the_base(tiny, examples, t
         assert not torch.allclose(on, base, atol=1e-4)
         with first.disable_adapter():
             assert torch.equal(first(ids).logits, base)
+
+
+def test_merged_adapter_gives_the_lora_logits_and_off_is_the_base_exactly(tiny, examples, tmp_path):
+    """Answering uses the adapter merged into the weights (no LoRA computation per token), switched
+    by swapping weights: on matches peft's LoRA layers, off is the untouched base, back and forth."""
+    import torch
+
+    from assistant.lora import MergedAdapter
+
+    train_small_adapter(tiny, examples, tmp_path / "a")
+    ids = torch.tensor([encode_example(load_base(tiny)[1], examples[0], 4096)[0]])
+    with torch.inference_mode():
+        base = load_base(tiny)[0](ids).logits
+        peft_logits = load_adapter(load_base(tiny)[0], tmp_path / "a")(ids).logits
+        lora = MergedAdapter(load_adapter(load_base(tiny)[0], tmp_path / "a"), tmp_path / "a")
+        assert not any("lora" in name for name, _ in lora.model.named_parameters())  # a plain model
+        on = lora.model(ids).logits
+        assert torch.allclose(on, peft_logits, atol=1e-4) and not torch.allclose(on, base, atol=1e-3)
+        lora.switch(lora.model, False)
+        assert torch.equal(lora.model(ids).logits, base)
+        lora.switch(lora.model, True)
+        assert torch.equal(lora.model(ids).logits, on)
+    assert len(lora.weights) == 2 * len(TARGET_MODULES) and lora.path == str(tmp_path / "a")  # 2 layers x 7
 
 
 def train_small_adapter(tiny, examples, folder) -> GenerationConfig:
