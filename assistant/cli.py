@@ -226,7 +226,8 @@ def cmd_train_lora(args) -> int:
     chosen = {"r": args.r, "alpha": args.alpha, "lr": args.lr, "epochs": args.epochs}
     settings = LoraTrainingConfig(**{k: v for k, v in chosen.items() if v is not None})
     index = open_search_index(config)
-    examples = build_sft_examples(index, k=config.answer.k, seed=settings.seed)
+    examples = build_sft_examples(index, k=config.answer.k, source_chars=config.answer.source_chars,
+                                  seed=settings.seed)
     if args.limit:
         examples = examples[: args.limit]
     held_out = load_questions(args.heldout) if args.heldout else []
@@ -243,7 +244,8 @@ def cmd_train_lora(args) -> int:
     if config.llm.model == BUNDLED:
         base["gguf_sha256"] = BUNDLED_GGUF.sha256
     out = Path(args.out) if args.out else config.data_path / "adapters" / "latest"
-    reference = reference_examples(index, held_out, k=config.answer.k) if held_out else None
+    reference = reference_examples(index, held_out, k=config.answer.k,
+                                   source_chars=config.answer.source_chars) if held_out else None
     print(f"Training on {len(examples)} examples ({device}); {len(reference or [])} held-out reference answers.",
           file=sys.stderr)
     meta = train_lora(model, tokenizer, examples, settings, out, device=device, base=base, eval_examples=reference)

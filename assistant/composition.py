@@ -45,6 +45,27 @@ def key_sentences(question_terms: set[str], text: str, tokenize, max_sentences: 
     return [sentence for _, sentence in sorted(chosen)]
 
 
+def trim_source(text: str, question_terms: set[str], tokenize, max_chars: int) -> str:
+    """``text`` cut to at most ``max_chars`` characters for the model's prompt: its first sentence
+    (a section's opening defines its subject), then the sentences sharing most terms with the
+    question, then the rest in order while they fit; kept in their original order, one per line.
+    Code blocks and display formulas go first. Text within the limit, or max_chars 0: unchanged.
+
+        trim_source("L1是绝对值之和。L2是平方和。L1产生稀疏解。", {"稀", "疏"}, list, 20)
+        -> "L1是绝对值之和。\nL1产生稀疏解。"
+    """
+    if not max_chars or len(text) <= max_chars:
+        return text
+    sentences = split_sentences(text)
+    overlap = [len(question_terms & set(tokenize(sentence))) for sentence in sentences]
+    chosen, used = set(), 0
+    for i in sorted(range(len(sentences)), key=lambda i: (i > 0, -overlap[i], i)):
+        if used + len(sentences[i]) <= max_chars:
+            chosen.add(i)
+            used += len(sentences[i])
+    return "\n".join(sentences[i] for i in sorted(chosen))
+
+
 def lead_sentences(text: str, max_sentences: int = 3, max_chars: int = 240) -> list[str]:
     """The first sentences of ``text`` within the limits: a section's definition and opening, for
     when no sentence shares a term with the question (an English question over Chinese notes)."""

@@ -27,6 +27,7 @@ from index import SearchIndex
 
 from assistant.composition import key_sentences, split_sentences
 from assistant.prompting import build_messages, prompt_text, question_language, refusal_text
+from assistant.study import prompt_sources
 
 TEMPLATES = (  # {q}: the section's question without its final question mark
     "{q}？",
@@ -104,8 +105,9 @@ def refusal_questions() -> list[str]:
 
 
 def build_sft_examples(index: SearchIndex, k: int = 3, max_points: int = 4, max_chars: int = 300,
-                       seed: int = 0) -> list[SFTExample]:
-    """Covered examples whose section retrieval finds in the top k, plus refusal examples, shuffled."""
+                       seed: int = 0, source_chars: int = 0) -> list[SFTExample]:
+    """Covered examples whose section retrieval finds in the top k, plus refusal examples, shuffled.
+    Sources as the assistant gives them (``AnswerConfig.k`` and ``source_chars``)."""
     examples = []
     for question, kind, ref, heading, answer in training_questions(index):
         hits = index.search(question, k=k)
@@ -118,17 +120,17 @@ def build_sft_examples(index: SearchIndex, k: int = 3, max_points: int = 4, max_
             text = _under_heading(index, ref, heading) if heading else index.sections[ref].text
             target = key_point_target(index, question, text, position, max_points, max_chars)
         if target:
-            examples.append(SFTExample(question, _messages(question, hits), target, kind, ref))
+            examples.append(SFTExample(question, _messages(index, question, hits, source_chars), target, kind, ref))
     for question in refusal_questions():
         hits = index.search(question, k=k)
-        examples.append(SFTExample(question, _messages(question, hits), refusal_text(question_language(question)),
+        examples.append(SFTExample(question, _messages(index, question, hits, source_chars), refusal_text(question_language(question)),
                                    "refusal", None))
     random.Random(seed).shuffle(examples)
     return examples
 
 
 def reference_examples(index: SearchIndex, questions, k: int = 3, max_points: int = 4,
-                       max_chars: int = 300) -> list[SFTExample]:
+                       max_chars: int = 300, source_chars: int = 0) -> list[SFTExample]:
     """Evaluation questions (``EvalQuestion``) with reference answers built like the training
     targets, for measuring loss/perplexity on held-out questions: covered ones whose gold section
     is retrieved, and out-of-corpus ones with the refusal."""
@@ -138,8 +140,9 @@ def reference_examples(index: SearchIndex, questions, k: int = 3, max_points: in
     examples = []
     for item in questions:
         history = list(item.history)
-        hits = index.search(retrieval_query(item.question, history), k=k)
-        messages = build_messages(item.question, [(h.chunk.title, h.chunk.text) for h in hits], history)
+        query = retrieval_query(item.question, history)
+        hits = index.search(query, k=k)
+        messages = build_messages(item.question, prompt_sources(index, query, hits, source_chars), history)
         if not item.covered:
             examples.append(SFTExample(item.question, messages, refusal_text(question_language(item.question)),
                                        "refusal", None))
@@ -241,8 +244,8 @@ def whole_points(tokenize, text: str, quoted: list[str], terms: set[str], max_po
     return chosen
 
 
-def _messages(question: str, hits) -> list[dict]:
-    return build_messages(question, [(h.chunk.title, h.chunk.text) for h in hits])
+def _messages(index: SearchIndex, question: str, hits, source_chars: int) -> list[dict]:
+    return build_messages(question, prompt_sources(index, question, hits, source_chars))
 
 
 def _under_heading(index: SearchIndex, ref: str, heading: str) -> str:

@@ -27,6 +27,7 @@ from assistant.composition import (
     groundedness,
     key_sentences,
     lead_sentences,
+    trim_source,
 )
 from assistant.followup import retrieval_query
 from assistant.prompting import (
@@ -56,6 +57,8 @@ class AnswerConfig:
     # in the query glossary), e.g. "Focal Loss里的gamma…", "How does PCA…", or a machine-learning topic
     # (assistant/data/ml_topics.txt) none of whose names it mentions ("位置编码"), is refused without
     # the LLM (dev: 19 of 23 out-of-corpus questions caught, 1 of 82 covered ones refused)
+    source_chars: int = 0  # longest source text in the prompt, in characters (0 = whole chunks, up to
+    # the chunker's 600): a longer chunk keeps its first sentence and those nearest the question
     quote_sentences: int = 4  # key sentences quoted from the cited sections after the synthesis (0 = none)
     quote_chars: int = 300  # at most this many characters of quotes (4 / 300: dev key-point recall of the
     # quotes alone 0.472 -> 0.537 over 3 / 240, median +45 chars; 5 / 400 only +2 points more)
@@ -66,6 +69,8 @@ class AnswerConfig:
         for name in ("min_confidence", "min_grounding", "refuse_below", "en_strong_similarity"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} should be in [0, 1], got {getattr(self, name)}")
+        if self.source_chars < 0:
+            raise ValueError(f"source_chars should be >= 0, got {self.source_chars}")
         if self.quote_sentences < 0 or self.quote_chars < 0:
             raise ValueError(f"quote limits should be >= 0, got {self.quote_sentences}, {self.quote_chars}")
 
@@ -246,7 +251,7 @@ class StudyAssistant:
             return
 
         if self.rag:
-            messages = build_messages(question, [(h.chunk.title, h.chunk.text) for h in hits], history)
+            messages = build_messages(question, prompt_sources(self.index, query, hits, self.config.source_chars), history)
         else:
             messages = build_bare_messages(question, history)
         pieces = []
@@ -331,6 +336,13 @@ class StudyAssistant:
                 quotes.append((n, sentence))
                 budget -= len(sentence)
         return quotes
+
+
+def prompt_sources(index: SearchIndex, query: str, hits: list[Hit], max_chars: int = 0) -> list[tuple[str, str]]:
+    """(title, text) of each hit as the model reads it: its chunk, trimmed to ``max_chars`` around
+    the query's search terms (``trim_source``; 0 = whole)."""
+    terms = set(index.tokenizer.tokenize_query(query)) if max_chars else set()
+    return [(h.chunk.title, trim_source(h.chunk.text, terms, index.tokenizer.tokenize, max_chars)) for h in hits]
 
 
 def _citation(n: int, hit: Hit) -> dict:

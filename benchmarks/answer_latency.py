@@ -40,11 +40,12 @@ def main() -> None:
     from assistant.evaluation import load_questions
     from assistant.generation import HFGenerator
     from assistant.prompting import build_messages
+    from assistant.study import prompt_sources
 
     assistant = StudyAssistant.from_config(args.config, progress=False)
     base = assistant.generator
     whole = HFGenerator(base.model, base.tokenizer, dataclasses.replace(base.config, prefix_cache=False),
-                        base.device, base.adapter)
+                        base.device, base.lora)
     settings = {(cache, adapter): generator for cache, generator in (("cached", base), ("whole", whole))
                 for adapter in ((True, False) if base.adapter else (False,))}
     items = [q for q in load_questions(args.file) if q.covered and not q.history][: args.questions]
@@ -52,7 +53,7 @@ def main() -> None:
     def first_piece(generator, question: str, adapter: bool) -> tuple[float, int]:
         started = time.perf_counter()
         hits = assistant.index.search(question, k=assistant.config.k)
-        messages = build_messages(question, [(h.chunk.title, h.chunk.text) for h in hits])
+        messages = build_messages(question, prompt_sources(assistant.index, question, hits, assistant.config.source_chars))
         pieces = generator.stream(messages, adapter=adapter, max_new_tokens=args.new_tokens)
         next(pieces)
         elapsed = time.perf_counter() - started

@@ -53,8 +53,10 @@ def prepare(out: Path, config_path: str | None) -> None:
 
     config = Config.load(config_path)
     index = open_search_index(config)
-    examples = build_sft_examples(index, k=config.answer.k, seed=LoraTrainingConfig().seed)
-    reference = reference_examples(index, load_questions("eval/heldout.jsonl"), k=config.answer.k)
+    examples = build_sft_examples(index, k=config.answer.k, source_chars=config.answer.source_chars,
+                                  seed=LoraTrainingConfig().seed)
+    reference = reference_examples(index, load_questions("eval/heldout.jsonl"), k=config.answer.k,
+                                   source_chars=config.answer.source_chars)
     out.mkdir(parents=True, exist_ok=True)
     model_dir = Path(resolve_model(config.llm.model, config.data_path))
     for name in TOKENIZER_FILES:

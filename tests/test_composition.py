@@ -5,6 +5,7 @@ from assistant.composition import (
     groundedness,
     key_sentences,
     split_sentences,
+    trim_source,
 )
 
 
@@ -22,6 +23,16 @@ def test_key_sentences_prefer_overlap_keep_order_and_budget():
     assert key_sentences({"c", "d"}, text, tokenize, max_sentences=2) == ["c d 相关句。", "a c d 最相关句。"]
     assert key_sentences({"c", "d"}, text, tokenize, max_sentences=2, max_chars=9) == ["c d 相关句。"]
     assert key_sentences({"zzz"}, text, tokenize) == []
+
+
+def test_trim_source_keeps_the_opening_then_the_closest_sentences_in_order():
+    text = "a 定义句。b 无关句。c d 相关句。e 也无关。"  # 6 + 6 + 8 + 6 characters
+    assert trim_source(text, {"c", "d"}, tokenize, 0) == text  # no limit
+    assert trim_source(text, {"c", "d"}, tokenize, len(text)) == text  # within it: untouched
+    assert trim_source(text, {"c", "d"}, tokenize, 14) == "a 定义句。\nc d 相关句。"
+    assert trim_source(text, {"c", "d"}, tokenize, 20) == "a 定义句。\nb 无关句。\nc d 相关句。"  # the rest in order
+    assert trim_source(text, {"zzz"}, tokenize, 12) == "a 定义句。\nb 无关句。"
+    assert trim_source("```\ncode。\n```\na 句子。b 句子。", set(), tokenize, 8) == "a 句子。"
 
 
 def test_groundedness_share_of_answer_terms_in_sources():

@@ -67,6 +67,19 @@ def test_examples_use_the_inference_prompt_and_cite_the_section_position(index, 
     assert {e.target for e in refusals} <= {refusal_text("zh"), refusal_text("en")}
 
 
+def test_examples_trim_their_sources_as_the_assistant_does(index):
+    from assistant.prompting import build_messages
+    from assistant.study import prompt_sources
+
+    trimmed = build_sft_examples(index, k=2, source_chars=150)
+    assert trimmed and [e.question for e in trimmed] == [e.question for e in build_sft_examples(index, k=2)]
+    for example in trimmed:
+        hits = index.search(example.question, k=2)
+        assert example.messages == build_messages(example.question, prompt_sources(index, example.question, hits, 150))
+    shorter = sum(len(e.messages[-1]["content"]) for e in trimmed)
+    assert shorter < sum(len(e.messages[-1]["content"]) for e in build_sft_examples(index, k=2))
+
+
 def test_targets_are_whole_points_the_quotes_do_not_show_most_related_first(index):
     """The synthesis learns to add what the answer's quoted sentences leave out."""
     from assistant.composition import key_sentences, split_sentences

@@ -102,7 +102,27 @@ def test_follow_up_retrieves_with_the_previous_question(index):
     assert [m["role"] for m in generator.calls[0]] == ["system", "user", "assistant", "user"]
 
 
+def test_sources_are_trimmed_to_source_chars_around_the_question(index):
+    """The model reads each chunk cut to source_chars; the quotes still come from whole sections."""
+    question = "L1正则为什么容易产生稀疏解？"
+    whole, trimmed = ScriptedGenerator("L1 产生稀疏解 [1]。"), ScriptedGenerator("L1 产生稀疏解 [1]。")
+    full = StudyAssistant(index, whole, AnswerConfig(k=3)).ask(question)
+    cut = StudyAssistant(index, trimmed, AnswerConfig(k=3, source_chars=120)).ask(question)
+    assert [h.chunk.id for h in cut.sources] == [h.chunk.id for h in full.sources]
+    prompt_whole, prompt_cut = whole.calls[0][-1]["content"], trimmed.calls[0][-1]["content"]
+    assert len(prompt_cut) < len(prompt_whole)
+    for n, hit in enumerate(cut.sources, start=1):
+        assert f"[{n}] 《{hit.chunk.title}》" in prompt_cut
+        body = prompt_cut.split(f"[{n}] 《{hit.chunk.title}》\n", 1)[1].split("\n\n[", 1)[0].split("\n</资料>")[0]
+        assert len(body.replace("\n", "")) <= 120 or body == hit.chunk.text.strip()
+        assert all(line in hit.chunk.text for line in body.splitlines())  # whole sentences, verbatim
+    assert "稀疏" in prompt_cut.split("</资料>")[0]  # the sentences about the question stay
+    assert cut.text.split("资料原文要点：")[1] == full.text.split("资料原文要点：")[1]
+
+
 def test_answer_settings_are_validated():
+    with pytest.raises(ValueError, match="source_chars should be >= 0"):
+        AnswerConfig(source_chars=-1)
     with pytest.raises(ValueError, match="min_confidence should be in"):
         AnswerConfig(min_confidence=2)
     with pytest.raises(ValueError, match="min_grounding should be in"):
