@@ -49,7 +49,9 @@ def trim_source(text: str, question_terms: set[str], tokenize, max_chars: int) -
     """``text`` cut to at most ``max_chars`` characters for the model's prompt: its first sentence
     (a section's opening defines its subject), then the sentences sharing most terms with the
     question, then the rest in order while they fit; kept in their original order, one per line.
-    Code blocks and display formulas go first. Text within the limit, or max_chars 0: unchanged.
+    Code blocks and display formulas are dropped. When no sentence fits (an English paragraph is
+    one "sentence" here), the text's first ``max_chars`` characters. Text within the limit, or
+    max_chars 0: unchanged.
 
         trim_source("L1是绝对值之和。L2是平方和。L1产生稀疏解。", {"稀", "疏"}, list, 20)
         -> "L1是绝对值之和。\nL1产生稀疏解。"
@@ -58,11 +60,13 @@ def trim_source(text: str, question_terms: set[str], tokenize, max_chars: int) -
         return text
     sentences = split_sentences(text)
     overlap = [len(question_terms & set(tokenize(sentence))) for sentence in sentences]
-    chosen, used = set(), 0
+    chosen, used = set(), -1  # each sentence after the first adds a line break
     for i in sorted(range(len(sentences)), key=lambda i: (i > 0, -overlap[i], i)):
-        if used + len(sentences[i]) <= max_chars:
+        if used + 1 + len(sentences[i]) <= max_chars:
             chosen.add(i)
-            used += len(sentences[i])
+            used += 1 + len(sentences[i])
+    if not chosen:
+        return text[:max_chars].strip()
     return "\n".join(sentences[i] for i in sorted(chosen))
 
 

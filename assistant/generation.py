@@ -209,7 +209,7 @@ def plain_strides_for_output_layer(model) -> None:
     strides torch's matmul cannot fold into one matrix product unless the weight requires grad.
     A peft model freezes the base weights, so the batched product it falls back to first copied
     the whole output weight transposed (896 x 151,936) on every forward pass with n > 1
-    (profile in benchmarks/README.md). The copy made here changes no value (a test checks).
+    (benchmarks/prefill_overheads.py). The copy made here changes no value (a test checks).
     """
     import torch
 
@@ -354,8 +354,8 @@ class HFGenerator:
         def run():
             try:
                 if not abandoned.is_set():  # closed while it waited for the generation thread
-                    if self.lora and not static:  # every run sets the weights it answers with
-                        self.lora.switch(model, on)
+                    if self.lora and not self.static_cache:  # every run sets the weights it answers with
+                        self.lora.switch(model, on)  # (checked here: static mode may have begun since)
                     with torch.inference_mode():
                         past = {} if prefix is None else {"cache": self._prefix_cache(model, prefix, on)}
                         model.generate(**kwargs, **past)

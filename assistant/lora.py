@@ -222,8 +222,9 @@ class MergedAdapter:
         lora.switch(lora.model, False)  # now exactly the base model
 
     peft computes ``lora_B(lora_A(x)) * scaling`` beside each adapted layer at every forward pass:
-    on this CPU ~15% of a prefill (its float32 adapter weights cast to and from bf16 at every
-    layer; benchmarks/README.md). Merged weights are ``W + scaling * B @ A`` in W's dtype (one
+    on this CPU ~20% of a prefill (its float32 adapter weights cast to and from bf16 at every
+    layer; benchmarks/prefill_overheads.py). Memory: the merged weights of the adapted layers
+    come on top (~240 MB in bf16 for the shipped adapter's 8 layers). Merged weights are ``W + scaling * B @ A`` in W's dtype (one
     ``addmm``; in bf16 3.6% of the shipped adapter's weights end one bf16 step away from the
     float32 sum). The base weights are kept as loaded: off is the base model exactly.
     """
@@ -237,17 +238,22 @@ class MergedAdapter:
         self.path = str(path)
         self.weights = {}  # module name in the plain model -> (base weight, merged weight)
         prefix = "base_model.model."
+        unsupported = f"{self.path}: only plain LoRA on Linear layers can be merged for answering ({{}}); " \
+                      "train one with `study-assistant train-lora`, or use --adapter none."
+        for config in peft_model.peft_config.values():
+            if getattr(config, "modules_to_save", None) or getattr(config, "trainable_token_indices", None):
+                raise ValueError(unsupported.format("it also trains whole modules or token embeddings"))
         with torch.no_grad():
             for name, layer in peft_model.named_modules():
                 if not isinstance(layer, LoraLayer):
                     continue
                 base = layer.get_base_layer()
+                active = [a for a in layer.active_adapters if a in layer.lora_A]
                 if not isinstance(base, torch.nn.Linear) or layer.fan_in_fan_out or any(
-                        layer.use_dora.get(a) for a in layer.active_adapters):
-                    raise ValueError(f"{name}: only plain LoRA on Linear layers is supported, "
-                                     f"got {type(base).__name__}; retrain with `study-assistant train-lora`.")
+                        layer.use_dora.get(a) or layer.lora_bias.get(a) or a in layer.lora_variant for a in active):
+                    raise ValueError(unsupported.format(f"{name} is a {type(base).__name__} with another LoRA form"))
                 merged = base.weight.detach()  # [out, in]
-                for a in layer.active_adapters:  # B [out, r] @ A [r, in]
+                for a in active:  # B [out, r] @ A [r, in]
                     lora_a, lora_b = layer.lora_A[a].weight, layer.lora_B[a].weight
                     merged = torch.addmm(merged, lora_b.to(merged.dtype), lora_a.to(merged.dtype), alpha=layer.scaling[a])
                 self.weights[name.removeprefix(prefix)] = (base.weight, torch.nn.Parameter(merged, requires_grad=False))

@@ -29,10 +29,13 @@ def test_trim_source_keeps_the_opening_then_the_closest_sentences_in_order():
     text = "a 定义句。b 无关句。c d 相关句。e 也无关。"  # 6 + 6 + 8 + 6 characters
     assert trim_source(text, {"c", "d"}, tokenize, 0) == text  # no limit
     assert trim_source(text, {"c", "d"}, tokenize, len(text)) == text  # within it: untouched
-    assert trim_source(text, {"c", "d"}, tokenize, 14) == "a 定义句。\nc d 相关句。"
-    assert trim_source(text, {"c", "d"}, tokenize, 20) == "a 定义句。\nb 无关句。\nc d 相关句。"  # the rest in order
-    assert trim_source(text, {"zzz"}, tokenize, 12) == "a 定义句。\nb 无关句。"
-    assert trim_source("```\ncode。\n```\na 句子。b 句子。", set(), tokenize, 8) == "a 句子。"
+    for limit, kept in ((15, "a 定义句。\nc d 相关句。"), (22, "a 定义句。\nb 无关句。\nc d 相关句。")):  # then the rest in order
+        assert trim_source(text, {"c", "d"}, tokenize, limit) == kept and len(kept) == limit
+    assert trim_source(text, {"c", "d"}, tokenize, 14) == "a 定义句。\nb 无关句。"  # line breaks count
+    assert trim_source(text, {"zzz"}, tokenize, 13) == "a 定义句。\nb 无关句。"
+    assert trim_source("```\ncode。\n```\na 句子。b 句子。", set(), tokenize, 8) == "a 句子。"  # code dropped
+    english = "L1 regularisation adds the absolute values of the weights, which drives many of them to zero."
+    assert trim_source(english, {"l1"}, tokenize, 30) == english[:30]  # no sentence fits: the start
 
 
 def test_groundedness_share_of_answer_terms_in_sources():

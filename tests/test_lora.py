@@ -256,6 +256,12 @@ def test_static_cache_mode_keeps_the_adapter_switch(tiny, examples, tmp_path):
     assert on != off
     assert generator.try_static_cache()
     assert generator._prepared == {True}  # the default setting now, the other on first use
+    merged, base = generator._static_models[True], generator._static_models[False]
+    assert merged is not base and base is generator.model
+    assert merged.model.embed_tokens.weight is base.model.embed_tokens.weight  # one copy of the shared weights
+    name = "model.layers.0.self_attn.q_proj"
+    assert merged.get_submodule(name).weight is generator.lora.weights[name][1]  # merged
+    assert base.get_submodule(name).weight is generator.lora.weights[name][0]  # base
     assert generator.generate(messages) == on and generator.generate(messages, adapter=False) == off
     assert generator._prepared == {True, False}
 
