@@ -16,6 +16,8 @@ _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
 _CODE = re.compile(r"```.*?```", re.S)
 _FORMULA = re.compile(r"\$\$.*?\$\$", re.S)
 _CITATION = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
+_TITLE = re.compile(r"《[^》\n]*》")
+_NOT_CONTENT = re.compile(r"[\s\W_]+")  # spaces and punctuation
 
 
 def split_sentences(text: str) -> list[str]:
@@ -112,6 +114,15 @@ def cross_language_groundedness(answer: str, source_terms: set[str] | frozenset[
     if not units:
         return 0.0
     return sum(bool(unit & source_terms) for unit in units) / len(units)
+
+
+def drop_source_headers(text: str) -> str:
+    """``text`` without the lines that only restate source headers: a small model sometimes answers
+    "[1] 《数据类别不平衡怎么处理?》 [2] 《L范数的作用?》" (the prompt's numbering echoed), which says
+    nothing and cites every source. A title named inside a sentence stays."""
+    kept = [line for line in text.splitlines()
+            if not (_TITLE.search(line) and not _NOT_CONTENT.sub("", _TITLE.sub("", _CITATION.sub("", line))))]
+    return "\n".join(kept).strip()
 
 
 def drop_repeated_lines(text: str) -> str:

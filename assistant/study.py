@@ -24,6 +24,7 @@ from assistant.composition import (
     compose,
     cross_language_groundedness,
     drop_repeated_lines,
+    drop_source_headers,
     groundedness,
     key_sentences,
     lead_sentences,
@@ -265,8 +266,9 @@ class StudyAssistant:
             pieces.append(piece)
             yield piece
         raw = "".join(pieces).strip()
-        valid, invalid = parse_citations(raw, len(hits))
-        synthesis = drop_repeated_lines(drop_invalid_citations(raw, len(hits)) if invalid else raw)
+        said = drop_source_headers(raw)
+        valid, invalid = parse_citations(said, len(hits))
+        synthesis = drop_repeated_lines(drop_invalid_citations(said, len(hits)) if invalid else said)
         language = question_language(question)
         refused = refusal_text(language) in synthesis or refusal_text("zh") in synthesis
         grounding = None

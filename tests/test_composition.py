@@ -2,6 +2,7 @@ from assistant.composition import (
     compose,
     cross_language_groundedness,
     drop_repeated_lines,
+    drop_source_headers,
     groundedness,
     key_sentences,
     split_sentences,
@@ -36,6 +37,14 @@ def test_trim_source_keeps_the_opening_then_the_closest_sentences_in_order():
     assert trim_source("```\ncode。\n```\na 句子。b 句子。", set(), tokenize, 8) == "a 句子。"  # code dropped
     english = "L1 regularisation adds the absolute values of the weights, which drives many of them to zero."
     assert trim_source(english, {"l1"}, tokenize, 30) == english[:30]  # no sentence fits: the start
+
+
+def test_lines_that_only_restate_source_headers_are_dropped():
+    echo = "[1] 《数据类别不平衡怎么处理?》 [2] 《L范数的作用?》 [3] 《什么是PEFT技术?》"
+    assert drop_source_headers(echo) == ""
+    assert drop_source_headers(f"{echo}\n过采样少数类 [1]。\n《鞍点》[2]，") == "过采样少数类 [1]。"
+    named = "根据《数据类别不平衡怎么处理?》[1]，可以过采样。"  # a title inside a sentence stays
+    assert drop_source_headers(named) == named
 
 
 def test_groundedness_share_of_answer_terms_in_sources():

@@ -120,6 +120,13 @@ def test_sources_are_trimmed_to_source_chars_around_the_question(index):
     assert cut.text.split("资料原文要点：")[1] == full.text.split("资料原文要点：")[1]
 
 
+def test_a_synthesis_that_only_echoes_the_source_headers_leaves_the_quotes_alone(index):
+    echo = "[1] 《数据类别不平衡怎么处理?》 [2] 《什么是过拟合?》 [3] 《L范数的作用?》"
+    answer = StudyAssistant(index, ScriptedGenerator(echo), AnswerConfig(k=3)).ask("样本类别不平衡怎么处理？")
+    assert not answer.refused and "《" not in answer.text and answer.text.startswith("资料原文要点：")
+    assert [c["n"] for c in answer.citations] == [1]  # the quotes' source, not every source
+
+
 def test_answer_settings_are_validated():
     with pytest.raises(ValueError, match="source_chars should be >= 0"):
         AnswerConfig(source_chars=-1)
