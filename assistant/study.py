@@ -60,8 +60,8 @@ class AnswerConfig:
     # the LLM (dev: 19 of 23 out-of-corpus questions caught, 1 of 82 covered ones refused)
     source_chars: int = 400  # longest source text in the prompt, in characters (0 = whole chunks, up
     # to the chunker's 600): a longer chunk keeps its first sentence and those nearest the question.
-    # Dev, shipped adapter: key-point recall 0.601 -> 0.595, the rest equal; ~160 fewer prompt tokens
-    # (median 1,109 -> 950), so the first token comes ~0.5 s sooner on a 2-core CPU
+    # Dev, shipped adapter: key-point recall 0.601 -> 0.588, the rest equal; ~165 fewer prompt tokens
+    # (median 1,109 -> 943), so the first token comes ~0.4 s sooner on a 2-core CPU
     quote_sentences: int = 4  # key sentences quoted from the cited sections after the synthesis (0 = none)
     quote_chars: int = 300  # at most this many characters of quotes (4 / 300: dev key-point recall of the
     # quotes alone 0.472 -> 0.537 over 3 / 240, median +45 chars; 5 / 400 only +2 points more)
@@ -274,13 +274,15 @@ class StudyAssistant:
         grounding = None
         if self.rag:
             source_terms = frozenset().union(*(self.index.terms(h.chunk) for h in hits))
-            if question_language(synthesis) == "en":  # over Chinese notes: only corpus terms can be checked
+            if not synthesis:  # nothing said (e.g. only the sources' headers echoed)
+                grounding = 0.0
+            elif question_language(synthesis) == "en":  # over Chinese notes: only corpus terms can be checked
                 tokenizer = self.index.tokenizer
                 grounding = cross_language_groundedness(synthesis, source_terms, self.index.vocabulary,
                                                         tokenizer.tokenize, tokenizer.glossary_terms)
             else:
                 grounding = groundedness(synthesis, source_terms, self.index.tokenizer.tokenize)
-            doubtful = refused or grounding < self.config.min_grounding
+            doubtful = refused or grounding < self.config.min_grounding  # an empty synthesis is doubtful
             refused = doubtful and self._weak_retrieval(confidence, hits, language)
             if doubtful and not refused:  # confident retrieval, unreliable synthesis: quotes answer
                 synthesis, valid = "", []
