@@ -120,9 +120,10 @@ def drop_source_headers(text: str) -> str:
     """``text`` without the lines that only restate source headers: a small model sometimes answers
     "[1] 《数据类别不平衡怎么处理?》 [2] 《L范数的作用?》" (the prompt's numbering echoed), which says
     nothing and cites every source. A title named inside a sentence stays."""
-    kept = [line for line in text.splitlines()
-            if not (_TITLE.search(line) and not _NOT_CONTENT.sub("", _TITLE.sub("", _CITATION.sub("", line))))]
-    return "\n".join(kept).strip()
+    def only_headers(line: str) -> bool:
+        return bool(_TITLE.search(line)) and not _NOT_CONTENT.sub("", _TITLE.sub("", _CITATION.sub("", line)))
+
+    return "\n".join(line for line in text.splitlines() if not only_headers(line)).strip()
 
 
 def drop_repeated_lines(text: str) -> str:

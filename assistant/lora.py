@@ -223,10 +223,11 @@ class MergedAdapter:
 
     peft computes ``lora_B(lora_A(x)) * scaling`` beside each adapted layer at every forward pass:
     on this CPU ~20% of a prefill (its float32 adapter weights cast to and from bf16 at every
-    layer; benchmarks/prefill_overheads.py). Memory: the merged weights of the adapted layers
-    come on top (~240 MB in bf16 for the shipped adapter's 8 layers). Merged weights are ``W + scaling * B @ A`` in W's dtype (one
-    ``addmm``; in bf16 3.6% of the shipped adapter's weights end one bf16 step away from the
-    float32 sum). The base weights are kept as loaded: off is the base model exactly.
+    layer; benchmarks/prefill_overheads.py). Merged weights are ``W + scaling * B @ A`` in W's
+    dtype (one ``addmm``; in bf16 3.6% of the shipped adapter's weights end one bf16 step away
+    from the float32 sum). The base weights are kept as loaded: off is the base model exactly.
+    Memory: the adapted layers' merged weights come on top (~240 MB in bf16 for the shipped
+    adapter's 8 layers).
     """
 
     def __init__(self, peft_model, path: str | Path):
@@ -255,7 +256,8 @@ class MergedAdapter:
                 merged = base.weight.detach()  # [out, in]
                 for a in active:  # B [out, r] @ A [r, in]
                     lora_a, lora_b = layer.lora_A[a].weight, layer.lora_B[a].weight
-                    merged = torch.addmm(merged, lora_b.to(merged.dtype), lora_a.to(merged.dtype), alpha=layer.scaling[a])
+                    merged = torch.addmm(merged, lora_b.to(merged.dtype), lora_a.to(merged.dtype),
+                                         alpha=layer.scaling[a])
                 self.weights[name.removeprefix(prefix)] = (base.weight, torch.nn.Parameter(merged, requires_grad=False))
         with warnings.catch_warnings():  # peft calls a transformers property deprecated in 5.x
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)

@@ -107,7 +107,8 @@ def refusal_questions() -> list[str]:
 def build_sft_examples(index: SearchIndex, k: int = 3, max_points: int = 4, max_chars: int = 300,
                        seed: int = 0, source_chars: int = 0) -> list[SFTExample]:
     """Covered examples whose section retrieval finds in the top k, plus refusal examples, shuffled.
-    Sources as the assistant gives them (``AnswerConfig.k`` and ``source_chars``)."""
+    Pass the assistant's ``AnswerConfig.k`` and ``source_chars`` (train-lora does) so that the
+    prompts are the ones it will answer (source_chars 0: whole chunks)."""
     examples = []
     for question, kind, ref, heading, answer in training_questions(index):
         hits = index.search(question, k=k)
@@ -123,8 +124,8 @@ def build_sft_examples(index: SearchIndex, k: int = 3, max_points: int = 4, max_
             examples.append(SFTExample(question, _messages(index, question, hits, source_chars), target, kind, ref))
     for question in refusal_questions():
         hits = index.search(question, k=k)
-        examples.append(SFTExample(question, _messages(index, question, hits, source_chars), refusal_text(question_language(question)),
-                                   "refusal", None))
+        examples.append(SFTExample(question, _messages(index, question, hits, source_chars),
+                                   refusal_text(question_language(question)), "refusal", None))
     random.Random(seed).shuffle(examples)
     return examples
 

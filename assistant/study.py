@@ -254,7 +254,8 @@ class StudyAssistant:
             return
 
         if self.rag:
-            messages = build_messages(question, prompt_sources(self.index, query, hits, self.config.source_chars), history)
+            sources = prompt_sources(self.index, query, hits, self.config.source_chars)
+            messages = build_messages(question, sources, history)
         else:
             messages = build_bare_messages(question, history)
         pieces = []
