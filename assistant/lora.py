@@ -13,11 +13,13 @@ never on lm_head or the embeddings.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import random
 import time
+import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -200,17 +202,22 @@ def mean_loss(model, tokenizer, examples: list[SFTExample], config: LoraTraining
 
 def load_adapter(model, path: str | Path):
     """``model`` (a base causal LM) with the saved adapter at ``path`` attached, in eval mode."""
-    import warnings
-
     from peft import PeftModel
 
     path = Path(path)
     if not (path / "adapter_config.json").is_file():
         raise FileNotFoundError(f"No LoRA adapter in {path} (adapter_config.json is missing); "
                                 "train one with `study-assistant train-lora --out DIR`.")
-    with warnings.catch_warnings():  # peft calls a transformers property deprecated in 5.x
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    with _quiet_peft():
         return PeftModel.from_pretrained(model, str(path)).eval()
+
+
+@contextlib.contextmanager
+def _quiet_peft():
+    """Silence the FutureWarning peft triggers by reading a transformers property deprecated in 5.x."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
 
 
 class MergedAdapter:
@@ -231,8 +238,6 @@ class MergedAdapter:
     """
 
     def __init__(self, peft_model, path: str | Path):
-        import warnings
-
         import torch
         from peft.tuners.lora import LoraLayer
 
@@ -259,8 +264,7 @@ class MergedAdapter:
                     merged = torch.addmm(merged, lora_b.to(merged.dtype), lora_a.to(merged.dtype),
                                          alpha=layer.scaling[a])
                 self.weights[name.removeprefix(prefix)] = (base.weight, torch.nn.Parameter(merged, requires_grad=False))
-        with warnings.catch_warnings():  # peft calls a transformers property deprecated in 5.x
-            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        with _quiet_peft():
             self.model = peft_model.unload()  # the base model, its layers as they were before peft
         self.switch(self.model, True)
 
