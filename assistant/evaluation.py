@@ -168,7 +168,7 @@ def evaluate_answers(
             "chars": len(answer.text), "timings": answer.timings,
             "retrieved": [hit.section_ref for hit in answer.sources],
             "dropped_citations": answer.dropped_citations,
-            "confidence": answer.confidence, "grounding": answer.grounding,
+            "confidence": answer.confidence, "grounding": answer.grounding, "draft": answer.draft,
         })
     covered = [r for r in records if r["gold"]]
     uncovered = [r for r in records if not r["gold"]]

@@ -4,9 +4,11 @@ Each covered example is a question about one section (its own question, template
 synonym swaps, a question about one of its sub-headings, or, for the bundled notes, a learner's
 question in everyday words from ``assistant/data/lora_train_questions.jsonl`` and English questions
 with answers translated from the notes, ``assistant/data/lora_train_answers_en.jsonl``), the top-k
-sources the retriever really returns for it, and a target answer: the section's points for that
-question, whole and most related first, that the answer's quotes will not show, each cited with
-the number the section got among the sources. Refusal examples pair questions the notes do not
+sources the retriever really returns for it, and a target answer: the points of that section's
+source *as the prompt shows it* (so the adapter learns to say what it can read, not what it
+remembers), whole and most related first, that the answer's quotes will not show, each cited
+with the number the section got among the sources. Two-topic questions (two section questions
+asked together) teach answering and citing from two sources. Refusal examples pair questions the notes do not
 cover with whatever retrieval returns for them, and the fixed refusal sentence.
 
     examples = build_sft_examples(index, k=3)
@@ -27,7 +29,7 @@ from index import SearchIndex
 
 from assistant.composition import key_sentences, split_sentences
 from assistant.prompting import build_messages, prompt_text, question_language, refusal_text
-from assistant.study import prompt_sources
+from assistant.study import AnswerConfig, prompt_sources, quoted_sentences
 
 TEMPLATES = (  # {q}: the section's question without its final question mark
     "{q}？",
@@ -36,6 +38,7 @@ TEMPLATES = (  # {q}: the section's question without its final question mark
     "复习一下：{q}？",
 )
 HEADING_TEMPLATES = ("{title}里，{heading}是怎么回事？", "请讲讲{heading}。")
+PAIR_TEMPLATES = ("{q1}？另外，{q2}？", "想请教两个问题：{q1}？{q2}？", "{q1}？还有，{q2}？")
 SYNONYMS = (  # corpus term -> how learners also say it (from index/data/query_expansions.tsv, reversed)
     ("类别不平衡", "正负样本比例悬殊"), ("过拟合", "过度拟合"), ("欠拟合", "拟合不足"),
     ("哈达玛积", "按位相乘"), ("鞍点", "驻点"), ("Dropout", "随机失活"), ("先验知识", "领域知识"),
@@ -50,16 +53,16 @@ class SFTExample:
     question: str
     messages: list[dict]
     target: str
-    kind: str  # "section" | "variant" | "synonym" | "heading" | "learner" | "refusal"
-    section_ref: str | None  # the section the answer comes from; None for refusals
+    kind: str  # "section" | "variant" | "synonym" | "heading" | "learner" | "english" | "pair" | "refusal"
+    section_ref: str | None  # the section the answer comes from (a pair's first); None for refusals
 
 
 class TrainingQuestion(NamedTuple):
     question: str
-    kind: str  # "section" | "variant" | "synonym" | "heading" | "learner" | "english"
+    kind: str  # "section" | "variant" | "synonym" | "heading" | "learner" | "english" | "pair"
     section_ref: str
-    heading: str | None = None  # a "heading" question: the target comes from that sub-heading's text
     answer: tuple[str, ...] = ()  # an "english" question: its written answer points
+    also: str | None = None  # a "pair" question: the second section it asks about
 
 
 def training_questions(index: SearchIndex) -> list[TrainingQuestion]:
@@ -75,10 +78,24 @@ def training_questions(index: SearchIndex) -> list[TrainingQuestion]:
         headings = dict.fromkeys(_heading(c.heading) for c in index.chunks if c.section_ref == ref)
         for i, heading in enumerate(h for h in headings if len(h) >= 3):
             template = HEADING_TEMPLATES[i % len(HEADING_TEMPLATES)]
-            questions.append(TrainingQuestion(template.format(title=base, heading=heading), "heading", ref, heading))
+            questions.append(TrainingQuestion(template.format(title=base, heading=heading), "heading", ref))
     questions += [TrainingQuestion(q, "learner", ref) for q, ref in learner_questions() if ref in index.sections]
     questions += [TrainingQuestion(q, "english", ref, answer=points)
                   for q, ref, points in english_answers() if ref in index.sections]
+    return questions + pair_questions(index)
+
+
+def pair_questions(index: SearchIndex, per_section: int = 2, seed: int = 0) -> list[TrainingQuestion]:
+    """Two section questions asked in one ("{q1}？另外，{q2}？"), about ``per_section`` a section,
+    partners drawn at random: the answer draws from and cites both sources."""
+    refs = list(index.sections)
+    rng = random.Random(seed)
+    questions = []
+    for i, ref in enumerate(refs):
+        for j, other in enumerate(rng.sample([r for r in refs if r != ref], min(per_section, len(refs) - 1))):
+            first, second = (index.sections[r].title.strip().rstrip("?？ ") for r in (ref, other))
+            template = PAIR_TEMPLATES[(i + j) % len(PAIR_TEMPLATES)]
+            questions.append(TrainingQuestion(template.format(q1=first, q2=second), "pair", ref, also=other))
     return questions
 
 
@@ -110,21 +127,22 @@ def build_sft_examples(index: SearchIndex, k: int = 3, max_points: int = 4, max_
     Pass the assistant's ``AnswerConfig.k`` and ``source_chars`` (train-lora does) so that the
     prompts are the ones it will answer (source_chars 0: whole chunks)."""
     examples = []
-    for question, kind, ref, heading, answer in training_questions(index):
+    for question, kind, ref, answer, also in training_questions(index):
         hits = index.search(question, k=k)
-        position = next((n for n, hit in enumerate(hits, start=1) if hit.section_ref == ref), None)
-        if position is None:  # retrieval missed the section: no faithful target to teach
+        refs = [hit.section_ref for hit in hits]
+        if ref not in refs or (also and also not in refs):  # retrieval missed a section: nothing faithful to teach
             continue
+        positions = [refs.index(r) + 1 for r in (ref, also) if r]
+        sources = prompt_sources(index, question, hits, source_chars)
         if answer:
-            target = cited_lines(answer, position)
+            target = cited_lines(answer, positions[0])
         else:
-            text = _under_heading(index, ref, heading) if heading else index.sections[ref].text
-            target = key_point_target(index, question, text, position, max_points, max_chars)
+            target = key_point_target(index, question, hits, sources, positions, max_points, max_chars)
         if target:
-            examples.append(SFTExample(question, _messages(index, question, hits, source_chars), target, kind, ref))
+            examples.append(SFTExample(question, build_messages(question, sources), target, kind, ref))
     for question in refusal_questions():
         hits = index.search(question, k=k)
-        examples.append(SFTExample(question, _messages(index, question, hits, source_chars),
+        examples.append(SFTExample(question, build_messages(question, prompt_sources(index, question, hits, source_chars)),
                                    refusal_text(question_language(question)), "refusal", None))
     random.Random(seed).shuffle(examples)
     return examples
@@ -148,14 +166,14 @@ def reference_examples(index: SearchIndex, questions, k: int = 3, max_points: in
             examples.append(SFTExample(item.question, messages, refusal_text(question_language(item.question)),
                                        "refusal", None))
             continue
-        position = next((n for n, h in enumerate(hits, start=1)
-                         if any(gold_matches(g, h.section_ref) for g in item.gold_sections)), None)
-        if position is None:
+        positions = [n for n, h in enumerate(hits, start=1)
+                     if any(gold_matches(g, h.section_ref) for g in item.gold_sections)][:2]
+        if not positions:
             continue
-        ref = hits[position - 1].section_ref
-        target = key_point_target(index, item.question, index.sections[ref].text, position, max_points, max_chars)
+        sources = prompt_sources(index, query, hits, source_chars)
+        target = key_point_target(index, query, hits, sources, positions, max_points, max_chars)
         if target:
-            examples.append(SFTExample(item.question, messages, target, "reference", ref))
+            examples.append(SFTExample(item.question, messages, target, "reference", hits[positions[0] - 1].section_ref))
     return examples
 
 
@@ -189,30 +207,29 @@ def dataset_hash(examples: list[SFTExample]) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def cited_key_sentences(index: SearchIndex, question: str, text: str, position: int, max_sentences: int,
-                        max_chars: int) -> str:
-    """The target answer: ``text``'s key sentences for ``question``, one a line, each cited ``[position]``;
-    "" when no sentence shares a term with the question."""
+def key_point_target(index: SearchIndex, question: str, hits, sources: list[tuple[str, str]], positions: list[int],
+                     max_points: int = 4, max_chars: int = 300) -> str:
+    """The target answer about the sections at ``positions`` (1-based among ``hits``): from each
+    one's source as the prompt shows it (``sources``, ``prompt_sources``' (title, text)), the points
+    the answer's quotes will not already show, whole, those sharing most of the question's terms
+    first, one a line, each cited ``[n]``, within ``max_points`` / ``max_chars`` (two sections get
+    half each, so a reply stays in the same length). Then the synthesis and the quotes together cover more, and the
+    adapter learns to say what it reads. When a source's every shown point is quoted, its key
+    sentences; "" when no sentence of the first section relates to the question."""
+    tokenize = index.tokenizer.tokenize
     terms = set(index.tokenizer.tokenize_query(question))
-    sentences = key_sentences(terms, text, index.tokenizer.tokenize, max_sentences, max_chars)
-    return cited_lines([_clean(s) for s in sentences], position)
-
-
-def key_point_target(index: SearchIndex, question: str, text: str, position: int, max_points: int = 4,
-                     max_chars: int = 300) -> str:
-    """The target answer: ``text``'s points that the answer's quotes will not already show, whole,
-    the ones sharing most terms with the question first, one a line, each cited ``[position]``, so
-    the synthesis and the quotes together cover more of the section; the key sentences when every
-    point is quoted. "" when nothing in ``text`` relates to the question."""
-    from assistant.study import AnswerConfig
-
-    answer = AnswerConfig()
-    terms = set(index.tokenizer.tokenize_query(question))
-    quoted = key_sentences(terms, text, index.tokenizer.tokenize, answer.quote_sentences, answer.quote_chars)
-    if not quoted:
+    quotes = quoted_sentences(index, AnswerConfig(), terms, hits, positions)
+    if not any(n == positions[0] for n, _ in quotes):  # the first section says nothing related
         return ""
-    points = whole_points(index.tokenizer.tokenize, text, quoted, terms, max_points, max_chars)
-    return cited_lines(points, position) or cited_key_sentences(index, question, text, position, max_points, max_chars)
+    quoted = [sentence for _, sentence in quotes]
+    lines = []
+    room = (max(1, max_points // len(positions)), max_chars // len(positions))
+    for n in positions:
+        shown = sources[n - 1][1]
+        points = whole_points(tokenize, shown, quoted, terms, *room)
+        points = points or [_clean(s) for s in key_sentences(terms, shown, tokenize, *room)]
+        lines += [f"{point} [{n}]" for point in points]
+    return "\n".join(lines)
 
 
 def cited_lines(points, position: int) -> str:
@@ -243,15 +260,6 @@ def whole_points(tokenize, text: str, quoted: list[str], terms: set[str], max_po
         if len(chosen) == max_points:
             break
     return chosen
-
-
-def _messages(index: SearchIndex, question: str, hits, source_chars: int) -> list[dict]:
-    return build_messages(question, prompt_sources(index, question, hits, source_chars))
-
-
-def _under_heading(index: SearchIndex, ref: str, heading: str) -> str:
-    """The text of the section's chunks that start under ``heading`` (overlaps and all)."""
-    return "\n".join(c.text for c in index.chunks if c.section_ref == ref and _heading(c.heading) == heading)
 
 
 def _heading(heading: str) -> str:

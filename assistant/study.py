@@ -91,6 +91,7 @@ class Answer:
     query: str = ""  # what was searched (the question, or it with the previous turn)
     confidence: float | None = None  # share of query terms found in the sources (refusal gate)
     grounding: float | None = None  # share of the model's terms found in the sources
+    draft: str = ""  # the model's own reply before the checks (kept for reports; "" when it did not run)
 
     def to_dict(self) -> dict:
         return {
@@ -103,6 +104,7 @@ class Answer:
             "query": self.query,
             "confidence": self.confidence,
             "grounding": self.grounding,
+            "draft": self.draft,
         }
 
 
@@ -287,13 +289,14 @@ class StudyAssistant:
             refused = doubtful and self._weak_retrieval(confidence, hits, language)
             if doubtful and not refused:  # confident retrieval, unreliable synthesis: quotes answer
                 synthesis, valid = "", []
-        extra = {"dropped_citations": len(invalid), "query": query, "confidence": confidence, "grounding": grounding}
+        extra = {"dropped_citations": len(invalid), "query": query, "confidence": confidence, "grounding": grounding,
+                 "draft": raw}
         if refused:
             text = _refusal_with_closest(question, hits) if self.rag else synthesis
             timings["total"] = round(time.perf_counter() - started, 4)
             yield Answer(text, [], hits, True, timings, **extra)
             return
-        quotes = self._quotes(query_terms, hits, valid) if self.rag else []
+        quotes = quoted_sentences(self.index, self.config, query_terms, hits, valid) if self.rag else []
         if self.rag and not synthesis and not quotes:  # no sentence shares a word with the question
             quotes = self._lead_quotes(hits)
         text = compose(synthesis, quotes, language)
@@ -322,27 +325,31 @@ class StudyAssistant:
         """The top section's opening sentences as [1] quotes."""
         if not self.config.quote_sentences or not hits:
             return []
-        text = self._section_text(hits[0])
+        text = section_text(self.index, hits[0])
         return [(1, sentence) for sentence in lead_sentences(text, self.config.quote_sentences, self.config.quote_chars)]
 
-    def _section_text(self, hit: Hit) -> str:
-        """The whole section a hit points to (its chunk's text if the section is unknown)."""
-        section = self.index.sections.get(hit.section_ref)
-        return section.text if section else hit.chunk.text
 
-    def _quotes(self, terms: set[str], hits: list[Hit], cited: list[int]) -> list[tuple[int, str]]:
-        """Key sentences from the cited sections (or the top one): [(source number, sentence)]."""
-        if not self.config.quote_sentences or not hits:
-            return []
-        quotes: list[tuple[int, str]] = []
-        budget = self.config.quote_chars
-        for n in (cited or [1])[:2]:
-            text = self._section_text(hits[n - 1])
-            room = self.config.quote_sentences - len(quotes)
-            for sentence in key_sentences(terms, text, self.index.tokenizer.tokenize, room, budget):
-                quotes.append((n, sentence))
-                budget -= len(sentence)
-        return quotes
+def quoted_sentences(index: SearchIndex, config: AnswerConfig, terms: set[str], hits: list[Hit],
+                     cited: list[int]) -> list[tuple[int, str]]:
+    """The key sentences an answer quotes under its synthesis: from the first two cited sections
+    (or the top one), within ``config``'s limits: [(source number, sentence)]."""
+    if not config.quote_sentences or not hits:
+        return []
+    quotes: list[tuple[int, str]] = []
+    budget = config.quote_chars
+    for n in (cited or [1])[:2]:
+        text = section_text(index, hits[n - 1])
+        room = config.quote_sentences - len(quotes)
+        for sentence in key_sentences(terms, text, index.tokenizer.tokenize, room, budget):
+            quotes.append((n, sentence))
+            budget -= len(sentence)
+    return quotes
+
+
+def section_text(index: SearchIndex, hit: Hit) -> str:
+    """The whole section a hit points to (its chunk's text if the section is unknown)."""
+    section = index.sections.get(hit.section_ref)
+    return section.text if section else hit.chunk.text
 
 
 def prompt_sources(index: SearchIndex, query: str, hits: list[Hit], max_chars: int = 0) -> list[tuple[str, str]]:

@@ -9,9 +9,12 @@ training-style target written from the gold section at the position retrieval gi
 adapter that learned its targets perfectly would say. Rows:
 
 - quotes only: no synthesis (what an answer shows when the model's synthesis is dropped);
-- shipped targets: ``assistant.lora_data.key_point_target``: whole points ranked by the question's
-  terms, at most 4 and 300 characters (session 5's design, key points cut to 3/200, gave 0.654);
-- whole points in document order / ranked, 3/200;
+- shipped targets: ``assistant.lora_data.key_point_target``: whole points of the source as the
+  prompt shows it (sources trimmed to ``answer.source_chars``), ranked by the question's terms, at
+  most 4 and 300 characters (session 5's design, key points cut to 3/200, gave 0.654);
+- the same from the two gold sections when retrieval gives both (half the room each), as the
+  two-topic training questions teach;
+- whole points of the whole section (session 7's targets) in document order / ranked, 3/200;
 - ranked 4/300, with 2 points from a second gold section when retrieval gives one (multi-section).
 
 Key-point recall is the eval's measure (``assistant.evaluation.key_point_recall``). Use the dev
@@ -41,15 +44,15 @@ def main() -> None:
     from assistant.followup import retrieval_query
     from assistant.indexing import open_search_index
     from assistant.lora_data import key_point_target, whole_points
-    from assistant.study import StudyAssistant
+    from assistant.study import prompt_sources, quoted_sentences
 
     config = Config.load(None)
     index = open_search_index(config, progress=False)
-    composer = StudyAssistant(index, None, config.answer)  # only its quote selection is used
     answer = config.answer
     designs = {
         "quotes only": None,
-        "shipped targets (whole points, ranked, 4/300)": "shipped",
+        "shipped targets (shown points, ranked, 4/300)": "shipped",
+        "shipped targets, two gold sections when retrieved": "two",
         "whole points, document order, 3/200": (False, 3, 200, False),
         "whole points, ranked, 3/200": (True, 3, 200, False),
         "whole points, ranked, 4/300 + second gold section": (True, 4, 300, True),
@@ -65,9 +68,9 @@ def main() -> None:
             gold = [n for n, h in enumerate(hits, start=1)
                     if any(gold_matches(g, h.section_ref) for g in item.gold_sections)]
             lines = []
-            if design == "shipped" and gold:
-                text = index.sections[hits[gold[0] - 1].section_ref].text
-                target = key_point_target(index, query, text, gold[0])  # a follow-up's query holds its topic
+            if design in ("shipped", "two") and gold:
+                sources = prompt_sources(index, query, hits, answer.source_chars)  # a follow-up's query holds its topic
+                target = key_point_target(index, query, hits, sources, gold[: 2 if design == "two" else 1])
                 lines = target.splitlines() if target else []
             elif isinstance(design, tuple):
                 ranked, max_points, max_chars, second = design
@@ -79,8 +82,8 @@ def main() -> None:
                     points = whole_points(index.tokenizer.tokenize, text, quoted, terms, *room, ranked=ranked)
                     lines += [f"{p} [{n}]" for p in points]
             synthesis = "\n".join(lines)
-            cited = sorted({int(n) for n in re.findall(r"\[(\d+)\]", synthesis)})
-            shown = compose(synthesis, composer._quotes(terms, hits, cited), "zh")
+            cited = list(dict.fromkeys(int(n) for n in re.findall(r"\[(\d+)\]", synthesis)))  # as the answer cites
+            shown = compose(synthesis, quoted_sentences(index, answer, terms, hits, cited), "zh")
             by_type.setdefault(item.type, []).append(key_point_recall(shown, item.key_points))
             lengths.append(len(shown))
         scores = [s for values in by_type.values() for s in values]

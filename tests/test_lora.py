@@ -45,25 +45,32 @@ def load_base(path):
     return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval(), AutoTokenizer.from_pretrained(path)
 
 
+def _points(target: str) -> list[tuple[str, int]]:
+    """``"A [1]\nB [2]"`` -> ``[("A", 1), ("B", 2)]``."""
+    return [(m.group(1), int(m.group(2))) for m in (re.fullmatch(r"(.+) \[(\d)\]", line) for line in target.splitlines())]
+
+
 def test_examples_use_the_inference_prompt_and_cite_the_section_position(index, examples):
     from assistant.prompting import build_messages
 
     covered = [e for e in examples if e.kind != "refusal"]
     refusals = [e for e in examples if e.kind == "refusal"]
     assert len(covered) >= 17 and len(refusals) == len(refusal_questions())
-    assert {e.kind for e in covered} >= {"section", "variant", "heading"}
+    assert {e.kind for e in covered} >= {"section", "variant", "heading", "pair"}
+    asked = {t.question: t for t in training_questions(index)}
     for example in covered:
         hits = index.search(example.question, k=2)
         assert example.messages == build_messages(example.question, [(h.chunk.title, h.chunk.text) for h in hits])
-        position = [h.section_ref for h in hits].index(example.section_ref) + 1
-        lines = example.target.splitlines()
-        assert lines and all(line.endswith(f" [{position}]") for line in lines)
+        refs = [h.section_ref for h in hits]
+        wanted = [refs.index(r) + 1 for r in (example.section_ref, asked[example.question].also) if r]
+        points = _points(example.target)
+        assert points and {n for _, n in points} <= set(wanted)
         if example.kind == "english":  # written answers: the file's points, in order
-            written = next(t.answer for t in training_questions(index) if t.question == example.question)
-            assert [line.removesuffix(f" [{position}]") for line in lines] == list(written)
+            assert [p for p, _ in points] == list(asked[example.question].answer)
             continue
-        section = index.sections[example.section_ref].text.replace("**", "")
-        assert all(line[: -len(f" [{position}]")][:12] in section for line in lines)  # drawn from the section
+        for point, n in points:  # each point is what the prompt shows under its source number
+            shown = hits[n - 1].chunk.text.replace("**", "").replace("__", "")
+            assert point[:12] in shown, (example.question, point)
     assert {e.target for e in refusals} <= {refusal_text("zh"), refusal_text("en")}
 
 
@@ -72,34 +79,52 @@ def test_examples_trim_their_sources_as_the_assistant_does(index):
     from assistant.study import prompt_sources
 
     trimmed = build_sft_examples(index, k=2, source_chars=150)
-    assert trimmed and [e.question for e in trimmed] == [e.question for e in build_sft_examples(index, k=2)]
+    whole = build_sft_examples(index, k=2)
+    assert len(trimmed) >= 0.9 * len(whole) and {e.question for e in trimmed} <= {e.question for e in whole}
     for example in trimmed:
         hits = index.search(example.question, k=2)
-        assert example.messages == build_messages(example.question, prompt_sources(index, example.question, hits, 150))
+        sources = prompt_sources(index, example.question, hits, 150)
+        assert example.messages == build_messages(example.question, sources)
+        if example.kind not in ("refusal", "english"):  # targets come from the trimmed text the model reads
+            assert all(p[:12] in sources[n - 1][1].replace("**", "") for p, n in _points(example.target))
     shorter = sum(len(e.messages[-1]["content"]) for e in trimmed)
-    assert shorter < sum(len(e.messages[-1]["content"]) for e in build_sft_examples(index, k=2))
+    assert shorter < sum(len(e.messages[-1]["content"]) for e in whole)
 
 
-def test_targets_are_whole_points_the_quotes_do_not_show_most_related_first(index):
-    """The synthesis learns to add what the answer's quoted sentences leave out."""
-    from assistant.composition import key_sentences, split_sentences
+def test_targets_are_shown_points_the_quotes_do_not_show_most_related_first(index):
+    """The synthesis learns to add what the answer's quoted sentences leave out, from what it reads."""
+    from assistant.composition import split_sentences
     from assistant.lora_data import _clean, key_point_target
-    from assistant.study import AnswerConfig
+    from assistant.study import AnswerConfig, prompt_sources, quoted_sentences
 
-    question, ref = "数据类别不平衡怎么处理？", "ml_basics_qa#1"
-    text = index.sections[ref].text
-    config = AnswerConfig()
+    question = "数据类别不平衡怎么处理？"
+    hits = index.search(question, k=3)
+    n = [h.section_ref for h in hits].index("ml_basics_qa#1") + 1
+    sources = prompt_sources(index, question, hits, 0)
     terms = set(index.tokenizer.tokenize_query(question))
-    quoted = key_sentences(terms, text, index.tokenizer.tokenize, config.quote_sentences, config.quote_chars)
-    lines = key_point_target(index, question, text, 2, max_points=4, max_chars=300).splitlines()
-    points = [line.removesuffix(" [2]") for line in lines]
-    assert 1 <= len(lines) <= 4 and all(line.endswith(" [2]") for line in lines)
-    assert set(points) <= {_clean(s) for s in split_sentences(text)}  # whole sentences and items, uncut
-    assert not any(point in quote for point in points for quote in quoted)
-    assert sum(map(len, points)) <= 300
-    shared = [len(set(index.tokenizer.tokenize(p)) & terms) for p in points]
+    quoted = [s for _, s in quoted_sentences(index, AnswerConfig(), terms, hits, [n])]
+    points = _points(key_point_target(index, question, hits, sources, [n], max_points=4, max_chars=300))
+    assert 1 <= len(points) <= 4 and {m for _, m in points} == {n}
+    assert {p for p, _ in points} <= {_clean(s) for s in split_sentences(sources[n - 1][1])}  # whole, as shown
+    assert not any(p in quote for p, _ in points for quote in quoted)
+    assert sum(len(p) for p, _ in points) <= 300
+    shared = [len(set(index.tokenizer.tokenize(p)) & terms) for p, _ in points]
     assert shared == sorted(shared, reverse=True)  # the most related first
-    assert key_point_target(index, "banana bread recipe", text, 1) == ""  # nothing related: no target
+
+    both = _points(key_point_target(index, question, hits, sources, [n, 3 if n != 3 else 2]))
+    assert len({m for _, m in both}) == 2 and len(both) <= 4  # two sections share the room
+    banana = index.search("banana bread recipe", k=3)
+    assert key_point_target(index, "banana bread recipe", banana, prompt_sources(index, "banana", banana, 0), [1]) == ""
+
+
+def test_pair_questions_ask_two_sections_and_are_taught_to_cite_both(index, examples):
+    from assistant.lora_data import pair_questions
+
+    pairs = pair_questions(index)
+    assert len(pairs) == 2 * len(index.sections) and all(p.also and p.also != p.section_ref for p in pairs)
+    taught = [e for e in examples if e.kind == "pair"]
+    both = [e for e in taught if len({n for _, n in _points(e.target)}) == 2]  # else the second shows nothing related
+    assert taught and len(both) >= 0.75 * len(taught)
 
 
 def test_english_questions_are_taught_with_english_answers(index, examples):

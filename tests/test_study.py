@@ -75,12 +75,13 @@ def test_ungrounded_synthesis_under_confident_retrieval_is_replaced_by_quotes(in
     assistant = StudyAssistant(index, ScriptedGenerator(MADE_UP), AnswerConfig(min_grounding=0.6, refuse_below=0.3, refuse_unknown_names=False))
     answer = assistant.ask("Transformer的位置编码怎么做？")
     assert not answer.refused and "正弦" not in answer.text and answer.text.startswith("资料原文要点：")
+    assert answer.draft == MADE_UP and answer.to_dict()["draft"] == MADE_UP  # what the model said stays on record
 
 
 def test_unrelated_question_is_refused_without_calling_the_model(index):
     generator = ScriptedGenerator("不应被调用")
     answer = StudyAssistant(index, generator).ask("How long should I boil an egg?")
-    assert answer.refused and generator.calls == []
+    assert answer.refused and generator.calls == [] and answer.draft == ""
     assert answer.text.startswith(refusal_text("en")) and "Closest sections" in answer.text
     assert answer.citations == [] and len(answer.sources) == 3
 
@@ -239,7 +240,7 @@ def test_when_no_sentence_shares_a_word_the_top_sections_opening_is_quoted(index
     question = "How do I pick the decision threshold that maximises F1 for a classifier?"
     assistant = StudyAssistant(index, ScriptedGenerator(refusal_text("en")),
                                AnswerConfig(en_strong_similarity=0.0, refuse_unknown_names=False))
-    monkeypatch.setattr(assistant, "_quotes", lambda *args: [])  # as for English words over Chinese notes
+    monkeypatch.setattr("assistant.study.quoted_sentences", lambda *args: [])  # as for English words over Chinese notes
     answer = assistant.ask(question)
     opening = index.sections[answer.sources[0].section_ref].text
     assert not answer.refused and answer.text.strip() and answer.citations[0]["n"] == 1
