@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 from index import SearchIndex
 
-from assistant.composition import key_sentences, split_sentences
+from assistant.composition import headed_sentences, key_sentences, sentence_overlap
 from assistant.prompting import build_messages, prompt_text, question_language, refusal_text
 from assistant.study import AnswerConfig, prompt_sources, quoted_sentences
 
@@ -226,7 +226,7 @@ def key_point_target(index: SearchIndex, question: str, hits, sources: list[tupl
     room = (max(1, max_points // len(positions)), max_chars // len(positions))
     for n in positions:
         shown = sources[n - 1][1]
-        points = whole_points(tokenize, shown, quoted, terms, *room)
+        points = whole_points(tokenize, shown, quoted, terms, *room, related_only=True)
         points = points or [_clean(s) for s in key_sentences(terms, shown, tokenize, *room)]
         lines += [f"{point} [{n}]" for point in points]
     return "\n".join(lines)
@@ -238,20 +238,27 @@ def cited_lines(points, position: int) -> str:
 
 
 def whole_points(tokenize, text: str, quoted: list[str], terms: set[str], max_points: int, max_chars: int,
-                 ranked: bool = True) -> list[str]:
+                 ranked: bool = True, related_only: bool = False) -> list[str]:
     """``text``'s list items, then its other statements, uncut and not among ``quoted``; ranked
-    by how many of the question's ``terms`` they share (ties in document order), within the limits."""
+    by how many of the question's ``terms`` they share, their sub-heading's counting as in
+    ``key_sentences`` (ties in document order), within the limits. ``related_only``: only those
+    sharing a term or standing under the same sub-heading as a sentence that does (an answer about
+    early stopping may go on with its section's next sentence, not with the one on L2)."""
     from assistant.drill import is_point
 
-    sentences = split_sentences(text)
-    items = [s for s in sentences if re.match(r"^([-*•]|\d+[.、)]|[（(]\d+[)）])", s)]
-    points = []
-    for sentence in items + [s for s in sentences if s not in items]:
+    pairs = headed_sentences(text)
+    overlap = {pair: sentence_overlap(terms, *pair, tokenize) for pair in pairs}
+    related = {heading for (_, heading), score in overlap.items() if score}
+    items = [pair for pair in pairs if re.match(r"^([-*•]|\d+[.、)]|[（(]\d+[)）])", pair[0])]
+    scored = {}
+    for sentence, heading in items + [pair for pair in pairs if pair not in items]:
         point = _clean(sentence)
-        if is_point(point) and point not in points and not any(point in _clean(q) for q in quoted):
-            points.append(point)
+        if is_point(point) and point not in scored and not any(point in _clean(q) for q in quoted):
+            if not related_only or heading in related:
+                scored[point] = overlap[sentence, heading]
+    points = list(scored)
     if ranked:
-        points.sort(key=lambda p: -len(set(tokenize(p)) & terms))
+        points.sort(key=lambda p: -scored[p])
     chosen, used = [], 0
     for point in points:
         if used + len(point) <= max_chars:
