@@ -4,6 +4,7 @@ from assistant.composition import (
     drop_repeated_lines,
     drop_source_headers,
     groundedness,
+    headed_sentences,
     key_sentences,
     split_sentences,
     trim_source,
@@ -24,6 +25,29 @@ def test_key_sentences_prefer_overlap_keep_order_and_budget():
     assert key_sentences({"c", "d"}, text, tokenize, max_sentences=2) == ["c d 相关句。", "a c d 最相关句。"]
     assert key_sentences({"c", "d"}, text, tokenize, max_sentences=2, max_chars=9) == ["c d 相关句。"]
     assert key_sentences({"zzz"}, text, tokenize) == []
+
+
+HEADED = "a 开头句。\n#### 1. l2\nb 平方和句。es 顺带一提。\n#### 2. es\nc 监控验证集。d 下降时停止。"
+
+
+def test_a_sub_heading_counts_half_a_term_for_the_sentences_under_it():
+    """The notes name a method in a heading ("早停法") and explain it without repeating the name."""
+    assert headed_sentences(HEADED) == [("a 开头句。", ""), ("b 平方和句。", "#### 1. l2"), ("es 顺带一提。", "#### 1. l2"),
+                                        ("c 监控验证集。", "#### 2. es"), ("d 下降时停止。", "#### 2. es")]
+    assert key_sentences({"es"}, HEADED, tokenize, max_sentences=1) == ["es 顺带一提。"]  # its own term first
+    assert key_sentences({"es"}, HEADED, tokenize, max_sentences=3) == ["es 顺带一提。", "c 监控验证集。", "d 下降时停止。"]
+    assert key_sentences({"zzz"}, HEADED, tokenize) == []
+
+
+def test_a_trimmed_source_shows_the_sub_heading_of_what_it_keeps():
+    text = HEADED.replace("es 顺带一提。", "")
+    kept = "a 开头句。\n#### 2. es\nc 监控验证集。"
+    assert trim_source(text, {"es"}, tokenize, len(kept)) == kept  # the heading line counts toward the limit
+    own = "a 开头句。\n#### 1. l2\nes 顺带一提。"
+    assert trim_source(HEADED, {"es"}, tokenize, len(own)) == own  # its own term first
+    for limit in range(5, len(HEADED)):
+        trimmed = trim_source(HEADED, {"l2", "es"}, tokenize, limit)
+        assert len(trimmed) <= limit and all(line in HEADED for line in trimmed.splitlines())
 
 
 def test_trim_source_keeps_the_opening_then_the_closest_sentences_in_order():

@@ -117,6 +117,16 @@ def test_targets_are_shown_points_the_quotes_do_not_show_most_related_first(inde
     assert key_point_target(index, "banana bread recipe", banana, prompt_sources(index, "banana", banana, 0), [1]) == ""
 
 
+def test_target_points_stay_with_the_question_or_its_sub_heading():
+    from assistant.lora_data import whole_points
+
+    text = "介绍正则化的方法。\n#### 1. l2\nb 平方和作为惩罚。\n#### 2. es\nc 监控验证集性能。d 性能下降时停止训练。"
+    split = lambda t: t.replace("。", " ").split()  # noqa: E731
+    assert whole_points(split, text, [], {"es"}, 4, 300) == [  # every point, the related first
+        "c 监控验证集性能。", "d 性能下降时停止训练。", "介绍正则化的方法。", "b 平方和作为惩罚。"]
+    assert whole_points(split, text, ["c 监控验证集性能。"], {"es"}, 4, 300, related_only=True) == ["d 性能下降时停止训练。"]
+
+
 def test_pair_questions_ask_two_sections_and_are_taught_to_cite_both(index, examples):
     from assistant.lora_data import pair_questions
 
