@@ -152,7 +152,8 @@ def evaluate_answers(
     """Run ``ask`` (question -> Answer) on every question; score answers and refusals.
 
     Returns (answer metrics, refusal metrics, per-question records). Answer metrics are over
-    covered questions: key_point_recall (mean), citation_precision (cited sections that are gold,
+    covered questions: key_point_recall (mean), draft_key_point_recall (of the model's own reply),
+    citation_precision (cited sections that are gold,
     over all citations of answers that were not refusals), median_chars. Refusal metrics:
     accuracy (refused out-of-corpus questions), false_refusal_rate (refused covered questions).
     """
@@ -176,6 +177,9 @@ def evaluate_answers(
     n_citations = sum(len(r["cited"]) for r in answered)
     answer_metrics = {
         "key_point_recall": _mean([r["key_point_recall"] for r in covered]),
+        # the model's own reply alone, before the checks and without the quotes: what an adapter changes
+        "draft_key_point_recall": _mean([key_point_recall(r["draft"], q.key_points)
+                                         for r, q in zip(records, questions) if q.covered]),
         "citation_precision": round(sum(r["cited_gold"] for r in answered) / n_citations, 4) if n_citations else 0.0,
         "median_chars": statistics.median([r["chars"] for r in covered]) if covered else 0,
         "n": len(covered),

@@ -84,7 +84,7 @@ def test_answer_and_refusal_metrics_by_hand():
     ]
     cite = lambda ref: {"n": 1, "ref": ref, "doc": "d", "section": ref[-1], "title": "t"}  # noqa: E731
     answers = {
-        "qa": Answer("用过采样 [1]，还有 l2 [2]", [cite("d#1"), cite("d#9")], [], False),
+        "qa": Answer("用过采样 [1]，还有 l2 [2]", [cite("d#1"), cite("d#9")], [], False, draft="用过采样 [1]"),
         "qb": Answer("Dropout 让神经元失活 [1]", [cite("d#2")], [], False),
         "qc": Answer("资料中没有涉及这个问题。", [], [], True),
         "qo": Answer("资料中没有涉及这个问题。", [], [], True),
@@ -92,6 +92,7 @@ def test_answer_and_refusal_metrics_by_hand():
     }
     answer, refusal, records = evaluate_answers(questions, lambda q: answers[q.question], progress=False)
     assert answer["key_point_recall"] == round((1 + 1 + 0) / 3, 4)  # case-insensitive: "l2" counts for "L2"
+    assert answer["draft_key_point_recall"] == round(0.5 / 3, 4)  # the model's reply alone: half of qa's points
     assert answer["citation_precision"] == round(2 / 3, 4)  # d#1 and d#2 gold, d#9 not
     assert refusal == {"accuracy": 0.5, "false_refusal_rate": round(1 / 3, 4), "n": 2}
     assert answer["n"] == 3 and [r["cited_gold"] for r in records[:2]] == [1, 1]
