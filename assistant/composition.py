@@ -11,6 +11,7 @@ sentences (marked as quotes, with their source number) keeps the answer faithful
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
 _CODE = re.compile(r"```.*?```", re.S)
@@ -26,21 +27,32 @@ HEADING_WEIGHT = 0.5  # a question term in a sentence's sub-heading counts this 
 
 def split_sentences(text: str) -> list[str]:
     """Sentences and list items of a section, without code blocks and display formulas."""
-    return [sentence for sentence, _ in headed_sentences(text)]
+    return [sentence.text for sentence in headed_sentences(text)]
 
 
-def headed_sentences(text: str) -> list[tuple[str, str]]:
-    """``split_sentences`` with the sub-heading line each sentence stands under ("" before the first):
-    ``"#### 五、早停法\n监控验证集。"`` -> ``[("监控验证集。", "#### 五、早停法")]``."""
+class Headed(NamedTuple):
+    """A sentence, the sub-heading line it stands under ("" before the first) and that heading's
+    group number (0 before the first; two "#### 方法:" headings are two groups)."""
+
+    text: str
+    heading: str
+    group: int
+
+
+def headed_sentences(text: str, heading: str = "") -> list[Headed]:
+    """``split_sentences`` with the sub-heading each sentence stands under; ``heading``: the one
+    ``text`` starts under (a chunk that begins inside a sub-heading's text).
+    ``"#### 五、早停法\n监控验证集。"`` -> ``[Headed("监控验证集。", "#### 五、早停法", 1)]``."""
     text = _FORMULA.sub(" ", _CODE.sub(" ", text))
-    pairs, heading = [], ""
-    for piece in _SENTENCE.findall(text):
-        piece = piece.strip()
-        if piece.startswith("#"):
-            heading = piece
-        elif len(piece) >= 4:
-            pairs.append((piece, heading))
-    return pairs
+    sentences, group = [], 0
+    for line in text.split("\n"):
+        if line.strip().startswith("#"):  # a heading line; its text after a "？" stays a sentence, as it was
+            heading, group = line.strip(), group + 1
+        for piece in _SENTENCE.findall(line):
+            piece = piece.strip()
+            if len(piece) >= 4 and not piece.startswith("#"):
+                sentences.append(Headed(piece, heading, group))
+    return sentences
 
 
 def key_sentences(question_terms: set[str], text: str, tokenize, max_sentences: int = 3, max_chars: int = 240) -> list[str]:
@@ -49,13 +61,14 @@ def key_sentences(question_terms: set[str], text: str, tokenize, max_sentences: 
     A term in the sub-heading a sentence stands under counts ``HEADING_WEIGHT`` of one in the
     sentence: the notes name a method in a heading ("早停法") and explain it in sentences that do
     not repeat the name. Ties go to earlier sentences (definitions come first in this corpus); the
-    total stays within max_chars, and a sentence sharing no term, itself or by its heading, is never chosen.
+    total stays within max_chars, and a sentence sharing no term, itself or by its heading, is
+    never chosen.
     """
     scored = []
-    for position, (sentence, heading) in enumerate(headed_sentences(text)):
-        overlap = sentence_overlap(question_terms, sentence, heading, tokenize)
+    for position, sentence in enumerate(headed_sentences(text)):
+        overlap = sentence_overlap(question_terms, sentence, tokenize)
         if overlap:
-            scored.append((-overlap, position, sentence))
+            scored.append((-overlap, position, sentence.text))
     chosen, used = [], 0
     for _, position, sentence in sorted(scored):
         if len(chosen) == max_sentences or used + len(sentence) > max_chars:
@@ -65,45 +78,49 @@ def key_sentences(question_terms: set[str], text: str, tokenize, max_sentences: 
     return [sentence for _, sentence in sorted(chosen)]
 
 
-def sentence_overlap(question_terms: set[str], sentence: str, heading: str, tokenize) -> float:
+def sentence_overlap(question_terms: set[str], sentence: Headed, tokenize) -> float:
     """How many question terms a sentence shares, its sub-heading's counting ``HEADING_WEIGHT`` each."""
-    overlap = len(question_terms & set(tokenize(sentence)))
-    return overlap + HEADING_WEIGHT * len(question_terms & set(tokenize(heading))) if heading else overlap
+    overlap = len(question_terms & set(tokenize(sentence.text)))
+    if sentence.heading:
+        overlap += HEADING_WEIGHT * len(question_terms & set(tokenize(sentence.heading)))
+    return overlap
 
 
-def trim_source(text: str, question_terms: set[str], tokenize, max_chars: int) -> str:
+def trim_source(text: str, question_terms: set[str], tokenize, max_chars: int, heading: str = "") -> str:
     """``text`` cut to at most ``max_chars`` characters for the model's prompt: its first sentence
     (a section's opening defines its subject), then the sentences sharing most terms with the
     question (their sub-heading's terms counting as in ``key_sentences``), then the rest in order
     while they fit; kept in their original order, one per line, each group under its sub-heading
-    line ("#### 五、早停法", which counts toward the limit). Code blocks and display formulas are
-    dropped. When no sentence fits (an English paragraph is one "sentence" here), the text's first
-    ``max_chars`` characters. Text within the limit, or max_chars 0: unchanged.
+    line ("#### 五、早停法", which counts toward the limit; ``heading``: the one ``text`` starts
+    under). Code blocks and display formulas are dropped. When no sentence fits (an English
+    paragraph is one "sentence" here), the text's first ``max_chars`` characters. Text within the
+    limit, or max_chars 0: unchanged.
 
         trim_source("L1是绝对值之和。L2是平方和。L1产生稀疏解。", {"稀", "疏"}, list, 20)
         -> "L1是绝对值之和。\nL1产生稀疏解。"
     """
     if not max_chars or len(text) <= max_chars:
         return text
-    pairs = headed_sentences(text)
-    overlap = [sentence_overlap(question_terms, sentence, heading, tokenize) for sentence, heading in pairs]
-    chosen, headings, used = set(), set(), -1  # each line after the first adds a line break
-    for i in sorted(range(len(pairs)), key=lambda i: (i > 0, -overlap[i], i)):
-        sentence, heading = pairs[i]
-        cost = 1 + len(sentence) + (len(heading) + 1 if heading and heading not in headings else 0)
+    sentences = headed_sentences(text, heading)
+    overlap = [sentence_overlap(question_terms, sentence, tokenize) for sentence in sentences]
+    chosen, groups, used = set(), set(), -1  # each line after the first adds a line break
+    for i in sorted(range(len(sentences)), key=lambda i: (i > 0, -overlap[i], i)):
+        sentence = sentences[i]
+        shows_heading = sentence.heading and sentence.group not in groups
+        cost = 1 + len(sentence.text) + (len(sentence.heading) + 1 if shows_heading else 0)
         if used + cost <= max_chars:
             chosen.add(i)
-            headings.add(heading)
+            groups.add(sentence.group)
             used += cost
     if not chosen:
         return text[:max_chars].strip()
-    lines, under = [], ""
+    lines, shown = [], set()
     for i in sorted(chosen):
-        sentence, heading = pairs[i]
-        if heading and heading != under:
-            lines.append(heading)
-        under = heading
-        lines.append(sentence)
+        sentence = sentences[i]
+        if sentence.heading and sentence.group not in shown:
+            lines.append(sentence.heading)
+            shown.add(sentence.group)
+        lines.append(sentence.text)
     return "\n".join(lines)
 
 

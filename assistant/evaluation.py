@@ -166,6 +166,7 @@ def evaluate_answers(
             "answer": answer.text, "refused": answer.refused, "cited": cited,
             "cited_gold": sum(any(gold_matches(g, ref) for g in item.gold_sections) for ref in cited),
             "key_point_recall": key_point_recall(answer.text, item.key_points) if item.covered else None,
+            "draft_key_point_recall": key_point_recall(answer.draft, item.key_points) if item.covered else None,
             "chars": len(answer.text), "timings": answer.timings,
             "retrieved": [hit.section_ref for hit in answer.sources],
             "dropped_citations": answer.dropped_citations,
@@ -178,8 +179,7 @@ def evaluate_answers(
     answer_metrics = {
         "key_point_recall": _mean([r["key_point_recall"] for r in covered]),
         # the model's own reply alone, before the checks and without the quotes: what an adapter changes
-        "draft_key_point_recall": _mean([key_point_recall(r["draft"], q.key_points)
-                                         for r, q in zip(records, questions) if q.covered]),
+        "draft_key_point_recall": _mean([r["draft_key_point_recall"] for r in covered]),
         "citation_precision": round(sum(r["cited_gold"] for r in answered) / n_citations, 4) if n_citations else 0.0,
         "median_chars": statistics.median([r["chars"] for r in covered]) if covered else 0,
         "n": len(covered),

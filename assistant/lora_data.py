@@ -3,13 +3,13 @@
 Each covered example is a question about one section (its own question, template variants,
 synonym swaps, a question about one of its sub-headings, or, for the bundled notes, a learner's
 question in everyday words from ``assistant/data/lora_train_questions.jsonl`` and English questions
-with answers translated from the notes, ``assistant/data/lora_train_answers_en.jsonl``), the top-k
-sources the retriever really returns for it, and a target answer: the points of that section's
-source *as the prompt shows it* (so the adapter learns to say what it can read, not what it
-remembers), whole and most related first, that the answer's quotes will not show, each cited
-with the number the section got among the sources. Two-topic questions (two section questions
-asked together) teach answering and citing from two sources. Refusal examples pair questions the notes do not
-cover with whatever retrieval returns for them, and the fixed refusal sentence.
+with answers translated from the notes, ``assistant/data/lora_train_answers_en.jsonl``) or about
+two (two section questions asked in one), the top-k sources the retriever really returns for it,
+and a target answer: the points of the section's source *as the prompt shows it* (so the adapter
+learns to say what it reads, not what it remembers), related to the question, most related
+first, that the answer's quotes will not show, each cited with the number the section got among
+the sources. Refusal examples pair questions the notes do not cover with whatever retrieval
+returns for them, and the fixed refusal sentence.
 
     examples = build_sft_examples(index, k=3)
     examples[0].messages   # system + user prompt with sources [1]..[3], as StudyAssistant builds it
@@ -38,6 +38,7 @@ TEMPLATES = (  # {q}: the section's question without its final question mark
     "复习一下：{q}？",
 )
 HEADING_TEMPLATES = ("{title}里，{heading}是怎么回事？", "请讲讲{heading}。")
+_LIST_ITEM = re.compile(r"^([-*•]|\d+[.、)]|[（(]\d+[)）])")
 PAIR_TEMPLATES = ("{q1}？另外，{q2}？", "想请教两个问题：{q1}？{q2}？", "{q1}？还有，{q2}？")
 SYNONYMS = (  # corpus term -> how learners also say it (from index/data/query_expansions.tsv, reversed)
     ("类别不平衡", "正负样本比例悬殊"), ("过拟合", "过度拟合"), ("欠拟合", "拟合不足"),
@@ -53,7 +54,7 @@ class SFTExample:
     question: str
     messages: list[dict]
     target: str
-    kind: str  # "section" | "variant" | "synonym" | "heading" | "learner" | "english" | "pair" | "refusal"
+    kind: str  # "section" | "variant" | "synonym" | "heading" | "learner" | "english" | "pair" | "refusal" | "reference"
     section_ref: str | None  # the section the answer comes from (a pair's first); None for refusals
 
 
@@ -161,7 +162,8 @@ def reference_examples(index: SearchIndex, questions, k: int = 3, max_points: in
         history = list(item.history)
         query = retrieval_query(item.question, history)
         hits = index.search(query, k=k)
-        messages = build_messages(item.question, prompt_sources(index, query, hits, source_chars), history)
+        sources = prompt_sources(index, query, hits, source_chars)
+        messages = build_messages(item.question, sources, history)
         if not item.covered:
             examples.append(SFTExample(item.question, messages, refusal_text(question_language(item.question)),
                                        "refusal", None))
@@ -170,7 +172,6 @@ def reference_examples(index: SearchIndex, questions, k: int = 3, max_points: in
                      if any(gold_matches(g, h.section_ref) for g in item.gold_sections)][:2]
         if not positions:
             continue
-        sources = prompt_sources(index, query, hits, source_chars)
         target = key_point_target(index, query, hits, sources, positions, max_points, max_chars)
         if target:
             examples.append(SFTExample(item.question, messages, target, "reference", hits[positions[0] - 1].section_ref))
@@ -211,23 +212,23 @@ def key_point_target(index: SearchIndex, question: str, hits, sources: list[tupl
                      max_points: int = 4, max_chars: int = 300) -> str:
     """The target answer about the sections at ``positions`` (1-based among ``hits``): from each
     one's source as the prompt shows it (``sources``, ``prompt_sources``' (title, text)), the points
-    the answer's quotes will not already show, whole, those sharing most of the question's terms
-    first, one a line, each cited ``[n]``, within ``max_points`` / ``max_chars`` (two sections get
-    half each, so a reply stays in the same length). Then the synthesis and the quotes together cover more, and the
-    adapter learns to say what it reads. When a source's every shown point is quoted, its key
-    sentences; "" when no sentence of the first section relates to the question."""
+    the answer's quotes will not already show, sharing a question term or under a sub-heading
+    that does (``whole_points``), the most related first, one a line, each cited ``[n]``, within
+    ``max_points`` / ``max_chars`` (two sections get half each, so a reply keeps its length); a
+    source whose every such point is quoted gives its key sentences. Then the synthesis and the
+    quotes together cover more, and the adapter learns to say what it reads. "" when the first
+    source shows nothing related, or a second one is asked for and shows nothing."""
     tokenize = index.tokenizer.tokenize
     terms = set(index.tokenizer.tokenize_query(question))
-    quotes = quoted_sentences(index, AnswerConfig(), terms, hits, positions)
-    if not any(n == positions[0] for n, _ in quotes):  # the first section says nothing related
-        return ""
-    quoted = [sentence for _, sentence in quotes]
-    lines = []
+    quoted = [sentence for _, sentence in quoted_sentences(index, AnswerConfig(), terms, hits, positions)]
     room = (max(1, max_points // len(positions)), max_chars // len(positions))
+    lines = []
     for n in positions:
         shown = sources[n - 1][1]
         points = whole_points(tokenize, shown, quoted, terms, *room, related_only=True)
         points = points or [_clean(s) for s in key_sentences(terms, shown, tokenize, *room)]
+        if not points:
+            return ""
         lines += [f"{point} [{n}]" for point in points]
     return "\n".join(lines)
 
@@ -246,16 +247,16 @@ def whole_points(tokenize, text: str, quoted: list[str], terms: set[str], max_po
     early stopping may go on with its section's next sentence, not with the one on L2)."""
     from assistant.drill import is_point
 
-    pairs = headed_sentences(text)
-    overlap = {pair: sentence_overlap(terms, *pair, tokenize) for pair in pairs}
-    related = {heading for (_, heading), score in overlap.items() if score}
-    items = [pair for pair in pairs if re.match(r"^([-*•]|\d+[.、)]|[（(]\d+[)）])", pair[0])]
+    sentences = headed_sentences(text)
+    overlap = [sentence_overlap(terms, sentence, tokenize) for sentence in sentences]
+    related = {sentence.group for sentence, score in zip(sentences, overlap) if score}
+    order = sorted(range(len(sentences)), key=lambda i: not _LIST_ITEM.match(sentences[i].text))  # items first
     scored = {}
-    for sentence, heading in items + [pair for pair in pairs if pair not in items]:
-        point = _clean(sentence)
+    for i in order:
+        point = _clean(sentences[i].text)
         if is_point(point) and point not in scored and not any(point in _clean(q) for q in quoted):
-            if not related_only or heading in related:
-                scored[point] = overlap[sentence, heading]
+            if not related_only or sentences[i].group in related:
+                scored[point] = overlap[i]
     points = list(scored)
     if ranked:
         points.sort(key=lambda p: -scored[p])

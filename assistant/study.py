@@ -64,7 +64,8 @@ class AnswerConfig:
     # (median 1,109 -> 943), so the first token comes ~0.4 s sooner on a 2-core CPU
     quote_sentences: int = 4  # key sentences quoted from the cited sections after the synthesis (0 = none)
     quote_chars: int = 300  # at most this many characters of quotes (4 / 300: dev key-point recall of the
-    # quotes alone 0.472 -> 0.537 over 3 / 240, median +45 chars; 5 / 400 only +2 points more)
+    # quotes alone 0.472 -> 0.537 over 3 / 240, median +45 chars; 5 / 400 only +2 points more; with
+    # sub-headings counted in the choice, session 9: 0.601)
 
     def __post_init__(self):
         if self.k < 1:
@@ -354,9 +355,10 @@ def section_text(index: SearchIndex, hit: Hit) -> str:
 
 def prompt_sources(index: SearchIndex, query: str, hits: list[Hit], max_chars: int = 0) -> list[tuple[str, str]]:
     """(title, text) of each hit as the model reads it: its chunk, trimmed to ``max_chars`` around
-    the query's search terms (``trim_source``; 0 = whole)."""
+    the query's search terms (``trim_source``, under the sub-heading the chunk starts in; 0 = whole)."""
     terms = set(index.tokenizer.tokenize_query(query)) if max_chars else set()
-    return [(h.chunk.title, trim_source(h.chunk.text, terms, index.tokenizer.tokenize, max_chars)) for h in hits]
+    return [(h.chunk.title, trim_source(h.chunk.text, terms, index.tokenizer.tokenize, max_chars,
+                                        f"#### {h.chunk.heading}" if h.chunk.heading else "")) for h in hits]
 
 
 def _citation(n: int, hit: Hit) -> dict:

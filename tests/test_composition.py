@@ -32,8 +32,10 @@ HEADED = "a 开头句。\n#### 1. l2\nb 平方和句。es 顺带一提。\n#### 
 
 def test_a_sub_heading_counts_half_a_term_for_the_sentences_under_it():
     """The notes name a method in a heading ("早停法") and explain it without repeating the name."""
-    assert headed_sentences(HEADED) == [("a 开头句。", ""), ("b 平方和句。", "#### 1. l2"), ("es 顺带一提。", "#### 1. l2"),
-                                        ("c 监控验证集。", "#### 2. es"), ("d 下降时停止。", "#### 2. es")]
+    assert [tuple(s) for s in headed_sentences(HEADED)] == [
+        ("a 开头句。", "", 0), ("b 平方和句。", "#### 1. l2", 1), ("es 顺带一提。", "#### 1. l2", 1),
+        ("c 监控验证集。", "#### 2. es", 2), ("d 下降时停止。", "#### 2. es", 2)]
+    assert headed_sentences("c 监控验证集。", "#### 2. es") == [("c 监控验证集。", "#### 2. es", 0)]  # starts under it
     assert key_sentences({"es"}, HEADED, tokenize, max_sentences=1) == ["es 顺带一提。"]  # its own term first
     assert key_sentences({"es"}, HEADED, tokenize, max_sentences=3) == ["es 顺带一提。", "c 监控验证集。", "d 下降时停止。"]
     assert key_sentences({"zzz"}, HEADED, tokenize) == []
@@ -45,9 +47,14 @@ def test_a_trimmed_source_shows_the_sub_heading_of_what_it_keeps():
     assert trim_source(text, {"es"}, tokenize, len(kept)) == kept  # the heading line counts toward the limit
     own = "a 开头句。\n#### 1. l2\nes 顺带一提。"
     assert trim_source(HEADED, {"es"}, tokenize, len(own)) == own  # its own term first
-    for limit in range(5, len(HEADED)):
-        trimmed = trim_source(HEADED, {"l2", "es"}, tokenize, limit)
-        assert len(trimmed) <= limit and all(line in HEADED for line in trimmed.splitlines())
+    repeated = HEADED + "\n#### 1. l2\ne 另一个平方和。\n#### 2. es\nf 又一个验证集。"  # the same headings again
+    for text in (HEADED, repeated):
+        for limit in range(5, len(text)):
+            trimmed = trim_source(text, {"l2", "es"}, tokenize, limit)
+            assert len(trimmed) <= limit and all(line in text for line in trimmed.splitlines())
+    assert trim_source(repeated, {"es"}, tokenize, 80).count("#### 2. es") == 2  # each group shows its own heading
+    starts_inside = "b 平方和句很长。c 监控验证集。d 另一句话。"
+    assert trim_source(starts_inside, {"zzz"}, tokenize, 21, "#### 2. es") == "#### 2. es\nb 平方和句很长。"
 
 
 def test_trim_source_keeps_the_opening_then_the_closest_sentences_in_order():
