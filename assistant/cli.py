@@ -227,7 +227,7 @@ def cmd_train_lora(args) -> int:
     settings = LoraTrainingConfig(**{k: v for k, v in chosen.items() if v is not None})
     index = open_search_index(config)
     examples = build_sft_examples(index, k=config.answer.k, source_chars=config.answer.source_chars,
-                                  seed=settings.seed)
+                                  gate=config.answer, seed=settings.seed)
     if args.limit:
         examples = examples[: args.limit]
     held_out = load_questions(args.heldout) if args.heldout else []

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from assistant.prompting import refusal_text
+
 HIT_AT = (1, 3, 5)
 
 
@@ -136,6 +138,10 @@ def _mean(values) -> float:
     return round(sum(values) / len(values), 4) if values else 0.0
 
 
+def _is_refusal(reply: str) -> bool:
+    return refusal_text("zh") in reply or refusal_text("en") in reply
+
+
 def key_point_recall(text: str, key_points: Sequence[str]) -> float:
     """Share of key points found in the answer text, case-insensitively: ("含L1", ["l1", "L2"]) -> 0.5."""
     if not key_points:
@@ -153,8 +159,9 @@ def evaluate_answers(
 
     Returns (answer metrics, refusal metrics, per-question records). Answer metrics are over
     covered questions: key_point_recall (mean), draft_key_point_recall (of the model's own reply),
-    citation_precision (cited sections that are gold,
-    over all citations of answers that were not refusals), median_chars. Refusal metrics:
+    draft_refusal_rate (of those the model was asked, the share it answered with the refusal
+    sentence), citation_precision (cited sections that are gold, over all citations of answers
+    that were not refusals), median_chars. Refusal metrics:
     accuracy (refused out-of-corpus questions), false_refusal_rate (refused covered questions).
     """
     records = []
@@ -180,6 +187,9 @@ def evaluate_answers(
         "key_point_recall": _mean([r["key_point_recall"] for r in covered]),
         # the model's own reply alone, before the checks and without the quotes: what an adapter changes
         "draft_key_point_recall": _mean([r["draft_key_point_recall"] for r in covered]),
+        # covered questions the model was asked and answered with the refusal sentence (the answer
+        # may still stand on its quotes): an adapter that over-refuses shows here first
+        "draft_refusal_rate": _mean([_is_refusal(r["draft"]) for r in covered if r["draft"]]),
         "citation_precision": round(sum(r["cited_gold"] for r in answered) / n_citations, 4) if n_citations else 0.0,
         "median_chars": statistics.median([r["chars"] for r in covered]) if covered else 0,
         "n": len(covered),

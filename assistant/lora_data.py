@@ -9,7 +9,9 @@ and a target answer: the points of the section's source *as the prompt shows it*
 learns to say what it reads, not what it remembers), related to the question, most related
 first, that the answer's quotes will not show, each cited with the number the section got among
 the sources. Refusal examples pair questions the notes do not cover with whatever retrieval
-returns for them, and the fixed refusal sentence.
+returns for them, and the fixed refusal sentence: only those the assistant would ask the model
+about (``reaches_model``); the rest it refuses beforehand, and teaching the model to refuse them
+taught it to refuse covered questions whose sources look as loosely related.
 
     examples = build_sft_examples(index, k=3)
     examples[0].messages   # system + user prompt with sources [1]..[3], as StudyAssistant builds it
@@ -29,7 +31,7 @@ from index import SearchIndex
 
 from assistant.composition import headed_sentences, key_sentences, sentence_overlap
 from assistant.prompting import build_messages, prompt_text, question_language, refusal_text
-from assistant.study import AnswerConfig, prompt_sources, quoted_sentences
+from assistant.study import AnswerConfig, prompt_sources, quoted_sentences, reaches_model
 
 TEMPLATES = (  # {q}: the section's question without its final question mark
     "{q}？",
@@ -123,10 +125,13 @@ def refusal_questions() -> list[str]:
 
 
 def build_sft_examples(index: SearchIndex, k: int = 3, max_points: int = 4, max_chars: int = 300,
-                       seed: int = 0, source_chars: int = 0) -> list[SFTExample]:
+                       seed: int = 0, source_chars: int = 0, gate: AnswerConfig | None = None) -> list[SFTExample]:
     """Covered examples whose section retrieval finds in the top k, plus refusal examples, shuffled.
     Pass the assistant's ``AnswerConfig.k`` and ``source_chars`` (train-lora does) so that the
-    prompts are the ones it will answer (source_chars 0: whole chunks)."""
+    prompts are the ones it will answer (source_chars 0: whole chunks), and its ``AnswerConfig``
+    as ``gate`` (default settings when None): refusal questions it refuses without the model are
+    left out."""
+    gate = gate or AnswerConfig()
     examples = []
     for question, kind, ref, answer, also in training_questions(index):
         hits = index.search(question, k=k)
@@ -143,6 +148,8 @@ def build_sft_examples(index: SearchIndex, k: int = 3, max_points: int = 4, max_
             examples.append(SFTExample(question, build_messages(question, sources), target, kind, ref))
     for question in refusal_questions():
         hits = index.search(question, k=k)
+        if not reaches_model(index, gate, question, hits):  # refused before the model is asked
+            continue
         examples.append(SFTExample(question, build_messages(question, prompt_sources(index, question, hits, source_chars)),
                                    refusal_text(question_language(question)), "refusal", None))
     random.Random(seed).shuffle(examples)

@@ -48,10 +48,11 @@ def summary_markdown(report: dict) -> str:
     if answer and refusal:
         lines += [
             "## Answers", "",
-            "| key-point recall | … of the model's reply alone | citation precision | median chars | n "
-            "| refusal accuracy | false refusals | n out-of-corpus |",
-            "|---|---|---|---|---|---|---|---|",
+            "| key-point recall | … of the model's reply alone | model's reply refused | citation precision "
+            "| median chars | n | refusal accuracy | false refusals | n out-of-corpus |",
+            "|---|---|---|---|---|---|---|---|---|",
             f"| {answer['key_point_recall']:.3f} | {answer.get('draft_key_point_recall', float('nan')):.3f} "
+            f"| {answer.get('draft_refusal_rate', float('nan')):.3f} "
             f"| {answer['citation_precision']:.3f} | {answer['median_chars']} "
             f"| {answer['n']} | {refusal['accuracy']:.3f} | {refusal['false_refusal_rate']:.3f} | {refusal['n']} |",
             "",

@@ -120,6 +120,27 @@ def retrieval_confidence(index: SearchIndex, terms: set[str], hits: list[Hit]) -
     return len(terms & found) / len(terms)
 
 
+def retrieval_gate(index: SearchIndex, config: AnswerConfig, question: str, terms: set[str],
+                   hits: list[Hit]) -> tuple[float, list[str]]:
+    """What is checked before the model is asked: (retrieval confidence, the names the question
+    uses that the corpus lacks, once each whatever the case). The question is refused without the
+    model when the confidence is under ``config.min_confidence`` or a name is listed."""
+    confidence = retrieval_confidence(index, terms, hits)
+    unknown: list[str] = []
+    if config.refuse_unknown_names:
+        for name in unknown_names(index, question) + uncovered_topics(index, question):
+            if name.lower() not in (seen.lower() for seen in unknown):
+                unknown.append(name)
+    return confidence, unknown
+
+
+def reaches_model(index: SearchIndex, config: AnswerConfig, question: str, hits: list[Hit]) -> bool:
+    """Whether the assistant asks the model about ``question`` (one turn, retrieved ``hits``)
+    rather than refusing it beforehand (``retrieval_gate``)."""
+    confidence, unknown = retrieval_gate(index, config, question, set(index.tokenizer.tokenize_query(question)), hits)
+    return confidence >= config.min_confidence and not unknown
+
+
 def unknown_names(index: SearchIndex, question: str) -> list[str]:
     """Names in the question that the corpus never mentions, as written.
 
@@ -243,12 +264,8 @@ class StudyAssistant:
         timings = {"retrieve": round(retrieved - started, 4)}
 
         query_terms = set(self.index.tokenizer.tokenize_query(query)) if self.rag else set()
-        confidence = retrieval_confidence(self.index, query_terms, hits) if self.rag else None
-        unknown = []
-        if self.rag and self.config.refuse_unknown_names:
-            for name in unknown_names(self.index, question) + uncovered_topics(self.index, question):
-                if name.lower() not in (seen.lower() for seen in unknown):  # once each, whatever the case
-                    unknown.append(name)
+        confidence, unknown = (retrieval_gate(self.index, self.config, question, query_terms, hits)
+                               if self.rag else (None, []))
         if self.rag and (confidence < self.config.min_confidence or unknown):
             text = _refusal_with_closest(question, hits, unknown)
             timings.update(first_token=None, total=round(time.perf_counter() - started, 4))

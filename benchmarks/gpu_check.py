@@ -54,7 +54,7 @@ def prepare(out: Path, config_path: str | None) -> None:
     config = Config.load(config_path)
     index = open_search_index(config)
     examples = build_sft_examples(index, k=config.answer.k, source_chars=config.answer.source_chars,
-                                  seed=LoraTrainingConfig().seed)
+                                  gate=config.answer, seed=LoraTrainingConfig().seed)
     reference = reference_examples(index, load_questions("eval/heldout.jsonl"), k=config.answer.k,
                                    source_chars=config.answer.source_chars)
     out.mkdir(parents=True, exist_ok=True)

@@ -86,13 +86,14 @@ def test_answer_and_refusal_metrics_by_hand():
     answers = {
         "qa": Answer("用过采样 [1]，还有 l2 [2]", [cite("d#1"), cite("d#9")], [], False, draft="用过采样 [1]"),
         "qb": Answer("Dropout 让神经元失活 [1]", [cite("d#2")], [], False),
-        "qc": Answer("资料中没有涉及这个问题。", [], [], True),
+        "qc": Answer("资料中没有涉及这个问题。", [], [], True, draft="资料中没有涉及这个问题。"),
         "qo": Answer("资料中没有涉及这个问题。", [], [], True),
         "qp": Answer("瞎编的答案", [], [], False),
     }
     answer, refusal, records = evaluate_answers(questions, lambda q: answers[q.question], progress=False)
     assert answer["key_point_recall"] == round((1 + 1 + 0) / 3, 4)  # case-insensitive: "l2" counts for "L2"
     assert answer["draft_key_point_recall"] == round(0.5 / 3, 4)  # the model's reply alone: half of qa's points
+    assert answer["draft_refusal_rate"] == 0.5  # the model was asked qa and qc (qb's draft is empty), refused qc
     assert answer["citation_precision"] == round(2 / 3, 4)  # d#1 and d#2 gold, d#9 not
     assert refusal == {"accuracy": 0.5, "false_refusal_rate": round(1 / 3, 4), "n": 2}
     assert answer["n"] == 3 and [r["cited_gold"] for r in records[:2]] == [1, 1]

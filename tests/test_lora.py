@@ -12,6 +12,7 @@ from assistant.generation import GenerationConfig, HFGenerator
 from assistant.lora import IGNORE, TARGET_MODULES, LoraTrainingConfig, encode_example, load_adapter, mean_loss, train_lora
 from assistant.lora_data import build_sft_examples, overlapping, refusal_questions, training_questions
 from assistant.prompting import refusal_text
+from assistant.study import AnswerConfig, reaches_model
 from corpus import load_corpus
 from index import open_index
 from tiny_model import build_tiny_qwen2
@@ -55,7 +56,11 @@ def test_examples_use_the_inference_prompt_and_cite_the_section_position(index, 
 
     covered = [e for e in examples if e.kind != "refusal"]
     refusals = [e for e in examples if e.kind == "refusal"]
-    assert len(covered) >= 17 and len(refusals) == len(refusal_questions())
+    assert len(covered) >= 17
+    # refusal examples: exactly the packaged questions the assistant would ask the model about
+    asked_model = [q for q in refusal_questions() if reaches_model(index, AnswerConfig(), q, index.search(q, k=2))]
+    assert 0 < len(asked_model) < len(refusal_questions())
+    assert sorted(e.question for e in refusals) == sorted(asked_model)
     assert {e.kind for e in covered} >= {"section", "variant", "heading", "pair"}
     asked = {t.question: t for t in training_questions(index)}
     for example in covered:

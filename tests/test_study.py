@@ -162,6 +162,20 @@ def test_english_names_the_corpus_never_mentions_are_refused_without_the_model(i
     assert not relaxed.ask("Mixup数据增强是怎么混合样本和标签的？").refused
 
 
+@pytest.mark.parametrize("question", [
+    "Mixup数据增强是怎么混合样本和标签的？",  # a name the notes lack
+    "How long should I boil an egg to get a runny yolk?",  # no query term in the sources
+    "Dropout的作用是什么？",  # covered
+    "红烧肉怎么做才不腻？",  # uncovered, but shares a word with the notes: the model decides
+])
+def test_reaches_model_says_whether_the_assistant_asks_the_model(index, question):
+    from assistant.study import reaches_model
+
+    generator = ScriptedGenerator(refusal_text("zh"))
+    StudyAssistant(index, generator).ask(question)
+    assert reaches_model(index, AnswerConfig(), question, index.search(question, k=AnswerConfig().k)) == bool(generator.calls)
+
+
 def test_formula_names_count_as_mentioned(index):
     """The notes write the L0 norm only as LaTeX ($\\mathcal{L}_0$): "L0" is not an unknown name."""
     from assistant.study import unknown_names
