@@ -30,6 +30,7 @@ from typing import NamedTuple
 from index import SearchIndex
 
 from assistant.composition import headed_sentences, key_sentences, sentence_overlap
+from assistant.followup import retrieval_query
 from assistant.prompting import build_messages, prompt_text, question_language, refusal_text
 from assistant.study import AnswerConfig, prompt_sources, quoted_sentences, reaches_model
 
@@ -42,6 +43,9 @@ TEMPLATES = (  # {q}: the section's question without its final question mark
 HEADING_TEMPLATES = ("{title}里，{heading}是怎么回事？", "请讲讲{heading}。")
 _LIST_ITEM = re.compile(r"^([-*•]|\d+[.、)]|[（(]\d+[)）])")
 PAIR_TEMPLATES = ("{q1}？另外，{q2}？", "想请教两个问题：{q1}？{q2}？", "{q1}？还有，{q2}？")
+# second turns of a conversation: about a sub-heading of the section just discussed, or another section
+FOLLOW_UP_TEMPLATES = ("那{heading}呢？", "能再讲讲{heading}吗？")
+NEXT_TOPIC_TEMPLATES = ("那{q}？", "还有，{q}？")
 SYNONYMS = (  # corpus term -> how learners also say it (from index/data/query_expansions.tsv, reversed)
     ("类别不平衡", "正负样本比例悬殊"), ("过拟合", "过度拟合"), ("欠拟合", "拟合不足"),
     ("哈达玛积", "按位相乘"), ("鞍点", "驻点"), ("Dropout", "随机失活"), ("先验知识", "领域知识"),
@@ -56,16 +60,17 @@ class SFTExample:
     question: str
     messages: list[dict]
     target: str
-    kind: str  # "section" | "variant" | "synonym" | "heading" | "learner" | "english" | "pair" | "refusal" | "reference"
+    kind: str  # "section" | … | "pair" | "followup" | "refusal" | "reference" (TrainingQuestion's kinds and two more)
     section_ref: str | None  # the section the answer comes from (a pair's first); None for refusals
 
 
 class TrainingQuestion(NamedTuple):
     question: str
-    kind: str  # "section" | "variant" | "synonym" | "heading" | "learner" | "english" | "pair"
+    kind: str  # "section" | "variant" | "synonym" | "heading" | "learner" | "english" | "pair" | "followup"
     section_ref: str
     answer: tuple[str, ...] = ()  # an "english" question: its written answer points
     also: str | None = None  # a "pair" question: the second section it asks about
+    after: str | None = None  # a "followup" question: the section the conversation's first turn asked about
 
 
 def training_questions(index: SearchIndex) -> list[TrainingQuestion]:
@@ -85,7 +90,46 @@ def training_questions(index: SearchIndex) -> list[TrainingQuestion]:
     questions += [TrainingQuestion(q, "learner", ref) for q, ref in learner_questions() if ref in index.sections]
     questions += [TrainingQuestion(q, "english", ref, answer=points)
                   for q, ref, points in english_answers() if ref in index.sections]
-    return questions + pair_questions(index)
+    return questions + pair_questions(index) + follow_up_questions(index)
+
+
+def follow_up_questions(index: SearchIndex, seed: int = 0) -> list[TrainingQuestion]:
+    """Second turns, after the section question of the first: for each section, one about a
+    sub-heading of it ("那{heading}呢？") and one about another section, partner drawn at random
+    ("那{q}？"), so that the adapter learns to answer the new question from its sources in a
+    conversation instead of repeating or refusing."""
+    refs = list(index.sections)
+    rng = random.Random(seed)
+    questions = []
+    for i, ref in enumerate(refs):
+        headings = [h for h in dict.fromkeys(_heading(c.heading).rstrip(":： ") for c in index.chunks
+                                             if c.section_ref == ref) if len(h) >= 3]
+        if headings:
+            template = FOLLOW_UP_TEMPLATES[i % len(FOLLOW_UP_TEMPLATES)]
+            questions.append(TrainingQuestion(template.format(heading=rng.choice(headings)), "followup", ref, after=ref))
+        other = rng.choice([r for r in refs if r != ref]) if len(refs) > 1 else None
+        if other:
+            title = index.sections[other].title.strip().rstrip("?？ ")
+            template = NEXT_TOPIC_TEMPLATES[i % len(NEXT_TOPIC_TEMPLATES)]
+            questions.append(TrainingQuestion(template.format(q=title), "followup", other, after=ref))
+    return questions
+
+
+def first_turn(index: SearchIndex, ref: str, k: int, source_chars: int, cited: bool,
+               max_points: int = 4, max_chars: int = 300) -> list[dict]:
+    """A conversation's first turn about section ``ref``: its own question and the answer built
+    like the targets (with its [n] citations, as the chat's history keeps them, or without, as
+    a user's pasted notes would be); [] when retrieval misses the section."""
+    question = index.sections[ref].title.strip().rstrip("?？ ") + "？"
+    hits = index.search(question, k=k)
+    refs = [hit.section_ref for hit in hits]
+    if ref not in refs:
+        return []
+    sources = prompt_sources(index, question, hits, source_chars)
+    answer = key_point_target(index, question, hits, sources, [refs.index(ref) + 1], max_points, max_chars)
+    if not cited:
+        answer = re.sub(r" ?\[\d+\]", "", answer)
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}] if answer else []
 
 
 def pair_questions(index: SearchIndex, per_section: int = 2, seed: int = 0) -> list[TrainingQuestion]:
@@ -133,19 +177,23 @@ def build_sft_examples(index: SearchIndex, k: int = 3, max_points: int = 4, max_
     left out."""
     gate = gate or AnswerConfig()
     examples = []
-    for question, kind, ref, answer, also in training_questions(index):
-        hits = index.search(question, k=k)
+    for i, (question, kind, ref, answer, also, after) in enumerate(training_questions(index)):
+        history = first_turn(index, after, k, source_chars, cited=i % 2 == 0) if after else []
+        if after and not history:
+            continue
+        query = retrieval_query(question, history)
+        hits = index.search(query, k=k)
         refs = [hit.section_ref for hit in hits]
         if ref not in refs or (also and also not in refs):  # retrieval missed a section: nothing faithful to teach
             continue
         positions = [refs.index(r) + 1 for r in (ref, also) if r]
-        sources = prompt_sources(index, question, hits, source_chars)
+        sources = prompt_sources(index, query, hits, source_chars)
         if answer:
             target = cited_lines(answer, positions[0])
         else:
-            target = key_point_target(index, question, hits, sources, positions, max_points, max_chars)
+            target = key_point_target(index, query, hits, sources, positions, max_points, max_chars)
         if target:
-            examples.append(SFTExample(question, build_messages(question, sources), target, kind, ref))
+            examples.append(SFTExample(question, build_messages(question, sources, history), target, kind, ref))
     for question in refusal_questions():
         hits = index.search(question, k=k)
         if not reaches_model(index, gate, question, hits):  # refused before the model is asked
@@ -162,7 +210,6 @@ def reference_examples(index: SearchIndex, questions, k: int = 3, max_points: in
     targets, for measuring loss/perplexity on held-out questions: covered ones whose gold section
     is retrieved, and out-of-corpus ones with the refusal."""
     from assistant.evaluation import gold_matches
-    from assistant.followup import retrieval_query
 
     examples = []
     for item in questions:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from assistant.evaluation import load_questions
+from assistant.followup import retrieval_query
 from assistant.generation import GenerationConfig, HFGenerator
 from assistant.lora import IGNORE, TARGET_MODULES, LoraTrainingConfig, encode_example, load_adapter, mean_loss, train_lora
 from assistant.lora_data import build_sft_examples, overlapping, refusal_questions, training_questions
@@ -61,11 +62,14 @@ def test_examples_use_the_inference_prompt_and_cite_the_section_position(index, 
     asked_model = [q for q in refusal_questions() if reaches_model(index, AnswerConfig(), q, index.search(q, k=2))]
     assert 0 < len(asked_model) < len(refusal_questions())
     assert sorted(e.question for e in refusals) == sorted(asked_model)
-    assert {e.kind for e in covered} >= {"section", "variant", "heading", "pair"}
+    assert {e.kind for e in covered} >= {"section", "variant", "heading", "pair", "followup"}
     asked = {t.question: t for t in training_questions(index)}
     for example in covered:
-        hits = index.search(example.question, k=2)
-        assert example.messages == build_messages(example.question, [(h.chunk.title, h.chunk.text) for h in hits])
+        history = example.messages[1:-1]  # a follow-up's first turn; else none
+        assert bool(history) == (example.kind == "followup")
+        hits = index.search(retrieval_query(example.question, history), k=2)
+        sources = [(h.chunk.title, h.chunk.text) for h in hits]
+        assert example.messages == build_messages(example.question, sources, history)
         refs = [h.section_ref for h in hits]
         wanted = [refs.index(r) + 1 for r in (example.section_ref, asked[example.question].also) if r]
         points = _points(example.target)
@@ -87,9 +91,10 @@ def test_examples_trim_their_sources_as_the_assistant_does(index):
     whole = build_sft_examples(index, k=2)
     assert abs(len(trimmed) - len(whole)) <= 0.1 * len(whole)  # a target needs related text the prompt shows
     for example in trimmed:
-        hits = index.search(example.question, k=2)
-        sources = prompt_sources(index, example.question, hits, 150)
-        assert example.messages == build_messages(example.question, sources)
+        history = example.messages[1:-1]
+        query = retrieval_query(example.question, history)
+        sources = prompt_sources(index, query, index.search(query, k=2), 150)
+        assert example.messages == build_messages(example.question, sources, history)
         if example.kind not in ("refusal", "english"):  # targets come from the trimmed text the model reads
             shown = {n: text.replace("**", "").replace("__", "") for n, (_, text) in enumerate(sources, start=1)}
             assert all(p[:12] in shown[n] for p, n in _points(example.target))
@@ -142,6 +147,25 @@ def test_pair_questions_ask_two_sections_and_are_taught_to_cite_both(index, exam
     assert len(pairs) == 2 * len(index.sections) and all(p.also and p.also != p.section_ref for p in pairs)
     taught = [e for e in examples if e.kind == "pair"]  # a pair whose second source shows nothing related is left out
     assert taught and all(len({n for _, n in _points(e.target)}) == 2 for e in taught)
+
+
+def test_follow_ups_answer_the_second_turn_after_a_first_turn_about_a_section(index, examples):
+    from assistant.lora_data import follow_up_questions
+
+    questions = follow_up_questions(index)
+    assert {q.section_ref == q.after for q in questions} == {True, False}  # same section and another one
+    taught = [e for e in examples if e.kind == "followup"]
+    assert taught
+    for example in taught:
+        first, reply = example.messages[1:3]
+        firsts = [index.sections[q.after].title.strip().rstrip("?？ ") + "？" for q in questions if q.question == example.question]
+        assert first["role"] == "user" and first["content"] in firsts
+        assert reply["role"] == "assistant" and reply["content"] and reply["content"] != example.target
+        hits = index.search(retrieval_query(example.question, example.messages[1:3]), k=2)
+        cited = {n for _, n in _points(example.target)}
+        assert [hits[n - 1].section_ref for n in cited] == [example.section_ref]  # the second turn's section
+    # the first turn is kept as the chat keeps it (cited) or as a user would paste it (no citations)
+    assert {bool(re.search(r"\[\d\]", e.messages[2]["content"])) for e in taught} == {True, False}
 
 
 def test_english_questions_are_taught_with_english_answers(index, examples):
