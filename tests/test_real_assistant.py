@@ -41,3 +41,21 @@ def test_the_bundled_tokenizer_read_directly_equals_autotokenizer(assistant):
     assert fast.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) == prompt
     assert (fast.eos_token_id, fast.pad_token_id, fast.all_special_ids) == (auto.eos_token_id, auto.pad_token_id,
                                                                             auto.all_special_ids)
+
+
+def test_the_shipped_adapter_was_trained_on_the_examples_this_code_builds(assistant):
+    """The default adapter's training.json records its dataset's sha256: today's training data (the
+    real encoder's retrieval, the shipped settings) must still be that data, or the adapter is stale."""
+    import json
+    from importlib import resources
+
+    from assistant.config import Config
+    from assistant.lora import LoraTrainingConfig
+    from assistant.lora_data import build_sft_examples, dataset_hash
+
+    config = Config.load(None).answer
+    examples = build_sft_examples(assistant.index, k=config.k, source_chars=config.source_chars, gate=config,
+                                  seed=LoraTrainingConfig().seed)
+    shipped = json.loads(resources.files("assistant").joinpath("data/adapter/training.json").read_text("utf-8"))
+    assert shipped["dataset"]["examples"] == len(examples)
+    assert shipped["dataset"]["sha256"] == dataset_hash(examples)
