@@ -4,7 +4,9 @@ Each covered example is a question about one section (its own question, template
 synonym swaps, a question about one of its sub-headings, or, for the bundled notes, a learner's
 question in everyday words from ``assistant/data/lora_train_questions.jsonl`` and English questions
 with answers translated from the notes, ``assistant/data/lora_train_answers_en.jsonl``) or about
-two (two section questions asked in one), the top-k sources the retriever really returns for it,
+two (two section questions asked in one), or the second turn of a conversation whose first turn
+asked about a section (the prompt then carries that turn, as the chat's does); the top-k sources
+the retriever really returns for it (for a second turn, for the follow-up query),
 and a target answer: the points of the section's source *as the prompt shows it* (so the adapter
 learns to say what it reads, not what it remembers), related to the question, most related
 first, that the answer's quotes will not show, each cited with the number the section got among
