@@ -115,6 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--r", type=int, help="LoRA rank (default 8)")
     train.add_argument("--alpha", type=int, help="LoRA alpha (default 16)")
     train.add_argument("--lr", type=float, help="learning rate (default 2e-4)")
+    train.add_argument("--max-tokens", type=int, help="longest example in tokens; longer ones lose the start "
+                                                       "of their prompt (default 2048)")
     train.add_argument("--limit", type=int, help="train on the first N examples only (a quick trial)")
     train.add_argument("--heldout", default="eval/heldout.jsonl",
                        help="evaluation questions kept out of training; their reference-answer loss is measured "
@@ -219,15 +221,14 @@ def cmd_train_lora(args) -> int:
     from assistant.generation import load_tokenizer, pick_device
     from assistant.indexing import open_search_index
     from assistant.lora import LoraTrainingConfig, train_lora
-    from assistant.lora_data import build_sft_examples, overlapping, reference_examples
+    from assistant.lora_data import build_sft_examples, overlapping, prompt_settings, reference_examples
     from assistant.model_files import BUNDLED, BUNDLED_GGUF, resolve_model
 
     config = load_config(args)
-    chosen = {"r": args.r, "alpha": args.alpha, "lr": args.lr, "epochs": args.epochs}
+    chosen = {"r": args.r, "alpha": args.alpha, "lr": args.lr, "epochs": args.epochs, "max_tokens": args.max_tokens}
     settings = LoraTrainingConfig(**{k: v for k, v in chosen.items() if v is not None})
     index = open_search_index(config)
-    examples = build_sft_examples(index, k=config.answer.k, source_chars=config.answer.source_chars,
-                                  gate=config.answer, seed=settings.seed)
+    examples = build_sft_examples(index, **prompt_settings(config.answer), gate=config.answer, seed=settings.seed)
     if args.limit:
         examples = examples[: args.limit]
     held_out = load_questions(args.heldout) if args.heldout else []
@@ -244,8 +245,7 @@ def cmd_train_lora(args) -> int:
     if config.llm.model == BUNDLED:
         base["gguf_sha256"] = BUNDLED_GGUF.sha256
     out = Path(args.out) if args.out else config.data_path / "adapters" / "latest"
-    reference = reference_examples(index, held_out, k=config.answer.k,
-                                   source_chars=config.answer.source_chars) if held_out else None
+    reference = reference_examples(index, held_out, **prompt_settings(config.answer)) if held_out else None
     print(f"Training on {len(examples)} examples ({device}); {len(reference or [])} held-out reference answers.",
           file=sys.stderr)
     meta = train_lora(model, tokenizer, examples, settings, out, device=device, base=base, eval_examples=reference)

@@ -86,7 +86,8 @@ def sentence_overlap(question_terms: set[str], sentence: Headed, tokenize) -> fl
     return overlap
 
 
-def trim_source(text: str, question_terms: set[str], tokenize, max_chars: int, heading: str = "") -> str:
+def trim_source(text: str, question_terms: set[str], tokenize, max_chars: int, heading: str = "",
+                preferred: frozenset[str] = frozenset()) -> str:
     """``text`` cut to at most ``max_chars`` characters for the model's prompt: its first sentence
     (a section's opening defines its subject), then the sentences sharing most terms with the
     question (their sub-heading's terms counting as in ``key_sentences``), then the rest in order
@@ -94,7 +95,9 @@ def trim_source(text: str, question_terms: set[str], tokenize, max_chars: int, h
     line ("#### 五、早停法", which counts toward the limit; ``heading``: the one ``text`` starts
     under). Code blocks and display formulas are dropped. When no sentence fits (an English
     paragraph is one "sentence" here), the text's first ``max_chars`` characters. Text within the
-    limit, or max_chars 0: unchanged.
+    limit, or max_chars 0: unchanged. Among sentences sharing as many terms, those in ``preferred``
+    (the passage retrieval matched, within a whole section) go first: an English question shares
+    few terms with Chinese notes, and its cross-lingual match says which part of a section it is about.
 
         trim_source("L1是绝对值之和。L2是平方和。L1产生稀疏解。", {"稀", "疏"}, list, 20)
         -> "L1是绝对值之和。\nL1产生稀疏解。"
@@ -104,7 +107,7 @@ def trim_source(text: str, question_terms: set[str], tokenize, max_chars: int, h
     sentences = headed_sentences(text, heading)
     overlap = [sentence_overlap(question_terms, sentence, tokenize) for sentence in sentences]
     chosen, groups, used = set(), set(), -1  # each line after the first adds a line break
-    for i in sorted(range(len(sentences)), key=lambda i: (i > 0, -overlap[i], i)):
+    for i in sorted(range(len(sentences)), key=lambda i: (i > 0, -overlap[i], sentences[i].text not in preferred, i)):
         sentence = sentences[i]
         shows_heading = sentence.heading and sentence.group not in groups
         cost = 1 + len(sentence.text) + (len(sentence.heading) + 1 if shows_heading else 0)

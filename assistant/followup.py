@@ -1,7 +1,7 @@
 """Rule-based rewriting of a follow-up question into a self-contained retrieval query.
 
-A question that leans on the previous turn (a pronoun, a leading "那…", "what about", or very
-short) is searched together with the previous user question; anything else is searched alone.
+A question that leans on the previous turn (a pronoun, a leading "那…", "what about", a request
+for an example, or very short) is searched together with the previous user question; anything else is searched alone.
 
     >>> history = [{"role": "user", "content": "L1正则为什么容易产生稀疏解？"},
     ...            {"role": "assistant", "content": "因为……"}]
@@ -18,12 +18,15 @@ import re
 SHORT_QUESTION_CHARS = 8  # a question this short is taken as a follow-up when there is history
 _LEADS = re.compile(r"^\s*(那么?|还有|另外|反过来|反之|同样|然后|and\b|so\b|what about|how about)", re.I)
 _REFERS = re.compile(r"它|它们|这个|那个|这种|那种|这样|上面|上述|刚才|前面|其中|\b(it|its|that|this|them|they|those)\b", re.I)
+# a request for an example of the topic at hand: "能给个代码层面的例子吗？", "Can you give an example?"
+_EXAMPLE = re.compile(r"(举|给|来|写)一?个.{0,8}(例子|示例|代码)|\b(an?|some) (code )?examples?\b", re.I)
 
 
 def is_follow_up(question: str) -> bool:
     """Whether a question needs the previous turn to be understood."""
     text = question.strip()
-    return bool(_LEADS.search(text) or _REFERS.search(text) or len(text) <= SHORT_QUESTION_CHARS)
+    return bool(_LEADS.search(text) or _REFERS.search(text) or _EXAMPLE.search(text)
+                or len(text) <= SHORT_QUESTION_CHARS)
 
 
 def retrieval_query(question: str, history: list[dict] | None = None) -> str:

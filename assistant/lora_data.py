@@ -117,18 +117,38 @@ def follow_up_questions(index: SearchIndex, seed: int = 0) -> list[TrainingQuest
     return questions
 
 
+TARGET_POINTS, TARGET_CHARS = 6, 400  # a target answer's most points and characters (4 / 300 until
+# session 11, when sources became section extracts: a reply that said its target perfectly would,
+# with the quotes, cover 0.729 of the dev key points against 0.718; benchmarks/target_ceiling.py)
+
+
+def prompt_settings(answer: AnswerConfig) -> dict:
+    """The keyword arguments that make ``build_sft_examples`` and ``reference_examples`` build the
+    prompts an assistant with these ``AnswerConfig`` settings answers: k, source_chars, scope."""
+    return {"k": answer.k, "source_chars": answer.source_chars, "scope": answer.source_scope}
+
+
+def retrieve_sections(index: SearchIndex, query: str, wanted: list[str], k: int, source_chars: int,
+                      scope: str) -> tuple[list, list[tuple[str, str]], list[int]] | None:
+    """(hits, sources as the prompt shows them, 1-based positions of the ``wanted`` sections among
+    the hits) for a query, as the assistant retrieves; None when a wanted section is not retrieved."""
+    hits = index.search(query, k=k)
+    refs = [hit.section_ref for hit in hits]
+    if any(ref not in refs for ref in wanted):
+        return None
+    return hits, prompt_sources(index, query, hits, source_chars, scope), [refs.index(ref) + 1 for ref in wanted]
+
+
 def first_turn(index: SearchIndex, ref: str, k: int, source_chars: int, cited: bool,
-               max_points: int = 4, max_chars: int = 300) -> list[dict]:
+               max_points: int = TARGET_POINTS, max_chars: int = TARGET_CHARS, scope: str = "section") -> list[dict]:
     """A conversation's first turn about section ``ref``: its own question and the answer built
     like the targets (with its [n] citations, as the chat's history keeps them, or without, as
     a user's pasted notes would be); [] when retrieval misses the section."""
     question = index.sections[ref].title.strip().rstrip("?？ ") + "？"
-    hits = index.search(question, k=k)
-    refs = [hit.section_ref for hit in hits]
-    if ref not in refs:
+    found = retrieve_sections(index, question, [ref], k, source_chars, scope)
+    if not found:
         return []
-    sources = prompt_sources(index, question, hits, source_chars)
-    answer = key_point_target(index, question, hits, sources, [refs.index(ref) + 1], max_points, max_chars)
+    answer = key_point_target(index, question, *found, max_points, max_chars)
     if not cited:
         answer = re.sub(r" ?\[\d+\]", "", answer)
     return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}] if answer else []
@@ -170,26 +190,24 @@ def refusal_questions() -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
-def build_sft_examples(index: SearchIndex, k: int = 3, max_points: int = 4, max_chars: int = 300,
-                       seed: int = 0, source_chars: int = 0, gate: AnswerConfig | None = None) -> list[SFTExample]:
+def build_sft_examples(index: SearchIndex, k: int = 3, max_points: int = TARGET_POINTS,
+                       max_chars: int = TARGET_CHARS, seed: int = 0, source_chars: int = 0, gate: AnswerConfig | None = None,
+                       scope: str = "section") -> list[SFTExample]:
     """Covered examples whose section retrieval finds in the top k, plus refusal examples, shuffled.
-    Pass the assistant's ``AnswerConfig.k`` and ``source_chars`` (train-lora does) so that the
-    prompts are the ones it will answer (source_chars 0: whole chunks), and its ``AnswerConfig``
-    as ``gate`` (default settings when None): refusal questions it refuses without the model are
-    left out."""
+    Pass ``prompt_settings(AnswerConfig)`` (train-lora does) so that the prompts are the ones the
+    assistant will answer (source_chars 0: whole), and its ``AnswerConfig`` as ``gate`` (default
+    settings when None): refusal questions it refuses without the model are left out."""
     gate = gate or AnswerConfig()
     examples = []
     for i, (question, kind, ref, answer, also, after) in enumerate(training_questions(index)):
-        history = first_turn(index, after, k, source_chars, cited=i % 2 == 0) if after else []
+        history = first_turn(index, after, k, source_chars, i % 2 == 0, max_points, max_chars, scope) if after else []
         if after and not history:
             continue
         query = retrieval_query(question, history)
-        hits = index.search(query, k=k)
-        refs = [hit.section_ref for hit in hits]
-        if ref not in refs or (also and also not in refs):  # retrieval missed a section: nothing faithful to teach
+        found = retrieve_sections(index, query, [r for r in (ref, also) if r], k, source_chars, scope)
+        if not found:  # retrieval missed a section: nothing faithful to teach
             continue
-        positions = [refs.index(r) + 1 for r in (ref, also) if r]
-        sources = prompt_sources(index, query, hits, source_chars)
+        hits, sources, positions = found
         if answer:
             target = cited_lines(answer, positions[0])
         else:
@@ -200,14 +218,14 @@ def build_sft_examples(index: SearchIndex, k: int = 3, max_points: int = 4, max_
         hits = index.search(question, k=k)
         if not reaches_model(index, gate, question, hits):  # refused before the model is asked
             continue
-        examples.append(SFTExample(question, build_messages(question, prompt_sources(index, question, hits, source_chars)),
+        examples.append(SFTExample(question, build_messages(question, prompt_sources(index, question, hits, source_chars, scope)),
                                    refusal_text(question_language(question)), "refusal", None))
     random.Random(seed).shuffle(examples)
     return examples
 
 
-def reference_examples(index: SearchIndex, questions, k: int = 3, max_points: int = 4,
-                       max_chars: int = 300, source_chars: int = 0) -> list[SFTExample]:
+def reference_examples(index: SearchIndex, questions, k: int = 3, max_points: int = TARGET_POINTS,
+                       max_chars: int = TARGET_CHARS, source_chars: int = 0, scope: str = "section") -> list[SFTExample]:
     """Evaluation questions (``EvalQuestion``) with reference answers built like the training
     targets, for measuring loss/perplexity on held-out questions: covered ones whose gold section
     is retrieved, and out-of-corpus ones with the refusal."""
@@ -218,7 +236,7 @@ def reference_examples(index: SearchIndex, questions, k: int = 3, max_points: in
         history = list(item.history)
         query = retrieval_query(item.question, history)
         hits = index.search(query, k=k)
-        sources = prompt_sources(index, query, hits, source_chars)
+        sources = prompt_sources(index, query, hits, source_chars, scope)
         messages = build_messages(item.question, sources, history)
         if not item.covered:
             examples.append(SFTExample(item.question, messages, refusal_text(question_language(item.question)),
@@ -265,7 +283,7 @@ def dataset_hash(examples: list[SFTExample]) -> str:
 
 
 def key_point_target(index: SearchIndex, question: str, hits, sources: list[tuple[str, str]], positions: list[int],
-                     max_points: int = 4, max_chars: int = 300) -> str:
+                     max_points: int = TARGET_POINTS, max_chars: int = TARGET_CHARS) -> str:
     """The target answer about the sections at ``positions`` (1-based among ``hits``): from each
     one's source as the prompt shows it (``sources``, ``prompt_sources``' (title, text)), the points
     the answer's quotes will not already show, sharing a question term or under a sub-heading

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
+from typing import NamedTuple
 
 from index import Hit, SearchIndex
 
@@ -28,6 +29,7 @@ from assistant.composition import (
     groundedness,
     key_sentences,
     lead_sentences,
+    split_sentences,
     trim_source,
 )
 from assistant.followup import retrieval_query
@@ -39,6 +41,9 @@ from assistant.prompting import (
     question_language,
     refusal_text,
 )
+
+
+SOURCE_SCOPES = ("section", "chunk")
 
 
 @dataclass(frozen=True)
@@ -58,10 +63,13 @@ class AnswerConfig:
     # in the query glossary), e.g. "Focal Loss里的gamma…", "How does PCA…", or a machine-learning topic
     # (assistant/data/ml_topics.txt) none of whose names it mentions ("位置编码"), is refused without
     # the LLM (dev: 19 of 23 out-of-corpus questions caught, 1 of 82 covered ones refused)
-    source_chars: int = 400  # longest source text in the prompt, in characters (0 = whole chunks, up
-    # to the chunker's 600): a longer chunk keeps its first sentence and those nearest the question.
-    # Dev, shipped adapter: key-point recall 0.601 -> 0.588, the rest equal; ~165 fewer prompt tokens
-    # (median 1,109 -> 943), so the first token comes ~0.4 s sooner on a 2-core CPU
+    source_scope: str = "section"  # what a source's text is drawn from: "section" (the retrieved
+    # section's whole text) or "chunk" (only the chunk that matched). The key points of an answer lie
+    # all over a section: with the quotes, all the text the prompt shows covers 0.843 of the dev key
+    # points from 400-char chunk extracts, 0.896 from 600-char section extracts (benchmarks/target_ceiling.py)
+    source_chars: int = 600  # longest source text in the prompt, in characters (0 = whole): it keeps its
+    # first sentence and those nearest the question. Chunks at 400 chars (session 8): dev key-point
+    # recall 0.601 -> 0.588 against whole chunks, ~165 fewer prompt tokens (median 1,109 -> 943)
     quote_sentences: int = 4  # key sentences quoted from the cited sections after the synthesis (0 = none)
     quote_chars: int = 300  # at most this many characters of quotes (4 / 300: dev key-point recall of the
     # quotes alone 0.472 -> 0.537 over 3 / 240, median +45 chars; 5 / 400 only +2 points more; with
@@ -73,6 +81,8 @@ class AnswerConfig:
         for name in ("min_confidence", "min_grounding", "refuse_below", "en_strong_similarity"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} should be in [0, 1], got {getattr(self, name)}")
+        if self.source_scope not in SOURCE_SCOPES:
+            raise ValueError(f"source_scope should be one of {SOURCE_SCOPES}, got {self.source_scope!r}")
         if self.source_chars < 0:
             raise ValueError(f"source_chars should be >= 0, got {self.source_chars}")
         if self.quote_sentences < 0 or self.quote_chars < 0:
@@ -120,25 +130,31 @@ def retrieval_confidence(index: SearchIndex, terms: set[str], hits: list[Hit]) -
     return len(terms & found) / len(terms)
 
 
+class Gate(NamedTuple):
+    """What is checked before the model is asked."""
+
+    confidence: float  # retrieval_confidence
+    unknown: list[str]  # names the question uses that the corpus lacks, once each whatever the case
+    passed: bool  # the model is asked: confidence at least min_confidence and no unknown name
+
+
 def retrieval_gate(index: SearchIndex, config: AnswerConfig, question: str, terms: set[str],
-                   hits: list[Hit]) -> tuple[float, list[str]]:
-    """What is checked before the model is asked: (retrieval confidence, the names the question
-    uses that the corpus lacks, once each whatever the case). The question is refused without the
-    model when the confidence is under ``config.min_confidence`` or a name is listed."""
+                   hits: list[Hit]) -> Gate:
+    """The check made before the model is asked: a question that does not pass it is refused
+    without the model (its confidence is under ``config.min_confidence`` or a name is listed)."""
     confidence = retrieval_confidence(index, terms, hits)
     unknown: list[str] = []
     if config.refuse_unknown_names:
         for name in unknown_names(index, question) + uncovered_topics(index, question):
             if name.lower() not in (seen.lower() for seen in unknown):
                 unknown.append(name)
-    return confidence, unknown
+    return Gate(confidence, unknown, confidence >= config.min_confidence and not unknown)
 
 
 def reaches_model(index: SearchIndex, config: AnswerConfig, question: str, hits: list[Hit]) -> bool:
     """Whether the assistant asks the model about ``question`` (one turn, retrieved ``hits``)
     rather than refusing it beforehand (``retrieval_gate``)."""
-    confidence, unknown = retrieval_gate(index, config, question, set(index.tokenizer.tokenize_query(question)), hits)
-    return confidence >= config.min_confidence and not unknown
+    return retrieval_gate(index, config, question, set(index.tokenizer.tokenize_query(question)), hits).passed
 
 
 def unknown_names(index: SearchIndex, question: str) -> list[str]:
@@ -264,9 +280,9 @@ class StudyAssistant:
         timings = {"retrieve": round(retrieved - started, 4)}
 
         query_terms = set(self.index.tokenizer.tokenize_query(query)) if self.rag else set()
-        confidence, unknown = (retrieval_gate(self.index, self.config, question, query_terms, hits)
-                               if self.rag else (None, []))
-        if self.rag and (confidence < self.config.min_confidence or unknown):
+        confidence, unknown, passed = (retrieval_gate(self.index, self.config, question, query_terms, hits)
+                                       if self.rag else (None, [], True))
+        if not passed:
             text = _refusal_with_closest(question, hits, unknown)
             timings.update(first_token=None, total=round(time.perf_counter() - started, 4))
             yield text
@@ -274,7 +290,7 @@ class StudyAssistant:
             return
 
         if self.rag:
-            sources = prompt_sources(self.index, query, hits, self.config.source_chars)
+            sources = prompt_sources(self.index, query, hits, self.config.source_chars, self.config.source_scope)
             messages = build_messages(question, sources, history)
         else:
             messages = build_bare_messages(question, history)
@@ -294,7 +310,9 @@ class StudyAssistant:
         refused = refusal_text(language) in synthesis or refusal_text("zh") in synthesis
         grounding = None
         if self.rag:
-            source_terms = frozenset().union(*(self.index.terms(h.chunk) for h in hits))
+            # what the model read (section extracts) and the chunks retrieval matched
+            source_terms = frozenset(self.index.tokenizer.tokenize("\n".join(text for _, text in sources))).union(
+                *(self.index.terms(h.chunk) for h in hits))
             if not synthesis:  # nothing said (e.g. only the sources' headers echoed)
                 grounding = 0.0
             elif question_language(synthesis) == "en":  # over Chinese notes: only corpus terms can be checked
@@ -370,12 +388,25 @@ def section_text(index: SearchIndex, hit: Hit) -> str:
     return section.text if section else hit.chunk.text
 
 
-def prompt_sources(index: SearchIndex, query: str, hits: list[Hit], max_chars: int = 0) -> list[tuple[str, str]]:
-    """(title, text) of each hit as the model reads it: its chunk, trimmed to ``max_chars`` around
-    the query's search terms (``trim_source``, under the sub-heading the chunk starts in; 0 = whole)."""
+def prompt_sources(index: SearchIndex, query: str, hits: list[Hit], max_chars: int = 0,
+                   scope: str = "section") -> list[tuple[str, str]]:
+    """(title, text) of each hit as the model reads it: its whole section (``scope`` "section") or
+    its chunk ("chunk"), trimmed to ``max_chars`` around the query's search terms (``trim_source``;
+    a section's sentences in the matched chunk first among equals; a chunk under the sub-heading it
+    starts in; 0 = whole)."""
+    if scope not in SOURCE_SCOPES:
+        raise ValueError(f"scope should be one of {SOURCE_SCOPES}, got {scope!r}")
     terms = set(index.tokenizer.tokenize_query(query)) if max_chars else set()
-    return [(h.chunk.title, trim_source(h.chunk.text, terms, index.tokenizer.tokenize, max_chars,
-                                        f"#### {h.chunk.heading}" if h.chunk.heading else "")) for h in hits]
+    sources = []
+    for h in hits:
+        if scope == "section":
+            text, heading = section_text(index, h), ""
+            matched = frozenset(split_sentences(h.chunk.text)) if max_chars else frozenset()
+        else:
+            text, heading = h.chunk.text, f"#### {h.chunk.heading}" if h.chunk.heading else ""
+            matched = frozenset()
+        sources.append((h.chunk.title, trim_source(text, terms, index.tokenizer.tokenize, max_chars, heading, matched)))
+    return sources
 
 
 def _citation(n: int, hit: Hit) -> dict:

@@ -4,7 +4,8 @@ prompt, top-k sources, question) and the first streamed piece, on typical dev qu
     python benchmarks/answer_latency.py                       # 15 dev questions, 4 settings
     python benchmarks/answer_latency.py --questions 30 --out benchmarks/results/answer_latency.json
     python benchmarks/answer_latency.py --config k2.toml --out …   # e.g. two sources ([answer] k = 2)
-    python benchmarks/answer_latency.py --source-chars 0,400 --out …   # whole chunks vs trimmed sources
+    python benchmarks/answer_latency.py --source-chars 0,400 --out …   # whole vs trimmed sources
+    python benchmarks/answer_latency.py --source-chars chunk:400,section:600 --out …   # chunk vs section extracts
 
 Settings, interleaved question by question so that machine drift hits each alike: the system
 prompt's KV cache (``llm.prefix_cache``) on and off (or, with --source-chars, the sources'
@@ -36,7 +37,8 @@ def main() -> None:
     parser.add_argument("--config", default=None, help="TOML config file, e.g. one with [answer] k = 2")
     parser.add_argument("--source-chars", default="", metavar="N,M,…",
                         help="time these answer.source_chars side by side (system-prompt cache on) instead of "
-                             "the cache on and off; 0 = whole chunks")
+                             "the cache on and off; 0 = whole; SCOPE:N also sets answer.source_scope "
+                             "(section or chunk), e.g. chunk:400,section:600")
     args = parser.parse_args()
 
     import torch
@@ -51,19 +53,21 @@ def main() -> None:
     base = assistant.generator
     adapters = (True, False) if base.adapter else (False,)
     if args.source_chars:  # source lengths side by side, system-prompt cache on
-        chosen = [int(n) for n in args.source_chars.split(",")]
-        settings = {(f"sources {n or 'whole'}" + (" chars" if n else ""), a): (base, n) for n in chosen for a in adapters}
+        chosen = [(spec.rpartition(":")[0] or assistant.config.source_scope, int(spec.rpartition(":")[2]))
+                  for spec in args.source_chars.split(",")]
+        settings = {(f"{scope} sources {n or 'whole'}" + (" chars" if n else ""), a): (base, (n, scope))
+                    for scope, n in chosen for a in adapters}
     else:  # system-prompt cache on and off
         whole = HFGenerator(base.model, base.tokenizer, dataclasses.replace(base.config, prefix_cache=False),
                             base.device, base.lora)
-        settings = {(cache, a): (generator, assistant.config.source_chars)
+        settings = {(cache, a): (generator, (assistant.config.source_chars, assistant.config.source_scope))
                     for cache, generator in (("cached", base), ("whole", whole)) for a in adapters}
     items = [q for q in load_questions(args.file) if q.covered and not q.history][: args.questions]
 
-    def first_piece(generator, source_chars: int, question: str, adapter: bool) -> tuple[float, int]:
+    def first_piece(generator, source: tuple[int, str], question: str, adapter: bool) -> tuple[float, int]:
         started = time.perf_counter()
         hits = assistant.index.search(question, k=assistant.config.k)
-        messages = build_messages(question, prompt_sources(assistant.index, question, hits, source_chars))
+        messages = build_messages(question, prompt_sources(assistant.index, question, hits, *source))
         pieces = generator.stream(messages, adapter=adapter, max_new_tokens=args.new_tokens)
         next(pieces)
         elapsed = time.perf_counter() - started

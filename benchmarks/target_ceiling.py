@@ -4,18 +4,18 @@
     python benchmarks/target_ceiling.py --questions eval/dev.jsonl --out benchmarks/results/target_ceiling.json
 
 No model runs. For every covered question, the answer is composed as the assistant composes it
-(synthesis, then the quoted key sentences of the cited sections) with the synthesis replaced by a
-training-style target written from the gold section at the position retrieval gives it: what an
-adapter that learned its targets perfectly would say. Rows:
+(synthesis, then the quoted key sentences of the cited sections) with the synthesis replaced by:
 
-- quotes only: no synthesis (what an answer shows when the model's synthesis is dropped);
-- shipped targets: ``assistant.lora_data.key_point_target``: whole points of the source as the
-  prompt shows it (sources trimmed to ``answer.source_chars``), ranked by the question's terms, at
-  most 4 and 300 characters (session 5's design, key points cut to 3/200, gave 0.654);
-- the same from the two gold sections when retrieval gives both (half the room each), as the
-  two-topic training questions teach;
-- whole points of the whole section (session 7's targets) in document order / ranked, 3/200;
-- ranked 4/300, with 2 points from a second gold section when retrieval gives one (multi-section).
+- nothing ("quotes only": what an answer shows when the model's synthesis is dropped);
+- everything the prompt shows of the k sources (a reply that copied all it reads): the bound on
+  what any model can add from its prompt, for chunk extracts (sessions 8-10: the matched chunk cut
+  to 400 characters) and section extracts (session 11: the section cut to 600 characters around
+  the question, ``answer.source_scope = "section"``);
+- a training target (``assistant.lora_data.key_point_target``: whole points of the gold source as
+  the prompt shows it, ranked by the question's terms, those the quotes show left out) at the
+  position retrieval gives the gold section, at 4/300 and 6/400 points/characters: what an
+  adapter that learned its targets perfectly would say;
+- the whole gold sections (the bound for answers drawn from the right sections).
 
 Key-point recall is the eval's measure (``assistant.evaluation.key_point_recall``). Use the dev
 split to choose a target design; the held-out split stays for the final figure.
@@ -38,24 +38,27 @@ def main() -> None:
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "target_ceiling.json"))
     args = parser.parse_args()
 
-    from assistant.composition import compose, key_sentences
+    from assistant.composition import compose
     from assistant.config import Config
     from assistant.evaluation import gold_matches, key_point_recall, load_questions
     from assistant.followup import retrieval_query
     from assistant.indexing import open_search_index
-    from assistant.lora_data import key_point_target, whole_points
+    from assistant.lora_data import key_point_target
     from assistant.study import prompt_sources, quoted_sentences
 
     config = Config.load(None)
     index = open_search_index(config, progress=False)
     answer = config.answer
-    designs = {
+    designs = {  # (what the synthesis is, source scope, source chars, target points, target chars, gold sections)
         "quotes only": None,
-        "shipped targets (shown points, ranked, 4/300)": "shipped",
-        "shipped targets, two gold sections when retrieved": "two",
-        "whole points, document order, 3/200": (False, 3, 200, False),
-        "whole points, ranked, 3/200": (True, 3, 200, False),
-        "whole points, ranked, 4/300 + second gold section": (True, 4, 300, True),
+        "everything the prompt shows: chunk extracts, 400 chars": ("prompt", "chunk", 400),
+        "everything the prompt shows: section extracts, 600 chars": ("prompt", "section", 600),
+        "targets 4/300 from chunk extracts of 400 (session 10)": ("target", "chunk", 400, 4, 300, 1),
+        "targets 6/400 from chunk extracts of 400": ("target", "chunk", 400, 6, 400, 1),
+        "targets 4/300 from section extracts of 600": ("target", "section", 600, 4, 300, 1),
+        "targets 6/400 from section extracts of 600 (session 11)": ("target", "section", 600, 6, 400, 1),
+        "the same, two gold sections when retrieved": ("target", "section", 600, 6, 400, 2),
+        "the whole gold sections": ("whole",),
     }
     items = [q for q in load_questions(args.questions) if q.covered]
     rows = {}
@@ -68,21 +71,18 @@ def main() -> None:
             gold = [n for n, h in enumerate(hits, start=1)
                     if any(gold_matches(g, h.section_ref) for g in item.gold_sections)]
             lines = []
-            if design in ("shipped", "two") and gold:
-                sources = prompt_sources(index, query, hits, answer.source_chars)  # a follow-up's query holds its topic
-                target = key_point_target(index, query, hits, sources, gold[: 2 if design == "two" else 1])
+            if design and design[0] == "prompt":
+                lines = [text for _, text in prompt_sources(index, query, hits, design[2], design[1])]
+            elif design and design[0] == "target" and gold:
+                _, scope, chars, max_points, max_chars, sections = design
+                sources = prompt_sources(index, query, hits, chars, scope)  # a follow-up's query holds its topic
+                target = key_point_target(index, query, hits, sources, gold[:sections], max_points, max_chars)
                 lines = target.splitlines() if target else []
-            elif isinstance(design, tuple):
-                ranked, max_points, max_chars, second = design
-                for i, n in enumerate(gold[: 2 if second else 1]):
-                    text = index.sections[hits[n - 1].section_ref].text
-                    quoted = key_sentences(terms, text, index.tokenizer.tokenize, answer.quote_sentences,
-                                           answer.quote_chars)
-                    room = (max_points, max_chars) if i == 0 else (2, max_chars // 2)
-                    points = whole_points(index.tokenizer.tokenize, text, quoted, terms, *room, ranked=ranked)
-                    lines += [f"{p} [{n}]" for p in points]
+            elif design and design[0] == "whole":
+                lines = [index.sections[hits[n - 1].section_ref].text for n in gold]
             synthesis = "\n".join(lines)
-            cited = list(dict.fromkeys(int(n) for n in re.findall(r"\[(\d+)\]", synthesis)))  # as the answer cites
+            cited = [] if design and design[0] != "target" else list(  # as the answer cites; else the top section
+                dict.fromkeys(int(n) for n in re.findall(r"\[(\d+)\]", synthesis)))
             shown = compose(synthesis, quoted_sentences(index, answer, terms, hits, cited), "zh")
             by_type.setdefault(item.type, []).append(key_point_recall(shown, item.key_points))
             lengths.append(len(shown))

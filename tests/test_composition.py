@@ -66,6 +66,9 @@ def test_trim_source_keeps_the_opening_then_the_closest_sentences_in_order():
     assert trim_source(text, {"c", "d"}, tokenize, 14) == "a 定义句。\nb 无关句。"  # line breaks count
     assert trim_source(text, {"zzz"}, tokenize, 13) == "a 定义句。\nb 无关句。"
     assert trim_source("```\ncode。\n```\na 句子。b 句子。", set(), tokenize, 8) == "a 句子。"  # code dropped
+    matched = frozenset({"e 也无关。"})  # the passage retrieval matched comes first among equals
+    assert trim_source(text, {"zzz"}, tokenize, 13, preferred=matched) == "a 定义句。\ne 也无关。"
+    assert trim_source(text, {"c", "d"}, tokenize, 15, preferred=matched) == "a 定义句。\nc d 相关句。"  # terms first
     english = "L1 regularisation adds the absolute values of the weights, which drives many of them to zero."
     assert trim_source(english, {"l1"}, tokenize, 30) == english[:30]  # no sentence fits: the start
 

@@ -40,7 +40,9 @@ HISTORY = [{"role": "user", "content": "L1正则为什么容易产生稀疏解�
 @pytest.mark.parametrize(
     "question, follows",
     [("那L2正则呢？", True), ("它会带来什么问题？", True), ("What about L2?", True), ("为什么？", True),
-     ("Dropout在测试时怎么处理？", False), ("How does dropout work at test time?", False)],
+     ("能给个代码层面的例子吗？", True), ("能举个例子吗", True), ("Can you give an example?", True),
+     ("Dropout在测试时怎么处理？", False), ("How does dropout work at test time?", False),
+     ("举例说明过拟合和欠拟合的区别", False)],
 )
 def test_follow_up_detection(question, follows):
     assert is_follow_up(question) is follows

@@ -68,7 +68,7 @@ def test_examples_use_the_inference_prompt_and_cite_the_section_position(index, 
         history = example.messages[1:-1]  # a follow-up's first turn; else none
         assert bool(history) == (example.kind == "followup")
         hits = index.search(retrieval_query(example.question, history), k=2)
-        sources = [(h.chunk.title, h.chunk.text) for h in hits]
+        sources = [(h.chunk.title, index.sections[h.section_ref].text) for h in hits]  # whole sections
         assert example.messages == build_messages(example.question, sources, history)
         refs = [h.section_ref for h in hits]
         wanted = [refs.index(r) + 1 for r in (example.section_ref, asked[example.question].also) if r]
@@ -78,7 +78,7 @@ def test_examples_use_the_inference_prompt_and_cite_the_section_position(index, 
             assert [p for p, _ in points] == list(asked[example.question].answer)
             continue
         for point, n in points:  # each point is what the prompt shows under its source number
-            shown = hits[n - 1].chunk.text.replace("**", "").replace("__", "")
+            shown = sources[n - 1][1].replace("**", "").replace("__", "")
             assert point[:12] in shown, (example.question, point)
     assert {e.target for e in refusals} <= {refusal_text("zh"), refusal_text("en")}
 
@@ -124,7 +124,7 @@ def test_targets_are_shown_points_the_quotes_do_not_show_most_related_first(inde
     shared = [overlap[p] for p, _ in points]
     assert shared[0] and shared == sorted(shared, reverse=True)  # the most related first
 
-    both = _points(key_point_target(index, question, hits, sources, [n, 3 if n != 3 else 2]))
+    both = _points(key_point_target(index, question, hits, sources, [n, 3 if n != 3 else 2], max_points=4))
     assert len({m for _, m in both}) == 2 and len(both) <= 4  # two sections share the room
     banana = index.search("banana bread recipe", k=3)
     assert key_point_target(index, "banana bread recipe", banana, prompt_sources(index, "banana", banana, 0), [1]) == ""
@@ -216,6 +216,18 @@ def test_training_lowers_the_loss_and_saves_adapter_metadata_and_curve(tiny, exa
 
     reloaded = load_adapter(load_base(tiny)[0], tmp_path / "adapter")  # save -> load: the trained model back
     assert mean_loss(reloaded, tokenizer, data, config, "cpu") == pytest.approx(loss["adapter"], abs=1e-4)  # stored to 4 places
+
+
+def test_training_counts_and_warns_about_examples_cut_to_max_tokens(tiny, examples, tmp_path, caplog):
+    model, tokenizer = load_base(tiny)
+    data = examples[:4]
+    lengths = sorted(len(encode_example(tokenizer, e, 1 << 30)[0]) for e in data)
+    config = LoraTrainingConfig(epochs=1, grad_accum=2, warmup_steps=1, max_tokens=lengths[1])  # the 2 longest cut
+    with caplog.at_level("WARNING", logger="assistant.lora"):
+        meta = train_lora(model, tokenizer, data, config, tmp_path / "a", progress=False)
+    cut = sum(n > lengths[1] for n in lengths)
+    assert cut >= 1 and meta["dataset"]["cut_to_max_tokens"] == cut
+    assert f"{cut} of 4 examples are longer than max_tokens" in caplog.text
 
 
 def test_adapter_switch_changes_logits_and_off_equals_the_base(tiny, examples, tmp_path):

@@ -51,10 +51,10 @@ def test_the_shipped_adapter_was_trained_on_the_examples_this_code_builds(assist
 
     from assistant.config import Config
     from assistant.lora import LoraTrainingConfig
-    from assistant.lora_data import build_sft_examples, dataset_hash
+    from assistant.lora_data import build_sft_examples, dataset_hash, prompt_settings
 
     config = Config.load(None).answer
-    examples = build_sft_examples(assistant.index, k=config.k, source_chars=config.source_chars, gate=config,
+    examples = build_sft_examples(assistant.index, **prompt_settings(config), gate=config,
                                   seed=LoraTrainingConfig().seed)
     shipped = json.loads(resources.files("assistant").joinpath("data/adapter/training.json").read_text("utf-8"))
     assert shipped["dataset"]["examples"] == len(examples)

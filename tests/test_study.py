@@ -103,23 +103,44 @@ def test_follow_up_retrieves_with_the_previous_question(index):
     assert [m["role"] for m in generator.calls[0]] == ["system", "user", "assistant", "user"]
 
 
-def test_sources_are_trimmed_to_source_chars_around_the_question(index):
-    """The model reads each chunk cut to source_chars; the quotes still come from whole sections."""
+@pytest.mark.parametrize("scope", ["section", "chunk"])
+def test_sources_are_trimmed_to_source_chars_around_the_question(index, scope):
+    """The model reads each section (or matched chunk) cut to source_chars, verbatim; the quotes
+    still come from whole sections."""
     question = "L1正则为什么容易产生稀疏解？"
     whole, trimmed = ScriptedGenerator("L1 产生稀疏解 [1]。"), ScriptedGenerator("L1 产生稀疏解 [1]。")
-    full = StudyAssistant(index, whole, AnswerConfig(k=3)).ask(question)
-    cut = StudyAssistant(index, trimmed, AnswerConfig(k=3, source_chars=120)).ask(question)
+    full = StudyAssistant(index, whole, AnswerConfig(k=3, source_chars=0, source_scope=scope)).ask(question)
+    cut = StudyAssistant(index, trimmed, AnswerConfig(k=3, source_chars=120, source_scope=scope)).ask(question)
     assert [h.chunk.id for h in cut.sources] == [h.chunk.id for h in full.sources]
     prompt_whole, prompt_cut = whole.calls[0][-1]["content"], trimmed.calls[0][-1]["content"]
     assert len(prompt_cut) < len(prompt_whole)
     for n, hit in enumerate(cut.sources, start=1):
         assert f"[{n}] 《{hit.chunk.title}》" in prompt_cut
         body = prompt_cut.split(f"[{n}] 《{hit.chunk.title}》\n", 1)[1].split("\n\n[", 1)[0].split("\n</资料>")[0]
-        assert len(body.replace("\n", "")) <= 120 or body == hit.chunk.text.strip()
-        starts_under = f"#### {hit.chunk.heading}"  # the sub-heading the chunk begins in
-        assert all(line in hit.chunk.text or line == starts_under for line in body.splitlines())  # verbatim
+        read_from = index.sections[hit.section_ref].text if scope == "section" else hit.chunk.text
+        assert len(body.replace("\n", "")) <= 120 or body == read_from.strip()
+        starts_under = f"#### {hit.chunk.heading}"  # the sub-heading a chunk begins in
+        assert all(line in read_from or line == starts_under for line in body.splitlines())  # verbatim
+        whole_body = prompt_whole.split(f"[{n}] 《{hit.chunk.title}》\n", 1)[1].split("\n\n[", 1)[0]
+        assert whole_body.split("\n</资料>")[0] == read_from.strip()
     assert "稀疏" in prompt_cut.split("</资料>")[0]  # the sentences about the question stay
     assert cut.text.split("资料原文要点：")[1] == full.text.split("资料原文要点：")[1]
+
+
+def test_a_section_source_is_an_extract_of_the_whole_section(index):
+    """A long section reaches the model as its opening and the sentences nearest the question,
+    wherever they stand in it (here past the first 600 characters), within source_chars."""
+    from assistant.study import prompt_sources
+
+    question = "Which activation functions help with vanishing gradients?"
+    hits = index.search(question, k=1)
+    section = index.sections[hits[0].section_ref].text
+    assert len(section) > 600 and "LeakyReLU" not in section[:600]
+    (_, extract), = prompt_sources(index, question, hits, 600)
+    (_, opening), = prompt_sources(index, question, hits[:1], 600, "chunk")
+    assert len(extract) <= 600 and "LeakyReLU" in hits[0].chunk.text and "LeakyReLU" in extract
+    assert extract.splitlines()[0] in section[:80]  # the section's first sentence still opens it
+    assert opening != extract
 
 
 def test_a_synthesis_that_only_echoes_the_source_headers_leaves_the_quotes_alone(index):
