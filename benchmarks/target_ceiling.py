@@ -56,7 +56,7 @@ def main() -> None:
         "targets 4/300 from chunk extracts of 400 (session 10)": ("target", "chunk", 400, 4, 300, 1),
         "targets 6/400 from chunk extracts of 400": ("target", "chunk", 400, 6, 400, 1),
         "targets 4/300 from section extracts of 600": ("target", "section", 600, 4, 300, 1),
-        "targets 6/400 from section extracts of 600 (session 11)": ("target", "section", 600, 6, 400, 1),
+        "targets 6/400 from section extracts of 600 (session 11 v3)": ("target", "section", 600, 6, 400, 1),
         "the same, two gold sections when retrieved": ("target", "section", 600, 6, 400, 2),
         "the whole gold sections": ("whole",),
     }

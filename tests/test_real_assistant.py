@@ -45,7 +45,10 @@ def test_the_bundled_tokenizer_read_directly_equals_autotokenizer(assistant):
 
 def test_the_shipped_adapter_was_trained_on_the_examples_this_code_builds(assistant):
     """The default adapter's training.json records its dataset's sha256: today's training data (the
-    real encoder's retrieval, the shipped settings) must still be that data, or the adapter is stale."""
+    real encoder's retrieval, the shipped settings) must still be that data, or the adapter is stale.
+    It was trained on 400-character chunk extracts (session 10) and is served on section extracts,
+    which measured better with it (benchmarks/README.md, session 11)."""
+    import dataclasses
     import json
     from importlib import resources
 
@@ -53,7 +56,7 @@ def test_the_shipped_adapter_was_trained_on_the_examples_this_code_builds(assist
     from assistant.lora import LoraTrainingConfig
     from assistant.lora_data import build_sft_examples, dataset_hash, prompt_settings
 
-    config = Config.load(None).answer
+    config = dataclasses.replace(Config.load(None).answer, source_scope="chunk", source_chars=400)
     examples = build_sft_examples(assistant.index, **prompt_settings(config), gate=config,
                                   seed=LoraTrainingConfig().seed)
     shipped = json.loads(resources.files("assistant").joinpath("data/adapter/training.json").read_text("utf-8"))
