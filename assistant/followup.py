@@ -1,7 +1,8 @@
 """Rule-based rewriting of a follow-up question into a self-contained retrieval query.
 
 A question that leans on the previous turn (a pronoun, a leading "那…", "what about", a request
-for an example, or very short) is searched together with the previous user question; anything else is searched alone.
+for an example, or very short) is searched together with the previous user question; anything
+else is searched alone.
 
     >>> history = [{"role": "user", "content": "L1正则为什么容易产生稀疏解？"},
     ...            {"role": "assistant", "content": "因为……"}]
