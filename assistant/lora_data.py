@@ -132,7 +132,8 @@ def prompt_settings(answer: AnswerConfig) -> dict:
 def retrieve_sections(index: SearchIndex, query: str, wanted: list[str], k: int, source_chars: int,
                       scope: str) -> tuple[list, list[tuple[str, str]], list[int]] | None:
     """(hits, sources as the prompt shows them, 1-based positions of the ``wanted`` sections among
-    the hits) for a query, as the assistant retrieves; None when a wanted section is not retrieved."""
+    the hits; none wanted: []) for a query, as the assistant retrieves; None when a wanted section
+    is not retrieved."""
     hits = index.search(query, k=k)
     refs = [hit.section_ref for hit in hits]
     if any(ref not in refs for ref in wanted):
@@ -216,10 +217,10 @@ def build_sft_examples(index: SearchIndex, k: int = 3, max_points: int = TARGET_
         if target:
             examples.append(SFTExample(question, build_messages(question, sources, history), target, kind, ref))
     for question in refusal_questions():
-        hits = index.search(question, k=k)
+        hits, sources, _ = retrieve_sections(index, question, [], k, source_chars, scope)
         if not reaches_model(index, gate, question, hits):  # refused before the model is asked
             continue
-        examples.append(SFTExample(question, build_messages(question, prompt_sources(index, question, hits, source_chars, scope)),
+        examples.append(SFTExample(question, build_messages(question, sources),
                                    refusal_text(question_language(question)), "refusal", None))
     random.Random(seed).shuffle(examples)
     return examples
@@ -236,8 +237,7 @@ def reference_examples(index: SearchIndex, questions, k: int = 3, max_points: in
     for item in questions:
         history = list(item.history)
         query = retrieval_query(item.question, history)
-        hits = index.search(query, k=k)
-        sources = prompt_sources(index, query, hits, source_chars, scope)
+        hits, sources, _ = retrieve_sections(index, query, [], k, source_chars, scope)
         messages = build_messages(item.question, sources, history)
         if not item.covered:
             examples.append(SFTExample(item.question, messages, refusal_text(question_language(item.question)),
