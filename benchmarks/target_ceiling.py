@@ -13,8 +13,9 @@ No model runs. For every covered question, the answer is composed as the assista
   the question, ``answer.source_scope = "section"``);
 - a training target (``assistant.lora_data.key_point_target``: whole points of the gold source as
   the prompt shows it, ranked by the question's terms, those the quotes show left out) at the
-  position retrieval gives the gold section, at 4/300 and 6/400 points/characters: what an
-  adapter that learned its targets perfectly would say;
+  position retrieval gives the gold section, at 4/300 and 6/400 points/characters, with the
+  points related to the question only or filled with the source's other points: what an adapter
+  that learned its targets perfectly would say;
 - the whole gold sections (the bound for answers drawn from the right sections).
 
 Key-point recall is the eval's measure (``assistant.evaluation.key_point_recall``). Use the dev
@@ -49,15 +50,15 @@ def main() -> None:
     config = Config.load(None)
     index = open_search_index(config, progress=False)
     answer = config.answer
-    designs = {  # (what the synthesis is, source scope, source chars, target points, target chars, gold sections)
+    designs = {  # (what the synthesis is, source scope, source chars, target points, target chars, gold sections, fill)
         "quotes only": None,
         "everything the prompt shows: chunk extracts, 400 chars": ("prompt", "chunk", 400),
         "everything the prompt shows: section extracts, 600 chars": ("prompt", "section", 600),
-        "targets 4/300 from chunk extracts of 400 (session 10)": ("target", "chunk", 400, 4, 300, 1),
-        "targets 6/400 from chunk extracts of 400": ("target", "chunk", 400, 6, 400, 1),
-        "targets 4/300 from section extracts of 600": ("target", "section", 600, 4, 300, 1),
-        "targets 6/400 from section extracts of 600 (session 11 v3)": ("target", "section", 600, 6, 400, 1),
-        "the same, two gold sections when retrieved": ("target", "section", 600, 6, 400, 2),
+        "targets 4/300 from chunk extracts of 400 (session 10)": ("target", "chunk", 400, 4, 300, 1, False),
+        "targets 4/300 from section extracts of 600": ("target", "section", 600, 4, 300, 1, False),
+        "targets 6/400 from section extracts of 600 (session 11 v3)": ("target", "section", 600, 6, 400, 1, False),
+        "the same, filled with the source's other points (session 12)": ("target", "section", 600, 6, 400, 1, True),
+        "the same, two gold sections when retrieved": ("target", "section", 600, 6, 400, 2, True),
         "the whole gold sections": ("whole",),
     }
     items = [q for q in load_questions(args.questions) if q.covered]
@@ -74,9 +75,9 @@ def main() -> None:
             if design and design[0] == "prompt":
                 lines = [text for _, text in prompt_sources(index, query, hits, design[2], design[1])]
             elif design and design[0] == "target" and gold:
-                _, scope, chars, max_points, max_chars, sections = design
+                _, scope, chars, max_points, max_chars, sections, fill = design
                 sources = prompt_sources(index, query, hits, chars, scope)  # a follow-up's query holds its topic
-                target = key_point_target(index, query, hits, sources, gold[:sections], max_points, max_chars)
+                target = key_point_target(index, query, hits, sources, gold[:sections], max_points, max_chars, fill)
                 lines = target.splitlines() if target else []
             elif design and design[0] == "whole":
                 lines = [index.sections[hits[n - 1].section_ref].text for n in gold]

@@ -124,6 +124,14 @@ def test_targets_are_shown_points_the_quotes_do_not_show_most_related_first(inde
     shared = [overlap[p] for p, _ in points]
     assert shared[0] and shared == sorted(shared, reverse=True)  # the most related first
 
+    threshold = "类别不平衡时阈值怎么调？"  # section 15 says little about it: fill adds its other points
+    hits15 = index.search(threshold, k=3)
+    at = [[h.section_ref for h in hits15].index("ml_basics_qa#15") + 1]
+    shown15 = prompt_sources(index, threshold, hits15, 0)
+    related = key_point_target(index, threshold, hits15, shown15, at, max_points=8, max_chars=600, fill=False)
+    filled = key_point_target(index, threshold, hits15, shown15, at, max_points=8, max_chars=600, fill=True)
+    assert related and filled.startswith(related) and len(_points(filled)) > len(_points(related))
+
     both = _points(key_point_target(index, question, hits, sources, [n, 3 if n != 3 else 2], max_points=4))
     assert len({m for _, m in both}) == 2 and len(both) <= 4  # two sections share the room
     banana = index.search("banana bread recipe", k=3)
@@ -138,6 +146,9 @@ def test_target_points_stay_with_the_question_or_its_sub_heading():
     assert whole_points(split, text, [], {"es"}, 4, 300) == [  # every point, the related first
         "c 监控验证集性能。", "d 性能下降时停止训练。", "介绍正则化的方法。", "b 平方和作为惩罚。"]
     assert whole_points(split, text, ["c 监控验证集性能。"], {"es"}, 4, 300, related_only=True) == ["d 性能下降时停止训练。"]
+    text = "#### 1. l2\nb 平方和作为惩罚。\n#### 2. 其他\nes 即提前停止训练。e 不必等到收敛。"
+    assert whole_points(split, text, [], {"es"}, 4, 300) == [  # then its sub-heading's, then the rest
+        "es 即提前停止训练。", "e 不必等到收敛。", "b 平方和作为惩罚。"]
 
 
 def test_pair_questions_ask_two_sections_and_are_taught_to_cite_both(index, examples):

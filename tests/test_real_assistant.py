@@ -46,8 +46,8 @@ def test_the_bundled_tokenizer_read_directly_equals_autotokenizer(assistant):
 def test_the_shipped_adapter_was_trained_on_the_examples_this_code_builds(assistant):
     """The default adapter's training.json records its dataset's sha256: today's training data (the
     real encoder's retrieval, the shipped settings) must still be that data, or the adapter is stale.
-    It was trained on 400-character chunk extracts (session 10) and is served on section extracts,
-    which measured better with it (benchmarks/README.md, session 11)."""
+    It was trained on 400-character chunk extracts (session 12; adapters trained on the section
+    extracts it is served on refused more, benchmarks/README.md, sessions 11-12)."""
     import dataclasses
     import json
     from importlib import resources
