@@ -44,8 +44,8 @@ class GenerationConfig:
     cpu_int8: bool = False  # CPU only: fp32 weights with dynamic int8 Linear layers (faster decode)
     threads: int = 0  # CPU threads for torch; 0 = all cores
     max_new_tokens: int = 256  # longest synthesis, in tokens (quotes from the sources come on top).
-    # Session 11's figures are at 256 (160 before; the longest 6/400 trial target is 241 tokens); on
-    # dev, 160 changed 14 of 82 replies and no score
+    # Figures since session 11 are at 256 (160 before; the shipped adapter's longest 6/400 target is
+    # 227 tokens); on dev, 160 changed 14 of 82 replies of session 11's v3 and no score
     temperature: float = 0.0  # 0 = greedy decoding
     top_p: float = 0.9  # nucleus sampling when temperature > 0
     repetition_penalty: float = 1.05  # >1 discourages loops in small models
