@@ -55,19 +55,22 @@ def headed_sentences(text: str, heading: str = "") -> list[Headed]:
     return sentences
 
 
-def key_sentences(question_terms: set[str], text: str, tokenize, max_sentences: int = 3, max_chars: int = 240) -> list[str]:
+def key_sentences(question_terms: set[str], text: str, tokenize, max_sentences: int = 3, max_chars: int = 240,
+                  said: str = "") -> list[str]:
     """The sentences of ``text`` sharing most terms with the question, in their original order.
 
     A term in the sub-heading a sentence stands under counts ``HEADING_WEIGHT`` of one in the
     sentence: the notes name a method in a heading ("早停法") and explain it in sentences that do
     not repeat the name. Ties go to earlier sentences (definitions come first in this corpus); the
     total stays within max_chars, and a sentence sharing no term, itself or by its heading, is
-    never chosen.
+    never chosen; nor one that ``said`` (e.g. the answer's synthesis) already contains word for
+    word (letters and digits compared: list markers, emphasis, spaces and punctuation aside).
     """
+    said = _letters(said)
     scored = []
     for position, sentence in enumerate(headed_sentences(text)):
         overlap = sentence_overlap(question_terms, sentence, tokenize)
-        if overlap:
+        if overlap and not (said and _letters(sentence.text).lstrip("0123456789") in said):
             scored.append((-overlap, position, sentence.text))
     chosen, used = [], 0
     for _, position, sentence in sorted(scored):
@@ -76,6 +79,11 @@ def key_sentences(question_terms: set[str], text: str, tokenize, max_sentences: 
         chosen.append((position, sentence))
         used += len(sentence)
     return [sentence for _, sentence in sorted(chosen)]
+
+
+def _letters(text: str) -> str:
+    """``"2. **过采样**, 欠采样。" -> "2过采样欠采样"``: letters and digits only, lower case."""
+    return "".join(ch for ch in text.lower() if ch.isalnum())
 
 
 def sentence_overlap(question_terms: set[str], sentence: Headed, tokenize) -> float:

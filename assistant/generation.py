@@ -281,6 +281,21 @@ def _feed_only_uncached_tokens(model) -> None:
     inner.prepare_inputs_for_generation = prepare
 
 
+class BarFirstTokens:
+    """A logits processor that gives ``token_ids`` no chance at the first generated position (the
+    step whose input is the ``prompt_length`` prompt tokens, also in prompt-lookup verification)."""
+
+    def __init__(self, token_ids, prompt_length: int):
+        self.token_ids = sorted(token_ids)
+        self.prompt_length = prompt_length
+
+    def __call__(self, input_ids, scores):
+        if input_ids.shape[-1] == self.prompt_length and self.token_ids:
+            scores = scores.clone()
+            scores[..., self.token_ids] = float("-inf")
+        return scores
+
+
 class HFGenerator:
     """A transformers causal LM with its tokenizer's chat template."""
 
@@ -331,10 +346,13 @@ class HFGenerator:
                  f" with LoRA adapter {adapter}" if adapter else "")
         return cls(model, tokenizer, config, device, lora)
 
-    def stream(self, messages: list[dict], adapter: bool | None = None, **overrides) -> Iterator[str]:
-        """Yield the reply's text pieces as they are decoded. ``adapter=False``: without the LoRA adapter."""
+    def stream(self, messages: list[dict], adapter: bool | None = None, forbid_openings: tuple[str, ...] = (),
+               **overrides) -> Iterator[str]:
+        """Yield the reply's text pieces as they are decoded. ``adapter=False``: without the LoRA adapter.
+        ``forbid_openings``: texts the reply may not begin with (their first tokens are barred from
+        its first token), e.g. the refusal sentence where a refusal would not be shown anyway."""
         import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+        from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         inputs = self.encode(messages)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
@@ -350,6 +368,9 @@ class HFGenerator:
         model = self._static_model(on) if static else self.model
         kwargs = {**inputs, **self._decoding(**overrides), "streamer": streamer,
                   "stopping_criteria": StoppingCriteriaList([WhenAbandoned()])}
+        if forbid_openings:
+            barred = {self.tokenizer(text, add_special_tokens=False)["input_ids"][0] for text in forbid_openings if text}
+            kwargs["logits_processor"] = LogitsProcessorList([BarFirstTokens(barred, inputs["input_ids"].shape[1])])
         warm = self.config.prefix_cache and not self.static_cache and _warm_start_supported(model)
         prefix = self._system_ids(messages, inputs) if warm else None
 

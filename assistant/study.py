@@ -70,6 +70,12 @@ class AnswerConfig:
     source_chars: int = 600  # longest source text in the prompt, in characters (0 = whole): it keeps its
     # first sentence and those nearest the question. Chunks at 400 chars (session 8): dev key-point
     # recall 0.601 -> 0.588 against whole chunks, ~165 fewer prompt tokens (median 1,109 -> 943)
+    answer_when_confident: bool = True  # under strong retrieval (not ``_weak_retrieval``), where the
+    # model's refusal would be replaced by the quotes alone, the model may not open with the refusal
+    # sentence: it answers from its sources, and the checks above still judge that answer, so no
+    # refusal decision changes. Its refusals there were of covered questions (session 13, dev: the
+    # shipped adapter's reply refused 0.099 of the covered questions, none of the out-of-corpus
+    # ones that reach the model with strong retrieval)
     quote_sentences: int = 4  # key sentences quoted from the cited sections after the synthesis (0 = none)
     quote_chars: int = 300  # at most this many characters of quotes (4 / 300: dev key-point recall of the
     # quotes alone 0.472 -> 0.537 over 3 / 240, median +45 chars; 5 / 400 only +2 points more; with
@@ -297,6 +303,9 @@ class StudyAssistant:
         pieces = []
         decoding = {name: value for name, value in (("temperature", temperature), ("adapter", adapter))
                     if value is not None}
+        language = question_language(question)
+        if self.rag and self.config.answer_when_confident and not self._weak_retrieval(confidence, hits, language):
+            decoding["forbid_openings"] = tuple(dict.fromkeys((refusal_text(language), refusal_text("zh"))))
         for piece in self.generator.stream(messages, **decoding):
             if not pieces:
                 timings["first_token"] = round(time.perf_counter() - started, 4)
@@ -306,7 +315,6 @@ class StudyAssistant:
         said = drop_source_headers(raw)
         valid, invalid = parse_citations(said, len(hits))
         synthesis = drop_repeated_lines(drop_invalid_citations(said, len(hits)) if invalid else said)
-        language = question_language(question)
         refused = refusal_text(language) in synthesis or refusal_text("zh") in synthesis
         grounding = None
         if self.rag:
@@ -332,7 +340,7 @@ class StudyAssistant:
             timings["total"] = round(time.perf_counter() - started, 4)
             yield Answer(text, [], hits, True, timings, **extra)
             return
-        quotes = quoted_sentences(self.index, self.config, query_terms, hits, valid) if self.rag else []
+        quotes = quoted_sentences(self.index, self.config, query_terms, hits, valid, synthesis) if self.rag else []
         if self.rag and not synthesis and not quotes:  # no sentence shares a word with the question
             quotes = self._lead_quotes(hits)
         text = compose(synthesis, quotes, language)
@@ -366,9 +374,10 @@ class StudyAssistant:
 
 
 def quoted_sentences(index: SearchIndex, config: AnswerConfig, terms: set[str], hits: list[Hit],
-                     cited: list[int]) -> list[tuple[int, str]]:
+                     cited: list[int], synthesis: str = "") -> list[tuple[int, str]]:
     """The key sentences an answer quotes under its synthesis: from the first two cited sections
-    (or the top one), within ``config``'s limits: [(source number, sentence)]."""
+    (or the top one), within ``config``'s limits, none the synthesis already says word for word
+    (the next key sentences instead): [(source number, sentence)]."""
     if not config.quote_sentences or not hits:
         return []
     quotes: list[tuple[int, str]] = []
@@ -376,7 +385,7 @@ def quoted_sentences(index: SearchIndex, config: AnswerConfig, terms: set[str], 
     for n in (cited or [1])[:2]:
         text = section_text(index, hits[n - 1])
         room = config.quote_sentences - len(quotes)
-        for sentence in key_sentences(terms, text, index.tokenizer.tokenize, room, budget):
+        for sentence in key_sentences(terms, text, index.tokenizer.tokenize, room, budget, synthesis):
             quotes.append((n, sentence))
             budget -= len(sentence)
     return quotes

@@ -84,7 +84,7 @@ def main() -> None:
             synthesis = "\n".join(lines)
             cited = [] if design and design[0] != "target" else list(  # as the answer cites; else the top section
                 dict.fromkeys(int(n) for n in re.findall(r"\[(\d+)\]", synthesis)))
-            shown = compose(synthesis, quoted_sentences(index, answer, terms, hits, cited), "zh")
+            shown = compose(synthesis, quoted_sentences(index, answer, terms, hits, cited, synthesis), "zh")
             by_type.setdefault(item.type, []).append(key_point_recall(shown, item.key_points))
             lengths.append(len(shown))
         scores = [s for values in by_type.values() for s in values]

@@ -27,6 +27,14 @@ def test_key_sentences_prefer_overlap_keep_order_and_budget():
     assert key_sentences({"zzz"}, text, tokenize) == []
 
 
+def test_key_sentences_skip_what_was_said_word_for_word():
+    text = "1. a c 第一句。c d 相关句。a c d 最相关句。"
+    said = "**A C d 最相关句** [1]\n另一句。"  # emphasis, case and punctuation aside, the same words
+    assert key_sentences({"c", "d"}, text, tokenize, max_sentences=2, said=said) == ["1. a c 第一句。", "c d 相关句。"]
+    assert key_sentences({"c", "d"}, text, tokenize, max_sentences=2, said="a c 第一句 [1]") == ["c d 相关句。", "a c d 最相关句。"]
+    assert key_sentences({"c", "d"}, text, tokenize, max_sentences=3, said="c d 相关") == key_sentences({"c", "d"}, text, tokenize, 3)
+
+
 HEADED = "a 开头句。\n#### 1. l2\nb 平方和句。es 顺带一提。\n#### 2. es\nc 监控验证集。d 下降时停止。"
 
 

@@ -52,3 +52,22 @@ def test_follow_up_detection(question, follows):
 
 def test_without_history_the_question_is_searched_alone():
     assert retrieval_query("那L2正则呢？", []) == "那L2正则呢？"
+
+
+def test_the_readme_documents_every_setting_with_its_default(tmp_path):
+    """The README's configuration block loads, and gives the defaults (paths aside): a setting
+    added or changed in code without the README, or the other way round, fails here."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    block = readme.split("## Configuration", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    settings = tomllib.loads(block)
+    settings.pop("data_dir"), settings.pop("corpus")  # examples of paths, not the defaults
+    path = tmp_path / "readme.toml"
+    path.write_text(re.sub(r"(?ms)^data_dir = .*?$|^\[corpus\].*?(?=^\[)", "", block), "utf-8")
+    documented, defaults = Config.load(path), Config.load(None)
+    for name in settings:
+        assert getattr(documented, name) == getattr(defaults, name), name
+        assert set(settings[name]) == set(vars(getattr(defaults, name))), name  # every key, no extra

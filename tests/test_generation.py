@@ -94,6 +94,25 @@ def test_prompt_lookup_decoding_keeps_the_greedy_reply(tmp_path):
     assert with_lookup == plain.generate(messages) and len(set(with_lookup)) > 3
 
 
+def test_a_forbidden_opening_changes_only_the_first_token(tmp_path):
+    """The reply may not begin with a forbidden text's first token; later it may use it, and
+    without forbidden openings the reply is the plain greedy one (with and without prompt lookup)."""
+    import dataclasses
+
+    path = build_tiny_qwen2(tmp_path / "tiny", initializer_range=0.3)
+    generator = HFGenerator.load(str(path), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=20))
+    messages = [{"role": "user", "content": "过拟合 过拟合 正则化 正则化 资料 问题 " * 20}]
+    plain = generator.generate(messages)
+    first = generator.tokenizer(plain, add_special_tokens=False)["input_ids"][0]
+    opening = generator.tokenizer.decode([first])
+    for lookup in (generator.config.prompt_lookup, 0):
+        variant = HFGenerator(generator.model, generator.tokenizer,
+                              dataclasses.replace(generator.config, prompt_lookup=lookup), "cpu")
+        assert variant.generate(messages) == plain
+        barred = variant.generate(messages, forbid_openings=(opening + "后面的字不算",))
+        assert barred and generator.tokenizer(barred, add_special_tokens=False)["input_ids"][0] != first
+
+
 def test_negative_prompt_lookup_is_rejected():
     with pytest.raises(ValueError, match="prompt_lookup"):
         GenerationConfig(prompt_lookup=-1)

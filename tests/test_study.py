@@ -41,6 +41,16 @@ def test_stream_yields_the_synthesis_then_quoted_key_sentences(index):
     assert [c["ref"] for c in answer.citations] == ["ml_basics_qa#13"]
 
 
+def test_quotes_skip_sentences_the_synthesis_already_copied(index):
+    quoted = StudyAssistant(index, ScriptedGenerator("见资料 [1]。"), AnswerConfig(k=2)).ask("什么是鞍点？")
+    first = quoted.text.split("资料原文要点：\n> ")[1].split(" [1]")[0]  # the first key sentence
+    copied = StudyAssistant(index, ScriptedGenerator(f"{first} [1]"), AnswerConfig(k=2)).ask("什么是鞍点？")
+    synthesis, quotes = copied.text.split("\n\n资料原文要点：\n")
+    assert synthesis == f"{first} [1]" and first not in quotes
+    before = quoted.text.split("资料原文要点：\n")[1].split("\n")
+    assert set(quotes.split("\n")) - set(before)  # the next key sentence instead
+
+
 def test_english_synthesis_is_checked_on_the_terms_the_notes_use(index):
     grounded = "Use ReLU or LeakyReLU, batch normalization and residual connections [1]."
     assistant = StudyAssistant(index, ScriptedGenerator(grounded), AnswerConfig(refuse_unknown_names=False))
@@ -91,6 +101,22 @@ def test_model_refusal_is_recognised(index):
     answer = StudyAssistant(index, ScriptedGenerator(refusal_text("zh")), config).ask("Adam优化器的偏差修正怎么做？")
     assert 0.05 <= answer.confidence < 0.6  # retrieval weak enough: the model's refusal is believed
     assert answer.refused and answer.citations == []
+
+
+def test_under_strong_retrieval_the_model_may_not_open_with_the_refusal(index):
+    """Where a refusal would give way to the quotes, the model is asked to answer instead; where
+    retrieval is weak its refusal is believed, so it may refuse."""
+    generator = ScriptedGenerator("鞍点是梯度为零的点 [1]。")
+    strong = StudyAssistant(index, generator, AnswerConfig(refuse_below=0.3)).ask("什么是鞍点？")
+    assert strong.confidence >= 0.3 and generator.options[-1]["forbid_openings"] == (refusal_text("zh"),)
+    english = StudyAssistant(index, generator, AnswerConfig(refuse_below=0.0, refuse_unknown_names=False))
+    english.ask("What is a saddle point?")
+    assert generator.options[-1]["forbid_openings"] == (refusal_text("en"), refusal_text("zh"))
+    weak = StudyAssistant(index, generator, AnswerConfig(refuse_below=0.6, refuse_unknown_names=False))
+    assert weak.ask("Adam优化器的偏差修正怎么做？").confidence < 0.6 and len(generator.calls) == 3
+    assert "forbid_openings" not in generator.options[-1]
+    StudyAssistant(index, generator, AnswerConfig(refuse_below=0.3, answer_when_confident=False)).ask("什么是鞍点？")
+    assert "forbid_openings" not in generator.options[-1]
 
 
 def test_follow_up_retrieves_with_the_previous_question(index):
