@@ -189,12 +189,17 @@ def drop_source_headers(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if not only_headers(line)).strip()
 
 
+def line_key(line: str) -> str:
+    """What two lines of a reply are compared by: ``"过采样 [1]" -> "过采样"`` (citations and spacing aside)."""
+    return re.sub(r"\s+", "", _CITATION.sub("", line))
+
+
 def drop_repeated_lines(text: str) -> str:
     """``text`` without the lines that repeat an earlier one (citations and spacing aside): a small
     model that loops writes the same point two or three times."""
     seen, kept = set(), []
     for line in text.splitlines():
-        key = re.sub(r"\s+", "", _CITATION.sub("", line))
+        key = line_key(line)
         if key and key in seen:
             continue
         seen.add(key)

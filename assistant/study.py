@@ -73,9 +73,9 @@ class AnswerConfig:
     answer_when_confident: bool = True  # under strong retrieval (not ``_weak_retrieval``), where the
     # model's refusal would be replaced by the quotes alone, the model may not open with the refusal
     # sentence: it answers from its sources, and the checks above still judge that answer, so no
-    # refusal decision changes. Its refusals there were of covered questions (session 13, dev: the
-    # shipped adapter's reply refused 0.099 of the covered questions, none of the out-of-corpus
-    # ones that reach the model with strong retrieval)
+    # refusal decision changes. Its refusals there were of covered questions (session 13, dev,
+    # held-out and refusal_fresh: 24 of 160 with the adapter, 34 without, against 1 of 6
+    # out-of-corpus ones; benchmarks/refusal_probability.py)
     quote_sentences: int = 4  # key sentences quoted from the cited sections after the synthesis (0 = none)
     quote_chars: int = 300  # at most this many characters of quotes (4 / 300: dev key-point recall of the
     # quotes alone 0.472 -> 0.537 over 3 / 240, median +45 chars; 5 / 400 only +2 points more; with

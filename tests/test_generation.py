@@ -113,6 +113,37 @@ def test_a_forbidden_opening_changes_only_the_first_token(tmp_path):
         assert barred and generator.tokenizer(barred, add_special_tokens=False)["input_ids"][0] != first
 
 
+def test_a_reply_stops_at_its_first_repeated_line(tiny_generator):
+    import torch
+
+    from assistant.generation import RepeatedLine
+
+    tokenizer = tiny_generator.tokenizer
+    prompt = tokenizer("问题：", add_special_tokens=False)["input_ids"]
+
+    def stops(reply: str) -> bool:
+        ids = torch.tensor([prompt + tokenizer(reply, add_special_tokens=False)["input_ids"]])
+        return bool(RepeatedLine(tokenizer, len(prompt))(ids, None)[0])
+
+    assert stops("过采样 [1]\n欠采样 [1]\n过采样 [2]\n")  # citations and spacing aside
+    assert stops("过采样\n过采样\n欠采样\n")  # several lines completed in one step
+    assert not stops("过采样 [1]\n欠采样 [1]\n过采样")  # the repeat is not a whole line yet
+    assert not stops("过采样\n\n欠采样\n\n")  # blank lines are no repeat
+    assert not stops("问题：\n过采样\n")  # the prompt does not count
+
+
+def test_looping_replies_stop_only_when_configured(tiny_generator, monkeypatch):
+    import dataclasses
+
+    seen = []
+    monkeypatch.setattr(tiny_generator.model, "generate", lambda **kwargs: seen.append(kwargs["stopping_criteria"]))
+    tiny_generator.generate(MESSAGES)
+    off = HFGenerator(tiny_generator.model, tiny_generator.tokenizer,
+                      dataclasses.replace(tiny_generator.config, stop_repeated_line=False), "cpu")
+    off.generate(MESSAGES)
+    assert [[type(c).__name__ for c in criteria] for criteria in seen] == [["WhenAbandoned", "RepeatedLine"], ["WhenAbandoned"]]
+
+
 def test_negative_prompt_lookup_is_rejected():
     with pytest.raises(ValueError, match="prompt_lookup"):
         GenerationConfig(prompt_lookup=-1)
