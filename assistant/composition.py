@@ -66,11 +66,11 @@ def key_sentences(question_terms: set[str], text: str, tokenize, max_sentences: 
     never chosen; nor one that ``said`` (e.g. the answer's synthesis) already contains word for
     word (letters and digits compared: list markers, emphasis, spaces and punctuation aside).
     """
-    said = _letters(said)
+    said = letters(said)
     scored = []
     for position, sentence in enumerate(headed_sentences(text)):
         overlap = sentence_overlap(question_terms, sentence, tokenize)
-        if overlap and not (said and _letters(sentence.text).lstrip("0123456789") in said):
+        if overlap and not (said and letters(sentence.text).lstrip("0123456789") in said):
             scored.append((-overlap, position, sentence.text))
     chosen, used = [], 0
     for _, position, sentence in sorted(scored):
@@ -81,8 +81,8 @@ def key_sentences(question_terms: set[str], text: str, tokenize, max_sentences: 
     return [sentence for _, sentence in sorted(chosen)]
 
 
-def _letters(text: str) -> str:
-    """``"2. **过采样**, 欠采样。" -> "2过采样欠采样"``: letters and digits only, lower case."""
+def letters(text: str) -> str:
+    """``"2. **L1 正则**，为什么稀疏？" -> "2l1正则为什么稀疏"``: letters (CJK included) and digits only, lower case."""
     return "".join(ch for ch in text.lower() if ch.isalnum())
 
 

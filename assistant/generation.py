@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from assistant.composition import line_key
+
 log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -310,8 +312,6 @@ class RepeatedLine:
 
     def __call__(self, input_ids, scores, **kwargs):
         import torch
-
-        from assistant.composition import line_key
 
         stop = []
         for row in input_ids:

@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 from index import SearchIndex
 
-from assistant.composition import headed_sentences, key_sentences, sentence_overlap
+from assistant.composition import headed_sentences, key_sentences, letters, sentence_overlap
 from assistant.followup import retrieval_query
 from assistant.prompting import build_messages, prompt_text, question_language, refusal_text
 from assistant.study import AnswerConfig, prompt_sources, quoted_sentences, reaches_model
@@ -256,10 +256,10 @@ def reference_examples(index: SearchIndex, questions, k: int = 3, max_points: in
 def overlapping(train: list[str], held_out: list[str], threshold: float = 0.6) -> list[tuple[str, str]]:
     """Pairs (training, held-out) that are the same question: equal once normalised, or sharing
     at least ``threshold`` of their character trigrams (Jaccard)."""
-    grams = [(_normalise(q), _trigrams(q)) for q in held_out]
+    grams = [(letters(q), _trigrams(q)) for q in held_out]
     pairs = []
     for question in train:
-        norm, tri = _normalise(question), _trigrams(question)
+        norm, tri = letters(question), _trigrams(question)
         for other, (other_norm, other_tri) in zip(held_out, grams):
             union = tri | other_tri
             if norm == other_norm or (union and len(tri & other_tri) / len(union) >= threshold):
@@ -267,13 +267,8 @@ def overlapping(train: list[str], held_out: list[str], threshold: float = 0.6) -
     return pairs
 
 
-def _normalise(text: str) -> str:
-    """``"L1 正则，为什么稀疏？" -> "l1正则为什么稀疏"``: lower case, letters, digits and CJK only."""
-    return "".join(ch for ch in text.lower() if ch.isalnum())
-
-
 def _trigrams(text: str) -> set[str]:
-    norm = _normalise(text)
+    norm = letters(text)
     return {norm[i:i + 3] for i in range(len(norm) - 2)} or {norm}
 
 
