@@ -304,7 +304,8 @@ class StudyAssistant:
         decoding = {name: value for name, value in (("temperature", temperature), ("adapter", adapter))
                     if value is not None}
         language = question_language(question)
-        if self.rag and self.config.answer_when_confident and not self._weak_retrieval(confidence, hits, language):
+        weak = self.rag and self._weak_retrieval(confidence, hits, language)
+        if self.rag and self.config.answer_when_confident and not weak:
             decoding["forbid_openings"] = tuple(dict.fromkeys((refusal_text(language), refusal_text("zh"))))
         for piece in self.generator.stream(messages, **decoding):
             if not pieces:
@@ -330,7 +331,7 @@ class StudyAssistant:
             else:
                 grounding = groundedness(synthesis, source_terms, self.index.tokenizer.tokenize)
             doubtful = refused or grounding < self.config.min_grounding  # an empty synthesis is doubtful
-            refused = doubtful and self._weak_retrieval(confidence, hits, language)
+            refused = doubtful and weak
             if doubtful and not refused:  # confident retrieval, unreliable synthesis: quotes answer
                 synthesis, valid = "", []
         extra = {"dropped_citations": len(invalid), "query": query, "confidence": confidence, "grounding": grounding,
