@@ -17,6 +17,7 @@ _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
 _CODE = re.compile(r"```.*?```", re.S)
 _FORMULA = re.compile(r"\$\$.*?\$\$", re.S)
 _CITATION = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
+_UNFINISHED_CITATION = re.compile(r"\[\d*$")  # "... [" or "... [1": a reply stopped mid-citation
 _TITLE = re.compile(r"《[^》\n]*》")
 _NOT_CONTENT = re.compile(r"[\s\W_]+")  # spaces and punctuation
 
@@ -190,20 +191,29 @@ def drop_source_headers(text: str) -> str:
 
 
 def line_key(line: str) -> str:
-    """What two lines of a reply are compared by: ``"过采样 [1]" -> "过采样"`` (citations and spacing aside)."""
-    return re.sub(r"\s+", "", _CITATION.sub("", line))
+    """What two lines of a reply are compared by: ``"过采样 [1]" -> "过采样"`` (citations, an unfinished
+    one at the end, and spacing aside)."""
+    return _UNFINISHED_CITATION.sub("", re.sub(r"\s+", "", _CITATION.sub("", line)))
 
 
 def drop_repeated_lines(text: str) -> str:
     """``text`` without the lines that repeat an earlier one (citations and spacing aside): a small
-    model that loops writes the same point two or three times."""
+    model that loops writes the same point two or three times. The last line (it may be unfinished)
+    goes too when an earlier line starts like it: a reply stopped at a repeat
+    (``generation.RepeatedLine``) may have begun the next repeat in the same step (prompt lookup
+    accepts several tokens at once): "…效果。 [1]\n…效果。 [1]\n…效果。 [" keeps one line."""
+    lines = text.splitlines()
+    unfinished = lines.pop() if lines and not text.endswith("\n") else None
     seen, kept = set(), []
-    for line in text.splitlines():
+    for line in lines:
         key = line_key(line)
         if key and key in seen:
             continue
         seen.add(key)
         kept.append(line)
+    key = line_key(unfinished or "")
+    if unfinished is not None and not (key and any(earlier.startswith(key) for earlier in seen)):
+        kept.append(unfinished)
     return "\n".join(kept).strip()
 
 

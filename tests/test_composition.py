@@ -128,3 +128,15 @@ def test_repeated_lines_of_a_looping_synthesis_are_dropped():
     assert drop_repeated_lines(looping) == "损失函数的权重均衡。 [1]\n对少数类过采样。 [2]"
     kept = "Dropout 随机失活。 [1]\n\nL2 正则惩罚大权重。 [2]"  # distinct lines and blank lines stay
     assert drop_repeated_lines(kept) == kept
+
+
+def test_a_repeat_begun_on_the_last_line_is_dropped():
+    """A reply stopped at a repeated line may end inside the next repeat ("…。 [" or mid-sentence):
+    that line goes; a last line of its own stays, finished or not."""
+    line = "从而用于预测时具有vote的效果。 [1]"
+    first = "在训练过程中随机丢失神经元。 [1]"
+    for tail in ("从而用于预测时具有vote的效果。 [", "从而用于预测时具有vote", "从而用于预测时具有vote的效果。 [1"):
+        assert drop_repeated_lines(f"{first}\n{line}\n{line}\n{tail}") == f"{first}\n{line}"
+    for tail in ("早停也能防止过拟合", "从而提高泛化能力。 ["):
+        assert drop_repeated_lines(f"{first}\n{line}\n{tail}") == f"{first}\n{line}\n{tail}"
+    assert drop_repeated_lines(line) == line
