@@ -217,6 +217,26 @@ def drop_repeated_lines(text: str) -> str:
     return "\n".join(kept).strip()
 
 
+def recite_copied_lines(synthesis: str, sources: list[str]) -> str:
+    """Each line that copies a source word for word (``letters`` compared) but cites only sources
+    that do not hold it cites the first one that does instead: the adapter learnt to cite [1], and
+    on dev 73 of its 322 single-cited lines were copied from [2] or [3] (session 14).
+
+        recite_copied_lines("L1产生稀疏解。 [1]", ["L2是平方和。", "L1产生稀疏解。"]) -> "L1产生稀疏解。 [2]"
+    """
+    held = [letters(text) for text in sources]
+    lines = []
+    for line in synthesis.split("\n"):
+        cited = {int(n) for match in _CITATION.findall(line) for n in re.findall(r"\d+", match)}
+        body = letters(_CITATION.sub("", line))
+        holders = [n for n, text in enumerate(held, start=1) if body and body in text]
+        if cited and holders and not cited & set(holders):
+            first, *rest = _CITATION.split(line)  # the first marker cites the holder, the others go
+            line = (first + f"[{holders[0]}]" + "".join(rest)).rstrip()
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def compose(synthesis: str, quotes: list[tuple[int, str]], language: str) -> str:
     """Synthesis, then the quoted sentences as a list: ``> 句子 [n]``."""
     if not quotes:

@@ -123,6 +123,12 @@ TARGET_POINTS, TARGET_CHARS, TARGET_FILL = 6, 400, True  # a target answer's mos
 # Filling changes 4 of its 268 targets: the related points mostly fill the room already.
 
 
+SOURCE_SWAP = 0.0  # share of the one-section examples whose section retrieval put first is shown
+# second or third instead (swapped with that source; the target cites its new number): the adapter
+# trained without it cites [1] for whatever it copies (session 14: 73 of its 322 single-cited dev
+# lines came from [2] or [3])
+
+
 def prompt_settings(answer: AnswerConfig) -> dict:
     """The keyword arguments that make ``build_sft_examples`` and ``reference_examples`` build the
     prompts an assistant with these ``AnswerConfig`` settings answers: k, source_chars, scope."""
@@ -194,12 +200,15 @@ def refusal_questions() -> list[str]:
 
 def build_sft_examples(index: SearchIndex, k: int = 3, max_points: int = TARGET_POINTS,
                        max_chars: int = TARGET_CHARS, seed: int = 0, source_chars: int = 0, gate: AnswerConfig | None = None,
-                       scope: str = "section") -> list[SFTExample]:
+                       scope: str = "section", swap: float | None = None) -> list[SFTExample]:
     """Covered examples whose section retrieval finds in the top k, plus refusal examples, shuffled.
+    ``swap``: the share of one-section examples whose section moves from [1] to a random lower
+    place (None: ``SOURCE_SWAP``).
     Pass ``prompt_settings(AnswerConfig)`` (train-lora does) so that the prompts are the ones the
     assistant will answer (source_chars 0: whole), and its ``AnswerConfig`` as ``gate`` (default
     settings when None): refusal questions it refuses without the model are left out."""
     gate = gate or AnswerConfig()
+    swapper = random.Random(seed + 1)
     examples = []
     for i, (question, kind, ref, answer, also, after) in enumerate(training_questions(index)):
         history = first_turn(index, after, k, source_chars, i % 2 == 0, max_points, max_chars, scope) if after else []
@@ -210,6 +219,8 @@ def build_sft_examples(index: SearchIndex, k: int = 3, max_points: int = TARGET_
         if not found:  # retrieval missed a section: nothing faithful to teach
             continue
         hits, sources, positions = found
+        if positions == [1] and len(hits) > 1 and swapper.random() < (SOURCE_SWAP if swap is None else swap):
+            hits, sources, positions = swap_first_source(hits, sources, swapper.randrange(2, len(hits) + 1))
         if answer:
             target = cited_lines(answer, positions[0])
         else:
@@ -224,6 +235,15 @@ def build_sft_examples(index: SearchIndex, k: int = 3, max_points: int = TARGET_
                                    refusal_text(question_language(question)), "refusal", None))
     random.Random(seed).shuffle(examples)
     return examples
+
+
+def swap_first_source(hits: list, sources: list, position: int) -> tuple[list, list, list[int]]:
+    """(hits, sources, [position]) with the first source swapped with the one at ``position``
+    (1-based): ``([a, b, c], [A, B, C], 3) -> ([c, b, a], [C, B, A], [3])``."""
+    hits, sources = list(hits), list(sources)
+    hits[0], hits[position - 1] = hits[position - 1], hits[0]
+    sources[0], sources[position - 1] = sources[position - 1], sources[0]
+    return hits, sources, [position]
 
 
 def reference_examples(index: SearchIndex, questions, k: int = 3, max_points: int = TARGET_POINTS,

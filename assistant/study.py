@@ -29,6 +29,7 @@ from assistant.composition import (
     groundedness,
     key_sentences,
     lead_sentences,
+    recite_copied_lines,
     split_sentences,
     trim_source,
 )
@@ -316,6 +317,9 @@ class StudyAssistant:
         said = drop_source_headers(raw)
         valid, invalid = parse_citations(said, len(hits))
         synthesis = drop_repeated_lines(drop_invalid_citations(said, len(hits)) if invalid else said)
+        if self.rag:  # a line copied from one source cites that source
+            synthesis = recite_copied_lines(synthesis, [text for _, text in sources])
+            valid = parse_citations(synthesis, len(hits))[0]
         refused = refusal_text(language) in synthesis or refusal_text("zh") in synthesis
         grounding = None
         if self.rag:
@@ -341,7 +345,10 @@ class StudyAssistant:
             timings["total"] = round(time.perf_counter() - started, 4)
             yield Answer(text, [], hits, True, timings, **extra)
             return
-        quotes = quoted_sentences(self.index, self.config, query_terms, hits, valid, synthesis) if self.rag else []
+        # quotes from the top source, then the first other one cited: the key sentences of the
+        # retriever's best section stay under a synthesis drawn from another one
+        top_first = list(dict.fromkeys([1, *valid]))
+        quotes = quoted_sentences(self.index, self.config, query_terms, hits, top_first, synthesis) if self.rag else []
         if self.rag and not synthesis and not quotes:  # no sentence shares a word with the question
             quotes = self._lead_quotes(hits)
         text = compose(synthesis, quotes, language)

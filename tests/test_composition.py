@@ -2,6 +2,7 @@ from assistant.composition import (
     compose,
     cross_language_groundedness,
     drop_repeated_lines,
+    recite_copied_lines,
     drop_source_headers,
     groundedness,
     headed_sentences,
@@ -128,6 +129,16 @@ def test_repeated_lines_of_a_looping_synthesis_are_dropped():
     assert drop_repeated_lines(looping) == "损失函数的权重均衡。 [1]\n对少数类过采样。 [2]"
     kept = "Dropout 随机失活。 [1]\n\nL2 正则惩罚大权重。 [2]"  # distinct lines and blank lines stay
     assert drop_repeated_lines(kept) == kept
+
+
+def test_a_line_copied_word_for_word_cites_the_source_that_holds_it():
+    sources = ["L2是平方和。", "L1产生稀疏解。其他", "过采样。"]
+    assert recite_copied_lines("L1产生稀疏解。 [1]", sources) == "L1产生稀疏解。 [2]"
+    assert recite_copied_lines("**L1** 产生稀疏解 [1][3]，其他", sources) == "**L1** 产生稀疏解 [2]，其他"
+    kept = "L1产生稀疏解。 [2]\n没有出处的一行 [1]\n过采样。\nL2是平方和。 [1, 3]"  # cited right, in no source, uncited
+    assert recite_copied_lines(kept, sources) == kept
+    assert recite_copied_lines("过采样。 [1]", ["过采样。", "过采样。"]) == "过采样。 [1]"
+    assert recite_copied_lines("过采样。 [2]", ["过采样。", "过采样。"]) == "过采样。 [2]"
 
 
 def test_a_repeat_begun_on_the_last_line_is_dropped():

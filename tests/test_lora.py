@@ -83,6 +83,31 @@ def test_examples_use_the_inference_prompt_and_cite_the_section_position(index, 
     assert {e.target for e in refusals} <= {refusal_text("zh"), refusal_text("en")}
 
 
+def test_swapped_examples_show_their_section_lower_and_cite_its_new_number(index):
+    """swap=1: every one-section example whose section retrieval put first shows it second (k=2)
+    instead, swapped with the other source, and its target cites [2]; the rest is as without swap."""
+    from assistant.prompting import build_messages
+
+    plain = {(e.question, e.kind): e for e in build_sft_examples(index, k=2)}
+    swapped = {(e.question, e.kind): e for e in build_sft_examples(index, k=2, swap=1.0)}
+    assert plain.keys() == swapped.keys()
+    moved = 0
+    for key, example in swapped.items():
+        before = plain[key]
+        history = example.messages[1:-1]
+        hits = index.search(retrieval_query(example.question, history), k=2)
+        first_place = example.kind not in ("refusal", "pair") and hits[0].section_ref == example.section_ref
+        if not first_place:
+            assert example == before
+            continue
+        moved += 1
+        sources = [(h.chunk.title, index.sections[h.section_ref].text) for h in reversed(hits)]
+        assert example.messages == build_messages(example.question, sources, history)
+        assert {n for _, n in _points(example.target)} == {2}
+        assert [p for p, _ in _points(example.target)] == [p for p, _ in _points(before.target)]
+    assert moved >= 10
+
+
 def test_examples_trim_their_sources_as_the_assistant_does(index):
     from assistant.prompting import build_messages
     from assistant.study import prompt_sources

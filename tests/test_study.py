@@ -51,6 +51,26 @@ def test_quotes_skip_sentences_the_synthesis_already_copied(index):
     assert set(quotes.split("\n")) - set(before)  # the next key sentence instead
 
 
+def test_a_line_copied_from_another_source_cites_that_source(index):
+    """The model cites [1] for a sentence it copied from source [2]: the answer cites [2], the
+    quotes still come from the top source first, and the final answer revises the stream."""
+    from assistant.study import prompt_sources
+
+    question = "L1正则为什么容易产生稀疏解？"
+    config = AnswerConfig(k=3, refuse_unknown_names=False)
+    hits = index.search(question, k=3)
+    sources = [text for _, text in prompt_sources(index, question, hits, config.source_chars, config.source_scope)]
+    copied = next(line for line in sources[1].splitlines() if len(line) > 10 and line not in sources[0]
+                  and not line.startswith("#"))
+    *pieces, answer = StudyAssistant(index, ScriptedGenerator(f"{copied} [1]"), config).stream(question)
+    synthesis = answer.text.split("\n\n资料原文要点：\n")[0]
+    assert synthesis == f"{copied} [2]" and "".join(pieces).startswith(f"{copied} [1]")
+    assert [c["n"] for c in answer.citations][:2] == [2, 1]
+    assert "[1]" in answer.text.split("资料原文要点：")[1]  # quotes of the top source
+    kept = StudyAssistant(index, ScriptedGenerator(f"{copied} [2]"), config).ask(question)
+    assert kept.text.split("\n\n资料原文要点：\n")[0] == f"{copied} [2]"
+
+
 def test_english_synthesis_is_checked_on_the_terms_the_notes_use(index):
     grounded = "Use ReLU or LeakyReLU, batch normalization and residual connections [1]."
     assistant = StudyAssistant(index, ScriptedGenerator(grounded), AnswerConfig(refuse_unknown_names=False))
