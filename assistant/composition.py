@@ -228,7 +228,7 @@ def recite_copied_lines(synthesis: str, sources: list[str]) -> str:
     lines = []
     for line in synthesis.split("\n"):
         cited = {int(n) for match in _CITATION.findall(line) for n in re.findall(r"\d+", match)}
-        body = letters(_CITATION.sub("", line))
+        body = letters(_CITATION.sub("", line)).lstrip("0123456789")  # a list item renumbered
         holders = [n for n, text in enumerate(held, start=1) if body and body in text]
         if cited and holders and not cited & set(holders):
             first, *rest = _CITATION.split(line)  # the first marker cites the holder, the others go

@@ -135,6 +135,7 @@ def test_a_line_copied_word_for_word_cites_the_source_that_holds_it():
     sources = ["L2是平方和。", "L1产生稀疏解。其他", "过采样。"]
     assert recite_copied_lines("L1产生稀疏解。 [1]", sources) == "L1产生稀疏解。 [2]"
     assert recite_copied_lines("**L1** 产生稀疏解 [1][3]，其他", sources) == "**L1** 产生稀疏解 [2]，其他"
+    assert recite_copied_lines("3. 过采样。 [1]", ["L2是平方和。", "1. 过采样。"]) == "3. 过采样。 [2]"
     kept = "L1产生稀疏解。 [2]\n没有出处的一行 [1]\n过采样。\nL2是平方和。 [1, 3]"  # cited right, in no source, uncited
     assert recite_copied_lines(kept, sources) == kept
     assert recite_copied_lines("过采样。 [1]", ["过采样。", "过采样。"]) == "过采样。 [1]"
