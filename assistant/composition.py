@@ -220,7 +220,8 @@ def drop_repeated_lines(text: str) -> str:
 def recite_copied_lines(synthesis: str, sources: list[str]) -> str:
     """Each line that copies a source word for word (``letters`` compared) but cites only sources
     that do not hold it cites the first one that does instead: the adapter learnt to cite [1], and
-    on dev 73 of its 322 single-cited lines were copied from [2] or [3] (session 14).
+    84 of the 215 lines it copied on dev cited a source that does not hold them (session 14,
+    ``benchmarks/citation_sources.py``).
 
         recite_copied_lines("L1产生稀疏解。 [1]", ["L2是平方和。", "L1产生稀疏解。"]) -> "L1产生稀疏解。 [2]"
     """

@@ -125,8 +125,8 @@ TARGET_POINTS, TARGET_CHARS, TARGET_FILL = 6, 400, True  # a target answer's mos
 
 SOURCE_SWAP = 0.0  # share of the one-section examples whose section retrieval put first is shown
 # second or third instead (swapped with that source; the target cites its new number): the adapter
-# trained without it cites [1] for whatever it copies (session 14: 73 of its 322 single-cited dev
-# lines came from [2] or [3])
+# trained without it cites [1] for whatever it copies (session 14: 84 of the 215 lines it copied on
+# dev cited a source that does not hold them, benchmarks/citation_sources.py)
 
 
 def prompt_settings(answer: AnswerConfig) -> dict:

@@ -1,0 +1,72 @@
+"""Which source the model's copied lines come from, and which one they cite.
+
+    python benchmarks/citation_sources.py --questions eval/dev.jsonl RUN.json [RUN.json ...]
+
+For every answer of an ``study-assistant eval`` run that reached the model, each line of the
+model's own reply (``draft``, before the assistant's checks) that cites one source is looked up in
+the sources as the prompt showed them (``prompt_sources``, today's settings: use runs made with
+them). A line is *copied* when its letters and digits stand word for word in a source
+(``composition.letters``; renumbered list items count). Prints, per run: cited lines, copied
+lines, copied lines whose cited source does not hold them, and how many of those came from a
+section that is not gold. The assistant now re-cites such lines (``recite_copied_lines``); this
+measures the model's habit, which training data can change (``lora_data.SOURCE_SWAP``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", help="eval --out JSON files made on --questions")
+    parser.add_argument("--questions", default=str(REPO / "eval" / "dev.jsonl"))
+    args = parser.parse_args()
+
+    from assistant.composition import letters
+    from assistant.config import Config
+    from assistant.evaluation import gold_matches, load_questions
+    from assistant.followup import retrieval_query
+    from assistant.indexing import open_search_index
+    from assistant.study import prompt_sources
+
+    config = Config.load(None)
+    index = open_search_index(config, progress=False)
+    answer = config.answer
+    shown = {}
+    for item in load_questions(args.questions):
+        query = retrieval_query(item.question, list(item.history))
+        hits = index.search(query, k=answer.k)
+        extracts = [letters(text) for _, text in prompt_sources(index, query, hits, answer.source_chars, answer.source_scope)]
+        gold = [any(gold_matches(g, hit.section_ref) for g in item.gold_sections) for hit in hits]
+        shown[item.id] = extracts, gold
+
+    print("| run | single-cited lines | copied | cited elsewhere | … from a non-gold section |")
+    print("|---|---|---|---|---|")
+    for run in args.runs:
+        cited = copied = elsewhere = off_gold = 0
+        for record in json.loads(Path(run).read_text("utf-8"))["per_question"]:
+            extracts, gold = shown[record["id"]]
+            for line in (record["draft"] or "").splitlines():
+                numbers = {int(n) for n in re.findall(r"\[(\d+)\]", line)}
+                if len(numbers) != 1 or not 1 <= min(numbers) <= len(extracts):
+                    continue
+                cited += 1
+                body = letters(re.sub(r"\[\d+\]", "", line)).lstrip("0123456789")
+                holders = [n for n, text in enumerate(extracts, start=1) if body and body in text]
+                if not holders:
+                    continue
+                copied += 1
+                if not numbers & set(holders):
+                    elsewhere += 1
+                    off_gold += not gold[holders[0] - 1]
+        print(f"| {Path(run).name} | {cited} | {copied} | {elsewhere} | {off_gold} |")
+
+
+if __name__ == "__main__":
+    main()
