@@ -217,10 +217,17 @@ def drop_repeated_lines(text: str) -> str:
     return "\n".join(kept).strip()
 
 
+def holders(line: str, sources: list[str]) -> list[int]:
+    """The 1-based numbers of the ``sources`` (already ``letters``) that hold ``line`` word for word,
+    its citations aside and a list item's number too: ("3. 过采样。 [1]", ["l2", "1过采样"]) -> [2]."""
+    body = letters(_CITATION.sub("", line)).lstrip("0123456789")
+    return [n for n, text in enumerate(sources, start=1) if body and body in text]
+
+
 def recite_copied_lines(synthesis: str, sources: list[str]) -> str:
-    """Each line that copies a source word for word (``letters`` compared) but cites only sources
-    that do not hold it cites the first one that does instead: the adapter learnt to cite [1], and
-    84 of the 215 lines it copied on dev cited a source that does not hold them (session 14,
+    """Each line that copies a source word for word (``holders``) but cites only sources that do
+    not hold it cites the first one that does instead: the adapter learnt to cite [1], and 84 of
+    the 215 lines it copied on dev cited a source that does not hold them (session 14,
     ``benchmarks/citation_sources.py``).
 
         recite_copied_lines("L1产生稀疏解。 [1]", ["L2是平方和。", "L1产生稀疏解。"]) -> "L1产生稀疏解。 [2]"
@@ -229,11 +236,10 @@ def recite_copied_lines(synthesis: str, sources: list[str]) -> str:
     lines = []
     for line in synthesis.split("\n"):
         cited = {int(n) for match in _CITATION.findall(line) for n in re.findall(r"\d+", match)}
-        body = letters(_CITATION.sub("", line)).lstrip("0123456789")  # a list item renumbered
-        holders = [n for n, text in enumerate(held, start=1) if body and body in text]
-        if cited and holders and not cited & set(holders):
+        found = holders(line, held)
+        if cited and found and not cited & set(found):
             first, *rest = _CITATION.split(line)  # the first marker cites the holder, the others go
-            line = (first + f"[{holders[0]}]" + "".join(rest)).rstrip()
+            line = (first + f"[{found[0]}]" + "".join(rest)).rstrip()
         lines.append(line)
     return "\n".join(lines)
 

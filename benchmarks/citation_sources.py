@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--questions", default=str(REPO / "eval" / "dev.jsonl"))
     args = parser.parse_args()
 
-    from assistant.composition import letters
+    from assistant.composition import holders, letters
     from assistant.config import Config
     from assistant.evaluation import gold_matches, load_questions
     from assistant.followup import retrieval_query
@@ -57,14 +57,13 @@ def main() -> None:
                 if len(numbers) != 1 or not 1 <= min(numbers) <= len(extracts):
                     continue
                 cited += 1
-                body = letters(re.sub(r"\[\d+\]", "", line)).lstrip("0123456789")
-                holders = [n for n, text in enumerate(extracts, start=1) if body and body in text]
-                if not holders:
+                found = holders(line, extracts)
+                if not found:
                     continue
                 copied += 1
-                if not numbers & set(holders):
+                if not numbers & set(found):
                     elsewhere += 1
-                    off_gold += not gold[holders[0] - 1]
+                    off_gold += not gold[found[0] - 1]
         print(f"| {Path(run).name} | {cited} | {copied} | {elsewhere} | {off_gold} |")
 
 

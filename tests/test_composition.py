@@ -2,6 +2,7 @@ from assistant.composition import (
     compose,
     cross_language_groundedness,
     drop_repeated_lines,
+    holders,
     recite_copied_lines,
     drop_source_headers,
     groundedness,
@@ -136,6 +137,7 @@ def test_a_line_copied_word_for_word_cites_the_source_that_holds_it():
     assert recite_copied_lines("L1产生稀疏解。 [1]", sources) == "L1产生稀疏解。 [2]"
     assert recite_copied_lines("**L1** 产生稀疏解 [1][3]，其他", sources) == "**L1** 产生稀疏解 [2]，其他"
     assert recite_copied_lines("3. 过采样。 [1]", ["L2是平方和。", "1. 过采样。"]) == "3. 过采样。 [2]"
+    assert holders("过采样 [1]", ["过采样和欠采样", "l2", "先过采样"]) == [1, 3] and holders("[1]", ["x"]) == []
     kept = "L1产生稀疏解。 [2]\n没有出处的一行 [1]\n过采样。\nL2是平方和。 [1, 3]"  # cited right, in no source, uncited
     assert recite_copied_lines(kept, sources) == kept
     assert recite_copied_lines("过采样。 [1]", ["过采样。", "过采样。"]) == "过采样。 [1]"
