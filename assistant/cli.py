@@ -355,7 +355,11 @@ def cmd_chat(args) -> int:
 
 def print_stream(items, show: bool = True):
     """Print an answer's pieces as they come; return the final Answer. When the checks after
-    generation replaced the draft (ungrounded synthesis, refusal), the final text follows it."""
+    generation changed the draft, the final text follows it, saying why: replaced (ungrounded
+    synthesis, refusal) or tidied (a citation moved to the source a line was copied from, a
+    repeated line dropped)."""
+    from assistant.composition import line_key
+
     pieces, answer = [], None
     for item in items:
         if isinstance(item, str):
@@ -364,9 +368,12 @@ def print_stream(items, show: bool = True):
                 print(item, end="", flush=True)
         else:
             answer = item
-    if show and "".join(pieces).strip() != answer.text.strip():
+    draft = "".join(pieces).strip()
+    if show and draft != answer.text.strip():
         label = "修订后的回答" if any("\u4e00" <= ch <= "\u9fff" for ch in answer.text) else "Revised answer"
-        print(f"\n\n[{label}: the draft above was not supported by the sources]\n{answer.text}", end="")
+        kept = not answer.refused and line_key(draft.splitlines()[0]) in map(line_key, answer.text.splitlines())
+        why = "citations and repeated lines tidied" if kept else "the draft above was not supported by the sources"
+        print(f"\n\n[{label}: {why}]\n{answer.text}", end="")
     return answer
 
 

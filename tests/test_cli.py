@@ -173,6 +173,34 @@ def test_ask_shows_the_revised_answer_when_the_draft_is_replaced(monkeypatch, us
     assert code == 0 and draft.startswith("Transformer") and revised.startswith("资料原文要点：")
 
 
+def test_ask_says_when_the_answer_only_tidied_the_draft(monkeypatch, use_fake_encoder, run):
+    """A copied line cited to the wrong source: the revised answer follows, saying it was tidied."""
+    from assistant import cli
+    from assistant.indexing import open_search_index
+    from assistant.study import AnswerConfig, StudyAssistant, prompt_sources
+
+    question = "什么是鞍点？"
+    copied = {}
+
+    class CitesFirst:
+        def stream(self, messages, **_):
+            yield f"{copied['line']} [1]"
+
+    def load(args, rag=True):
+        index = open_search_index(cli.load_config(args), progress=False)
+        config = AnswerConfig(refuse_below=0.0)
+        hits = index.search(question, k=config.k)
+        sources = [text for _, text in prompt_sources(index, question, hits, config.source_chars)]
+        copied["line"] = next(line for line in sources[1].splitlines()
+                              if len(line) > 10 and not line.startswith("#") and line not in sources[0])
+        return StudyAssistant(index, CitesFirst(), config)
+
+    monkeypatch.setattr(cli, "load_assistant", load)
+    code, out, _ = run("ask", question)
+    draft, revised = out.split("[修订后的回答: citations and repeated lines tidied]\n")
+    assert code == 0 and draft.startswith(f"{copied['line']} [1]") and revised.startswith(f"{copied['line']} [2]")
+
+
 def test_drill_grades_answers_shows_progress_and_keeps_history(use_fake_encoder, run, monkeypatch, data_home):
     inputs = iter(["采集更多数据，数据增强，过采样，损失函数加权", "/progress", "/skip", "/quit"])
     monkeypatch.setattr("builtins.input", lambda _: next(inputs))
