@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,6 +32,7 @@ def main() -> None:
     from assistant.evaluation import gold_matches, load_questions
     from assistant.followup import retrieval_query
     from assistant.indexing import open_search_index
+    from assistant.prompting import parse_citations
     from assistant.study import prompt_sources
 
     config = Config.load(None)
@@ -53,15 +53,15 @@ def main() -> None:
         for record in json.loads(Path(run).read_text("utf-8"))["per_question"]:
             extracts, gold = shown[record["id"]]
             for line in (record["draft"] or "").splitlines():
-                numbers = {int(n) for n in re.findall(r"\[(\d+)\]", line)}
-                if len(numbers) != 1 or not 1 <= min(numbers) <= len(extracts):
+                numbers, invalid = parse_citations(line, len(extracts))
+                if len(numbers) != 1 or invalid:
                     continue
                 cited += 1
                 found = holders(line, extracts)
                 if not found:
                     continue
                 copied += 1
-                if not numbers & set(found):
+                if numbers[0] not in found:
                     elsewhere += 1
                     off_gold += not gold[found[0] - 1]
         print(f"| {Path(run).name} | {cited} | {copied} | {elsewhere} | {off_gold} |")
