@@ -188,7 +188,7 @@ def test_ask_says_when_the_answer_only_tidied_the_draft(monkeypatch, use_fake_en
 
     def load(args, rag=True):
         index = open_search_index(cli.load_config(args), progress=False)
-        config = AnswerConfig(refuse_below=0.0)
+        config = AnswerConfig(refuse_below=0.0, related_share=0.0)  # [2] however weak is kept
         hits = index.search(question, k=config.k)
         sources = [text for _, text in prompt_sources(index, question, hits, config.source_chars)]
         copied["line"] = next(line for line in sources[1].splitlines()

@@ -1,5 +1,7 @@
 """StudyAssistant pipeline with a deterministic fake generator (no model)."""
 
+from dataclasses import replace
+
 import pytest
 
 from assistant.prompting import refusal_text
@@ -69,6 +71,30 @@ def test_a_line_copied_from_another_source_cites_that_source(index):
     assert "[1]" in answer.text.split("资料原文要点：")[1]  # quotes of the top source
     kept = StudyAssistant(index, ScriptedGenerator(f"{copied} [2]"), config).ask(question)
     assert kept.text.split("\n\n资料原文要点：\n")[0] == f"{copied} [2]"
+
+
+def test_a_section_retrieval_scored_far_below_the_top_one_is_not_given_to_the_model(index):
+    """Sources scoring under ``related_share`` of the top one's are left out of the prompt (the rest
+    keep their order and are numbered [1]..); the refusal's list of closest sections keeps them."""
+    from assistant.study import related_hits
+
+    question = "L1正则为什么容易产生稀疏解？"
+    hits = index.search(question, k=3)
+    share = hits[2].score / hits[0].score
+    assert 0 < share < 1 and related_hits(hits, share + 0.01) == hits[:2] and related_hits(hits, share - 0.01) == hits
+    assert related_hits(hits, 1.0) == hits[:1 + (hits[1].score == hits[0].score)] and related_hits([], 0.5) == []
+    reply = "L1正则化使部分参数为零。 [1]\n另一段。 [3]"
+    config = AnswerConfig(k=3, refuse_unknown_names=False, related_share=share + 0.01)
+    generator = ScriptedGenerator(reply)
+    answer = StudyAssistant(index, generator, config).ask(question)
+    prompt = generator.calls[0][-1]["content"]
+    assert answer.sources == hits[:2] and "[2] 《" in prompt and "[3] 《" not in prompt
+    assert answer.dropped_citations == 1 and [c["n"] for c in answer.citations] == [1]
+    generator = ScriptedGenerator(reply)
+    kept = StudyAssistant(index, generator, replace(config, related_share=share - 0.01)).ask(question)
+    assert kept.sources == hits and "[3] 《" in generator.calls[0][-1]["content"] and kept.dropped_citations == 0
+    with pytest.raises(ValueError, match="related_share"):
+        AnswerConfig(related_share=1.5)
 
 
 def test_english_synthesis_is_checked_on_the_terms_the_notes_use(index):
