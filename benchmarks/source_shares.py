@@ -1,0 +1,70 @@
+"""How far below the top section the sections a reply cites were scored, gold or not.
+
+    python benchmarks/source_shares.py --questions eval/dev.jsonl RUN.json [RUN.json ...]
+
+For each answer of an ``study-assistant eval`` run that was not a refusal, every line of its
+synthesis (the text before the quotes) that cites a second or third source is counted once per
+source it cites, with that section's fused retrieval score as a share of the top section's
+(today's retrieval, all ``answer.k`` sections, as the runs of session 14 saw them) and whether it
+is a gold section. Prints how many such lines cite gold and non-gold sections, the lowest share
+of a gold one, and how many non-gold ones fall under a few shares: what ``answer.related_share``
+was chosen from (session 15).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARES = (0.4, 0.45, 0.5)
+QUOTES = re.compile(r"(?:^|\n\n)(资料原文要点：|From the notes:)\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", help="eval --out JSON files made on --questions")
+    parser.add_argument("--questions", default=str(REPO / "eval" / "dev.jsonl"))
+    args = parser.parse_args()
+
+    from assistant.config import Config
+    from assistant.evaluation import gold_matches, load_questions
+    from assistant.followup import retrieval_query
+    from assistant.indexing import open_search_index
+    from assistant.prompting import parse_citations
+
+    config = Config.load(None)
+    index = open_search_index(config, progress=False)
+    questions = {item.id: item for item in load_questions(args.questions)}
+    hits = {qid: index.search(retrieval_query(item.question, list(item.history)), k=config.answer.k)
+            for qid, item in questions.items() if item.covered}
+
+    print("| run | lines citing a gold 2nd/3rd section | lowest share | lines citing a non-gold one | "
+          + " | ".join(f"… under {s}" for s in SHARES) + " |")
+    print("|---|---|---|---|" + "---|" * len(SHARES))
+    for run in args.runs:
+        gold_shares, other_shares = [], []
+        for record in json.loads(Path(run).read_text("utf-8"))["per_question"]:
+            if record["id"] not in hits or record["refused"]:
+                continue
+            found = hits[record["id"]]
+            if [h.section_ref for h in found] != record["retrieved"][:len(found)]:
+                raise SystemExit(f"{run}: {record['id']} was retrieved differently; replay it on today's retrieval")
+            match = QUOTES.search(record["answer"])
+            synthesis = record["answer"][:match.start()] if match else record["answer"]
+            for line in synthesis.splitlines():
+                for n in parse_citations(line, len(found))[0]:
+                    if n == 1:
+                        continue
+                    share = found[n - 1].score / found[0].score
+                    gold = any(gold_matches(g, found[n - 1].section_ref) for g in questions[record["id"]].gold_sections)
+                    (gold_shares if gold else other_shares).append(share)
+        lowest = f"{min(gold_shares):.3f}" if gold_shares else "-"
+        under = " | ".join(str(sum(s < cut for s in other_shares)) for cut in SHARES)
+        print(f"| {Path(run).name} | {len(gold_shares)} | {lowest} | {len(other_shares)} | {under} |")
+
+
+if __name__ == "__main__":
+    main()
