@@ -73,7 +73,7 @@ def test_a_line_copied_from_another_source_cites_that_source(index):
     assert kept.text.split("\n\n资料原文要点：\n")[0] == f"{copied} [2]"
 
 
-def test_a_section_retrieval_scored_far_below_the_top_one_is_not_given_to_the_model(index):
+def test_a_section_retrieval_scored_far_below_the_top_one_is_not_given_to_the_model(index, monkeypatch):
     """Sources scoring under ``related_share`` of the top one's are left out of the prompt (the rest
     keep their order and are numbered [1]..); the refusal's list of closest sections keeps them."""
     from assistant.study import related_hits
@@ -95,6 +95,9 @@ def test_a_section_retrieval_scored_far_below_the_top_one_is_not_given_to_the_mo
     assert kept.sources == hits and "[3] 《" in generator.calls[0][-1]["content"] and kept.dropped_citations == 0
     with pytest.raises(ValueError, match="related_share"):
         AnswerConfig(related_share=1.5)
+    monkeypatch.setattr(StudyAssistant, "_weak_retrieval", lambda *_: True)  # the model's refusal stands
+    refused = StudyAssistant(index, ScriptedGenerator(refusal_text("zh")), config).ask(question)
+    assert refused.refused and all(f"{hit.chunk.number}.{hit.chunk.title}" in refused.text for hit in hits)
 
 
 def test_english_synthesis_is_checked_on_the_terms_the_notes_use(index):

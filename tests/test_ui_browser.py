@@ -46,7 +46,7 @@ def server(tmp_path_factory):
     index = open_index(load_corpus(), home, encoder=BigramEncoder(), progress=False)
     model = build_tiny_qwen2(tmp_path_factory.mktemp("tiny-qwen2"))
     generator = HFGenerator.load(str(model), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=16))
-    app, url = serve(StudyAssistant(index, generator, AnswerConfig(k=3)), home / "drill.sqlite3")
+    app, url = serve(StudyAssistant(index, generator, AnswerConfig(k=3, related_share=0.0)), home / "drill.sqlite3")
     yield url
     app.close()
 

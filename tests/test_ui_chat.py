@@ -27,7 +27,7 @@ def test_link_citations_links_only_given_sources():
 
 def test_respond_streams_then_shows_linked_answer_and_sources(index):
     generator = ScriptedGenerator("鞍点是梯度为零但不是极值的点 [1]。")
-    updates = list(handlers_for(index, generator, k=2).respond("什么是鞍点？", [], [], k=2, temperature=0.3))
+    updates = list(handlers_for(index, generator, k=2, related_share=0.0).respond("什么是鞍点？", [], [], k=2, temperature=0.3))
     box, chat, sources, history = updates[-1]
     assert box == "" and len(updates) > 3  # cleared input, several streamed updates
     assert [m["role"] for m in chat] == ["user", "assistant"] and chat[0]["content"] == "什么是鞍点？"

@@ -81,7 +81,7 @@ def _chat_tab(gr, assistant, config: UIConfig) -> None:
         with gr.Column(scale=2):
             sources = gr.Markdown(LABELS["zh"]["empty"], elem_id="sa-sources", latex_delimiters=LATEX)
             with gr.Accordion("设置", open=False):
-                k = gr.Slider(1, 8, value=assistant.config.k, step=1, label="给模型的来源数（top-k）")
+                k = gr.Slider(1, 8, value=assistant.config.k, step=1, label="检索的来源数（top-k；远不如第一条相关的不给模型）")
                 temperature = gr.Slider(0, 1.5, value=_temperature(assistant), step=0.1,
                                         label="温度（0 = 贪心解码，回答最稳定）")
                 adapter_path = getattr(getattr(assistant, "generator", None), "adapter", None)
