@@ -1,11 +1,12 @@
 """Which source the model's copied lines come from, and which one they cite.
 
-    python benchmarks/citation_sources.py --questions eval/dev.jsonl RUN.json [RUN.json ...]
+    python benchmarks/citation_sources.py --questions eval/dev.jsonl RUN.json [RUN.json ...] [--config FILE]
 
 For every answer of an ``study-assistant eval`` run that reached the model, each line of the
 model's own reply (``draft``, before the assistant's checks) that cites one source is looked up in
-the sources as the prompt showed them (``prompt_sources``, today's settings: use runs made with
-them). A line is *copied* when its letters and digits stand word for word in a source
+the sources as the prompt showed them (``related_hits`` and ``prompt_sources`` with the settings of
+``--config``: give the ones the runs were made with; session 14's gave every section, ``[answer]
+related_share = 0``). A line is *copied* when its letters and digits stand word for word in a source
 (``composition.letters``; renumbered list items count). Prints, per run: cited lines, copied
 lines, copied lines whose cited source does not hold them, and how many of those came from a
 section that is not gold. The assistant now re-cites such lines (``recite_copied_lines``); this
@@ -14,34 +15,26 @@ measures the model's habit, which training data can change (``lora_data.SOURCE_S
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from stored_runs import open_runs
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", nargs="+", help="eval --out JSON files made on --questions")
-    parser.add_argument("--questions", default=str(REPO / "eval" / "dev.jsonl"))
-    args = parser.parse_args()
+    args, config, index = open_runs(__doc__)
 
     from assistant.composition import holders, letters
-    from assistant.config import Config
     from assistant.evaluation import gold_matches, load_questions
     from assistant.followup import retrieval_query
-    from assistant.indexing import open_search_index
     from assistant.prompting import parse_citations
-    from assistant.study import prompt_sources
+    from assistant.study import prompt_sources, related_hits
 
-    config = Config.load(None)
-    index = open_search_index(config, progress=False)
     answer = config.answer
     shown = {}
     for item in load_questions(args.questions):
         query = retrieval_query(item.question, list(item.history))
-        hits = index.search(query, k=answer.k)
+        hits = related_hits(index.search(query, k=answer.k), answer.related_share)
         extracts = [letters(text) for _, text in prompt_sources(index, query, hits, answer.source_chars, answer.source_scope)]
         gold = [any(gold_matches(g, hit.section_ref) for g in item.gold_sections) for hit in hits]
         shown[item.id] = extracts, gold

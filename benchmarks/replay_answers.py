@@ -19,7 +19,8 @@ import argparse
 import json
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from stored_runs import open_runs
+
 FIGURES = (("key_point_recall", "answer"), ("draft_key_point_recall", "answer"),
            ("citation_precision", "answer"), ("accuracy", "refusal"), ("false_refusal_rate", "refusal"))
 
@@ -46,22 +47,18 @@ def setting(text: str) -> tuple[str, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", nargs="+", help="eval --out JSON files made on --questions")
-    parser.add_argument("--questions", default=str(REPO / "eval" / "dev.jsonl"))
-    parser.add_argument("--config", help="TOML config (default: built-in defaults)")
-    parser.add_argument("--set", dest="settings", type=setting, action="append", default=[],
-                        metavar="SECTION.KEY=VALUE", help="override one setting (repeatable)")
-    args = parser.parse_args()
+    def overrides(parser):
+        parser.add_argument("--set", dest="settings", type=setting, action="append", default=[],
+                            metavar="SECTION.KEY=VALUE", help="override one setting after generation, e.g. answer.quote_chars (repeatable)")
 
-    from assistant.config import Config
+    args, config, index = open_runs(__doc__, overrides)
+
     from assistant.evaluation import evaluate_answers, load_questions
-    from assistant.indexing import open_search_index
     from assistant.study import StudyAssistant
 
-    config = Config.load(args.config).with_overrides(**dict(args.settings))
+    config = config.with_overrides(**dict(args.settings))
     generator = StoredReply()
-    assistant = StudyAssistant(open_search_index(config, progress=False), generator, config.answer)
+    assistant = StudyAssistant(index, generator, config.answer)
     questions = load_questions(args.questions)
 
     print("| run | " + " | ".join(name for name, _ in FIGURES) + " | answers changed |")

@@ -1,11 +1,12 @@
 """How far below the top section the sections a reply cites were scored, gold or not.
 
-    python benchmarks/source_shares.py --questions eval/dev.jsonl RUN.json [RUN.json ...]
+    python benchmarks/source_shares.py --questions eval/dev.jsonl RUN.json [RUN.json ...] [--config FILE]
 
 For each answer of an ``study-assistant eval`` run that was not a refusal, every line of its
 synthesis (the text before the quotes) that cites a second or third source is counted once per
 source it cites, with that section's fused retrieval score as a share of the top section's
-(today's retrieval, all ``answer.k`` sections, as the runs of session 14 saw them) and whether it
+(the retrieval of ``--config``, all ``answer.k`` sections: for runs that gave the model every
+section, as session 14's did) and whether it
 is a gold section. Prints how many such lines cite gold and non-gold sections, the lowest share
 of a gold one, and how many non-gold ones fall under a few shares: what ``answer.related_share``
 was chosen from (session 15).
@@ -13,30 +14,23 @@ was chosen from (session 15).
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from stored_runs import open_runs
+
 SHARES = (0.4, 0.45, 0.5)
 QUOTES = re.compile(r"(?:^|\n\n)(资料原文要点：|From the notes:)\n")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", nargs="+", help="eval --out JSON files made on --questions")
-    parser.add_argument("--questions", default=str(REPO / "eval" / "dev.jsonl"))
-    args = parser.parse_args()
+    args, config, index = open_runs(__doc__)
 
-    from assistant.config import Config
     from assistant.evaluation import gold_matches, load_questions
     from assistant.followup import retrieval_query
-    from assistant.indexing import open_search_index
     from assistant.prompting import parse_citations
 
-    config = Config.load(None)
-    index = open_search_index(config, progress=False)
     questions = {item.id: item for item in load_questions(args.questions)}
     hits = {qid: index.search(retrieval_query(item.question, list(item.history)), k=config.answer.k)
             for qid, item in questions.items() if item.covered}
