@@ -1,16 +1,17 @@
 """Re-score stored eval runs through today's answer pipeline, without the model.
 
     python benchmarks/replay_answers.py --questions eval/dev.jsonl RUN.json [RUN.json ...] \
-        [--config FILE] [--set answer.related_share=0.5 ...]
+        [--config FILE] [--set answer.quote_chars=400 ...]
 
 Every answer of a ``study-assistant eval`` run that reached the model keeps the model's own reply
 (``draft``). Here each question goes through ``StudyAssistant`` again with a generator that says
-that stored reply, so everything after generation (citation checks, re-citing copied lines,
-dropping lines from unrelated sources, the grounding check, quotes) is today's code and settings,
+that stored reply, so everything after generation (citation checks, re-citing copied lines, the
+grounding check, quotes) is today's code and settings,
 and the run's figures are recomputed with ``evaluate_answers``. Prints each run's figures as
 stored and as replayed, and the answers that changed. Valid only for changes after generation:
-the prompt (retrieval, sources, ``source_chars``) must be the one the run's model saw. A replay
-of a run on the code that made it reproduces it exactly (session 15: all four session-14 runs).
+the prompt (retrieval, ``related_share``, ``source_chars``) must be the one the run's model saw:
+give ``--config`` the settings the runs were made with. A replay of a run on the code that made it
+reproduces it exactly (session 15: all four session-14 runs; today, with ``[answer] related_share = 0``).
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def setting(text: str) -> tuple[str, object]:
 def main() -> None:
     def overrides(parser):
         parser.add_argument("--set", dest="settings", type=setting, action="append", default=[],
-                            metavar="SECTION.KEY=VALUE", help="override one setting after generation, e.g. answer.quote_chars (repeatable)")
+                            metavar="SECTION.KEY=VALUE",
+                            help="override a setting used after generation, e.g. answer.quote_chars (repeatable)")
 
     args, config, index = open_runs(__doc__, overrides)
 
