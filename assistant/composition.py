@@ -244,10 +244,23 @@ def recite_copied_lines(synthesis: str, sources: list[str]) -> str:
     return "\n".join(lines)
 
 
+QUOTES_HEADING = {"zh": "资料原文要点：", "en": "From the notes:"}  # the line above an answer's quotes
+
+
+def synthesis_of(text: str) -> str:
+    """An answer's text without its quotes (``compose``'s inverse for the synthesis):
+    ``"A [1]\n\n资料原文要点：\n> B [1]" -> "A [1]"``; a quotes-only answer gives ""."""
+    for heading in QUOTES_HEADING.values():
+        if text.startswith(heading + "\n"):
+            return ""
+        text = text.split(f"\n\n{heading}\n", 1)[0]
+    return text
+
+
 def compose(synthesis: str, quotes: list[tuple[int, str]], language: str) -> str:
     """Synthesis, then the quoted sentences as a list: ``> 句子 [n]``."""
     if not quotes:
         return synthesis
-    heading = "资料原文要点：" if language == "zh" else "From the notes:"
+    heading = QUOTES_HEADING["zh" if language == "zh" else "en"]
     lines = [f"> {sentence.lstrip('-* ').strip()} [{n}]" for n, sentence in quotes]
     return f"{synthesis}\n\n{heading}\n" + "\n".join(lines) if synthesis else f"{heading}\n" + "\n".join(lines)

@@ -15,18 +15,17 @@ was chosen from (session 15).
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 from stored_runs import open_runs
 
 SHARES = (0.4, 0.45, 0.5)
-QUOTES = re.compile(r"(?:^|\n\n)(资料原文要点：|From the notes:)\n")
 
 
 def main() -> None:
     args, config, index = open_runs(__doc__)
 
+    from assistant.composition import synthesis_of
     from assistant.evaluation import gold_matches, load_questions
     from assistant.followup import retrieval_query
     from assistant.prompting import parse_citations
@@ -46,9 +45,7 @@ def main() -> None:
             found = hits[record["id"]]
             if [h.section_ref for h in found] != record["retrieved"][:len(found)]:
                 raise SystemExit(f"{run}: {record['id']} was retrieved differently; replay it on today's retrieval")
-            match = QUOTES.search(record["answer"])
-            synthesis = record["answer"][:match.start()] if match else record["answer"]
-            for line in synthesis.splitlines():
+            for line in synthesis_of(record["answer"]).splitlines():
                 for n in parse_citations(line, len(found))[0]:
                     if n == 1:
                         continue

@@ -9,6 +9,7 @@ from assistant.composition import (
     headed_sentences,
     key_sentences,
     split_sentences,
+    synthesis_of,
     trim_source,
 )
 
@@ -154,3 +155,11 @@ def test_a_repeat_begun_on_the_last_line_is_dropped():
     for tail in ("早停也能防止过拟合", "从而提高泛化能力。 ["):
         assert drop_repeated_lines(f"{first}\n{line}\n{tail}") == f"{first}\n{line}\n{tail}"
     assert drop_repeated_lines(line) == line
+
+
+def test_synthesis_of_undoes_compose():
+    quotes = [(1, "过采样。"), (2, "欠采样。")]
+    for language in ("zh", "en"):
+        assert synthesis_of(compose("A [1]\nB [2]", quotes, language)) == "A [1]\nB [2]"
+        assert synthesis_of(compose("", quotes, language)) == ""
+    assert synthesis_of("A [1]") == "A [1]"
