@@ -117,6 +117,13 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, help="learning rate (default 2e-4)")
     train.add_argument("--max-tokens", type=int, help="longest example in tokens; longer ones lose the start "
                                                        "of their prompt (default 2048)")
+    train.add_argument("--source-scope", choices=("section", "chunk"),
+                       help="what the training prompts' source texts are drawn from (default chunk)")
+    train.add_argument("--source-chars", type=int,
+                       help="longest source text in a training prompt, in characters (default 400; 0 = whole)")
+    train.add_argument("--related-share", type=float,
+                       help="leave out of the training prompts the sections scored under this share of the "
+                            "top one's (default 0: all k, the shipped adapter's recipe)")
     train.add_argument("--limit", type=int, help="train on the first N examples only (a quick trial)")
     train.add_argument("--heldout", default="eval/heldout.jsonl",
                        help="evaluation questions kept out of training; their reference-answer loss is measured "
@@ -221,14 +228,16 @@ def cmd_train_lora(args) -> int:
     from assistant.generation import load_tokenizer, pick_device
     from assistant.indexing import open_search_index
     from assistant.lora import LoraTrainingConfig, train_lora
-    from assistant.lora_data import build_sft_examples, overlapping, prompt_settings, reference_examples
+    from assistant.lora_data import build_sft_examples, overlapping, prompt_settings, reference_examples, training_answer
     from assistant.model_files import BUNDLED, BUNDLED_GGUF, resolve_model
 
     config = load_config(args)
     chosen = {"r": args.r, "alpha": args.alpha, "lr": args.lr, "epochs": args.epochs, "max_tokens": args.max_tokens}
     settings = LoraTrainingConfig(**{k: v for k, v in chosen.items() if v is not None})
     index = open_search_index(config)
-    examples = build_sft_examples(index, **prompt_settings(config.answer), gate=config.answer, seed=settings.seed)
+    prompt = prompt_settings(training_answer(config.answer, source_scope=args.source_scope,
+                                             source_chars=args.source_chars, related_share=args.related_share))
+    examples = build_sft_examples(index, **prompt, gate=config.answer, seed=settings.seed)
     if args.limit:
         examples = examples[: args.limit]
     held_out = load_questions(args.heldout) if args.heldout else []
@@ -245,10 +254,11 @@ def cmd_train_lora(args) -> int:
     if config.llm.model == BUNDLED:
         base["gguf_sha256"] = BUNDLED_GGUF.sha256
     out = Path(args.out) if args.out else config.data_path / "adapters" / "latest"
-    reference = reference_examples(index, held_out, **prompt_settings(config.answer)) if held_out else None
+    reference = reference_examples(index, held_out, **prompt) if held_out else None
     print(f"Training on {len(examples)} examples ({device}); {len(reference or [])} held-out reference answers.",
           file=sys.stderr)
-    meta = train_lora(model, tokenizer, examples, settings, out, device=device, base=base, eval_examples=reference)
+    meta = train_lora(model, tokenizer, examples, settings, out, device=device, base=base, eval_examples=reference,
+                      prompt=prompt)
     losses = meta["training"]["losses"]
     ends = max(1, min(10, len(losses) // 2))  # one step's loss is noisy: mean of the first and last steps
     summary = (f"training loss, mean of the first / last {ends} steps: {sum(losses[:ends]) / ends:.3f} -> "

@@ -108,8 +108,10 @@ def example_loss(model, tokenizer, example: SFTExample, max_tokens: int, device:
 
 def train_lora(model, tokenizer, examples: list[SFTExample], config: LoraTrainingConfig, out_dir: str | Path,
                device: str = "cpu", base: dict | None = None, eval_examples: list[SFTExample] | None = None,
-               progress: bool = True) -> dict:
+               progress: bool = True, prompt: dict | None = None) -> dict:
     """Train an adapter on ``examples``; save it, ``training.json`` and ``loss.png``; return the metadata.
+    ``prompt``: the settings the examples' prompts were built with (``lora_data.prompt_settings``),
+    recorded with the dataset.
 
     ``model`` is the base causal LM on ``device``; the LoRA layers are removed from it afterwards
     (use ``load_adapter`` on the saved folder). With ``eval_examples`` the reply-token loss on them
@@ -159,7 +161,8 @@ def train_lora(model, tokenizer, examples: list[SFTExample], config: LoraTrainin
     metadata = {
         "base": base or {},
         "dataset": {"examples": len(examples), "sha256": dataset_hash(examples),
-                    "kinds": dict(Counter(e.kind for e in examples)), "cut_to_max_tokens": cut},
+                    "kinds": dict(Counter(e.kind for e in examples)), "cut_to_max_tokens": cut,
+                    **({"prompt": prompt} if prompt else {})},
         "settings": {**asdict(config), "target_modules": list(config.target_modules), "device": device},
         "training": {"seconds": round(seconds, 1), "steps": len(losses), "losses": [round(x, 4) for x in losses],
                      "trainable_params": sum(p.numel() for p in params), "peak_memory_mb": _peak_memory_mb(device)},

@@ -26,7 +26,7 @@ import hashlib
 import json
 import random
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import NamedTuple
 
 from index import SearchIndex
@@ -34,7 +34,7 @@ from index import SearchIndex
 from assistant.composition import headed_sentences, key_sentences, letters, sentence_overlap
 from assistant.followup import retrieval_query
 from assistant.prompting import build_messages, prompt_text, question_language, refusal_text
-from assistant.study import AnswerConfig, prompt_sources, quoted_sentences, reaches_model
+from assistant.study import AnswerConfig, prompt_sources, quoted_sentences, reaches_model, related_hits
 
 TEMPLATES = (  # {q}: the section's question without its final question mark
     "{q}？",
@@ -129,18 +129,34 @@ SOURCE_SWAP = 0.0  # share of the one-section examples whose section retrieval p
 # dev cited a source that does not hold them, benchmarks/citation_sources.py)
 
 
+TRAINING_SOURCES = {"source_scope": "chunk", "source_chars": 400, "related_share": 0.0}  # how train-lora
+# shows the sources in its prompts, whatever the assistant is served with (``training_answer``): the
+# 400-character chunk extracts of all k sections. Adapters trained on the section extracts they are
+# served on refused more covered questions (sessions 11-12); one trained without the sections scored
+# far below the top one (related_share 0.45, as served) answered a little worse (session 16).
+
+
+def training_answer(answer: AnswerConfig, **chosen) -> AnswerConfig:
+    """``answer`` with the sources shown as ``TRAINING_SOURCES`` says, except what ``chosen`` sets
+    (None: not chosen): ``training_answer(config.answer, source_chars=600)``."""
+    return replace(answer, **{**TRAINING_SOURCES, **{k: v for k, v in chosen.items() if v is not None}})
+
+
 def prompt_settings(answer: AnswerConfig) -> dict:
     """The keyword arguments that make ``build_sft_examples`` and ``reference_examples`` build the
-    prompts an assistant with these ``AnswerConfig`` settings answers: k, source_chars, scope."""
-    return {"k": answer.k, "source_chars": answer.source_chars, "scope": answer.source_scope}
+    prompts an assistant with these ``AnswerConfig`` settings answers: k, source_chars, scope and
+    related_share (the sections scored far below the top one are not shown)."""
+    return {"k": answer.k, "source_chars": answer.source_chars, "scope": answer.source_scope,
+            "related_share": answer.related_share}
 
 
 def retrieve_sections(index: SearchIndex, query: str, wanted: list[str], k: int, source_chars: int,
-                      scope: str) -> tuple[list, list[tuple[str, str]], list[int]] | None:
-    """(hits, sources as the prompt shows them, 1-based positions of the ``wanted`` sections among
-    the hits; none wanted: []) for a query, as the assistant retrieves; None when a wanted section
-    is not retrieved."""
-    hits = index.search(query, k=k)
+                      scope: str, related_share: float = 0.0) -> tuple[list, list[tuple[str, str]], list[int]] | None:
+    """(hits given to the model, sources as the prompt shows them, 1-based positions of the
+    ``wanted`` sections among the hits; none wanted: []) for a query, as the assistant retrieves
+    (the top k, less those under ``related_share`` of the top score); None when a wanted section
+    is not among them."""
+    hits = related_hits(index.search(query, k=k), related_share)
     refs = [hit.section_ref for hit in hits]
     if any(ref not in refs for ref in wanted):
         return None
@@ -148,12 +164,13 @@ def retrieve_sections(index: SearchIndex, query: str, wanted: list[str], k: int,
 
 
 def first_turn(index: SearchIndex, ref: str, k: int, source_chars: int, cited: bool,
-               max_points: int = TARGET_POINTS, max_chars: int = TARGET_CHARS, scope: str = "section") -> list[dict]:
+               max_points: int = TARGET_POINTS, max_chars: int = TARGET_CHARS, scope: str = "section",
+               related_share: float = 0.0) -> list[dict]:
     """A conversation's first turn about section ``ref``: its own question and the answer built
     like the targets (with its [n] citations, as the chat's history keeps them, or without, as
     a user's pasted notes would be); [] when retrieval misses the section."""
     question = index.sections[ref].title.strip().rstrip("?？ ") + "？"
-    found = retrieve_sections(index, question, [ref], k, source_chars, scope)
+    found = retrieve_sections(index, question, [ref], k, source_chars, scope, related_share)
     if not found:
         return []
     answer = key_point_target(index, question, *found, max_points, max_chars)
@@ -200,22 +217,24 @@ def refusal_questions() -> list[str]:
 
 def build_sft_examples(index: SearchIndex, k: int = 3, max_points: int = TARGET_POINTS,
                        max_chars: int = TARGET_CHARS, seed: int = 0, source_chars: int = 0, gate: AnswerConfig | None = None,
-                       scope: str = "section", swap: float | None = None) -> list[SFTExample]:
+                       scope: str = "section", swap: float | None = None, related_share: float = 0.0) -> list[SFTExample]:
     """Covered examples whose section retrieval finds in the top k, plus refusal examples, shuffled.
     ``swap``: the share of one-section examples whose section moves from [1] to a random lower
     place (None: ``SOURCE_SWAP``).
     Pass ``prompt_settings(AnswerConfig)`` (train-lora does) so that the prompts are the ones the
     assistant will answer (source_chars 0: whole), and its ``AnswerConfig`` as ``gate`` (default
-    settings when None): refusal questions it refuses without the model are left out."""
+    settings when None): refusal questions it refuses without the model are left out (the gate
+    sees all k sections, the prompt only those ``related_share`` keeps, as in the assistant)."""
     gate = gate or AnswerConfig()
     swapper = random.Random(seed + 1)
     examples = []
     for i, (question, kind, ref, answer, also, after) in enumerate(training_questions(index)):
-        history = first_turn(index, after, k, source_chars, i % 2 == 0, max_points, max_chars, scope) if after else []
+        history = (first_turn(index, after, k, source_chars, i % 2 == 0, max_points, max_chars, scope, related_share)
+                   if after else [])
         if after and not history:
             continue
         query = retrieval_query(question, history)
-        found = retrieve_sections(index, query, [r for r in (ref, also) if r], k, source_chars, scope)
+        found = retrieve_sections(index, query, [r for r in (ref, also) if r], k, source_chars, scope, related_share)
         if not found:  # retrieval missed a section: nothing faithful to teach
             continue
         hits, sources, positions = found
@@ -224,13 +243,14 @@ def build_sft_examples(index: SearchIndex, k: int = 3, max_points: int = TARGET_
         if answer:
             target = cited_lines(answer, positions[0])
         else:
-            target = key_point_target(index, query, hits, sources, positions, max_points, max_chars)
+            said = "\n".join(turn["content"] for turn in history if turn["role"] == "assistant")
+            target = key_point_target(index, query, hits, sources, positions, max_points, max_chars, said=said)
         if target:
             examples.append(SFTExample(question, build_messages(question, sources, history), target, kind, ref))
     for question in refusal_questions():
-        hits, sources, _ = retrieve_sections(index, question, [], k, source_chars, scope)
-        if not reaches_model(index, gate, question, hits):  # refused before the model is asked
+        if not reaches_model(index, gate, question, index.search(question, k=k)):  # refused before the model is asked
             continue
+        _, sources, _ = retrieve_sections(index, question, [], k, source_chars, scope, related_share)
         examples.append(SFTExample(question, build_messages(question, sources),
                                    refusal_text(question_language(question)), "refusal", None))
     random.Random(seed).shuffle(examples)
@@ -247,7 +267,8 @@ def swap_first_source(hits: list, sources: list, position: int) -> tuple[list, l
 
 
 def reference_examples(index: SearchIndex, questions, k: int = 3, max_points: int = TARGET_POINTS,
-                       max_chars: int = TARGET_CHARS, source_chars: int = 0, scope: str = "section") -> list[SFTExample]:
+                       max_chars: int = TARGET_CHARS, source_chars: int = 0, scope: str = "section",
+                       related_share: float = 0.0) -> list[SFTExample]:
     """Evaluation questions (``EvalQuestion``) with reference answers built like the training
     targets, for measuring loss/perplexity on held-out questions: covered ones whose gold section
     is retrieved, and out-of-corpus ones with the refusal."""
@@ -257,7 +278,7 @@ def reference_examples(index: SearchIndex, questions, k: int = 3, max_points: in
     for item in questions:
         history = list(item.history)
         query = retrieval_query(item.question, history)
-        hits, sources, _ = retrieve_sections(index, query, [], k, source_chars, scope)
+        hits, sources, _ = retrieve_sections(index, query, [], k, source_chars, scope, related_share)
         messages = build_messages(item.question, sources, history)
         if not item.covered:
             examples.append(SFTExample(item.question, messages, refusal_text(question_language(item.question)),
@@ -267,7 +288,8 @@ def reference_examples(index: SearchIndex, questions, k: int = 3, max_points: in
                      if any(gold_matches(g, h.section_ref) for g in item.gold_sections)][:2]
         if not positions:
             continue
-        target = key_point_target(index, query, hits, sources, positions, max_points, max_chars)
+        said = "\n".join(turn["content"] for turn in history if turn["role"] == "assistant")
+        target = key_point_target(index, query, hits, sources, positions, max_points, max_chars, said=said)
         if target:
             examples.append(SFTExample(item.question, messages, target, "reference", hits[positions[0] - 1].section_ref))
     return examples
@@ -299,7 +321,8 @@ def dataset_hash(examples: list[SFTExample]) -> str:
 
 
 def key_point_target(index: SearchIndex, question: str, hits, sources: list[tuple[str, str]], positions: list[int],
-                     max_points: int = TARGET_POINTS, max_chars: int = TARGET_CHARS, fill: bool = TARGET_FILL) -> str:
+                     max_points: int = TARGET_POINTS, max_chars: int = TARGET_CHARS, fill: bool = TARGET_FILL,
+                     said: str = "") -> str:
     """The target answer about the sections at ``positions`` (1-based among ``hits``): from each
     one's source as the prompt shows it (``sources``, ``prompt_sources``' (title, text)), the points
     the answer's quotes will not already show, sharing a question term or under a sub-heading
@@ -308,18 +331,22 @@ def key_point_target(index: SearchIndex, question: str, hits, sources: list[tupl
     ``fill``: the room left is filled with the source's other points, after them. A source whose
     every related point is quoted gives its key sentences. Then the synthesis and the
     quotes together cover more, and the adapter learns to say what it reads. "" when the first
-    source shows nothing related, or a second one is asked for and shows nothing."""
+    source shows nothing related, or a second one is asked for and shows nothing. ``said``: what
+    the conversation's earlier replies said; its lines are not said again (a follow-up on the same
+    section goes on with what the first answer left out)."""
     tokenize = index.tokenizer.tokenize
     terms = set(index.tokenizer.tokenize_query(question))
     quoted = [sentence for _, sentence in quoted_sentences(index, AnswerConfig(), terms, hits, positions)]
+    earlier = [re.sub(r" ?\[\d+\]", "", line) for line in said.splitlines() if line.strip()]
     room = (max(1, max_points // len(positions)), max_chars // len(positions))
     lines = []
     for n in positions:
         shown = sources[n - 1][1]
-        points = whole_points(tokenize, shown, quoted, terms, *room, related_only=True)
+        points = whole_points(tokenize, shown, quoted + earlier, terms, *room, related_only=True)
         if points and fill:
-            points = whole_points(tokenize, shown, quoted, terms, *room)
-        points = points or [_clean(s) for s in key_sentences(terms, shown, tokenize, *room)]
+            points = whole_points(tokenize, shown, quoted + earlier, terms, *room)
+        points = points or [point for point in (_clean(s) for s in key_sentences(terms, shown, tokenize, *room))
+                            if not any(point in line for line in earlier)]
         if not points:
             return ""
         lines += [f"{point} [{n}]" for point in points]

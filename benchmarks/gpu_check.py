@@ -48,13 +48,14 @@ def prepare(out: Path, config_path: str | None) -> None:
     from assistant.evaluation import load_questions
     from assistant.indexing import open_search_index
     from assistant.lora import LoraTrainingConfig
-    from assistant.lora_data import build_sft_examples, prompt_settings, reference_examples
+    from assistant.lora_data import build_sft_examples, prompt_settings, reference_examples, training_answer
     from assistant.model_files import resolve_model
 
     config = Config.load(config_path)
     index = open_search_index(config)
-    examples = build_sft_examples(index, **prompt_settings(config.answer), gate=config.answer, seed=LoraTrainingConfig().seed)
-    reference = reference_examples(index, load_questions("eval/heldout.jsonl"), **prompt_settings(config.answer))
+    prompt = prompt_settings(training_answer(config.answer))  # as train-lora builds them
+    examples = build_sft_examples(index, **prompt, gate=config.answer, seed=LoraTrainingConfig().seed)
+    reference = reference_examples(index, load_questions("eval/heldout.jsonl"), **prompt)
     out.mkdir(parents=True, exist_ok=True)
     model_dir = Path(resolve_model(config.llm.model, config.data_path))
     for name in TOKENIZER_FILES:

@@ -222,3 +222,28 @@ def test_drill_on_a_damaged_store_is_a_clear_error_then_recovers(use_fake_encode
     code, _, err = run("drill", "--recover")
     assert code == 0 and "Kept the damaged progress file" in err
     assert len(list(data_home.glob("drill.sqlite3.damaged-*"))) == 1
+
+
+def test_train_lora_builds_its_prompts_with_the_shipped_recipe_unless_told(run, tmp_path):
+    """train-lora on a tiny model: the training prompts show the sources as ``TRAINING_SOURCES``
+    says (400-character chunk extracts of all k sections, whatever the assistant is served with),
+    the flags change that, and training.json records how they were built."""
+    from tiny_model import build_tiny_qwen2
+
+    from assistant.lora_data import TRAINING_SOURCES
+
+    model = build_tiny_qwen2(tmp_path / "tiny")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[llm]\nmodel = "{model}"\n[answer]\nsource_chars = 900\n', "utf-8")
+    trained = {}
+    for name, flags in (("recipe", []), ("chosen", ["--source-scope", "section", "--related-share", "0.45"])):
+        code, out, err = run("train-lora", "--config", str(config), "--device", "cpu", "--epochs", "1", "--limit", "2",
+                             "--heldout", "", "--out", str(tmp_path / name), *flags)
+        assert code == 0, err
+        assert "Saved the adapter" in out
+        trained[name] = json.loads((tmp_path / name / "training.json").read_text("utf-8"))["dataset"]["prompt"]
+    assert trained["recipe"] == {"k": 3, "source_chars": TRAINING_SOURCES["source_chars"],
+                                 "scope": TRAINING_SOURCES["source_scope"], "related_share": 0.0}
+    assert trained["chosen"] == {"k": 3, "source_chars": 400, "scope": "section", "related_share": 0.45}
+    code, _, err = run("train-lora", "--config", str(config), "--related-share", "2", "--out", str(tmp_path / "x"))
+    assert code == 1 and "related_share" in err

@@ -108,6 +108,41 @@ def test_swapped_examples_show_their_section_lower_and_cite_its_new_number(index
     assert moved >= 10
 
 
+def test_examples_leave_out_the_sources_the_assistant_leaves_out(index):
+    """related_share: a prompt shows only the retrieved sections scoring at least that share of the
+    top one's, as the assistant's does; an example whose section is left out is not built (nothing
+    in the prompt to teach from); the refusal questions stay those the assistant asks the model about."""
+    from assistant.prompting import build_messages
+    from assistant.study import prompt_sources, related_hits
+
+    share = 0.6
+    related = build_sft_examples(index, k=3, related_share=share)
+    every = {(e.question, e.kind): e for e in build_sft_examples(index, k=3)}
+    asked = {t.question: t for t in training_questions(index)}
+    fewer = 0
+    for example in related:
+        history = example.messages[1:-1]
+        query = retrieval_query(example.question, history)
+        hits = index.search(query, k=3)
+        shown = related_hits(hits, share)
+        assert example.messages == build_messages(example.question, prompt_sources(index, query, shown), history)
+        fewer += len(shown) < len(hits)
+        if example.kind != "refusal":
+            assert all(n <= len(shown) for _, n in _points(example.target))
+    assert fewer >= 10
+    left_out = every.keys() - {(e.question, e.kind) for e in related}
+    assert left_out and all(kind != "refusal" for _, kind in left_out)
+    for question, kind in left_out:  # their section scored under the share; the followups' first turns aside
+        if kind == "followup":
+            continue
+        item = asked[question]
+        hits = index.search(question, k=3)
+        kept = {h.section_ref for h in related_hits(hits, share)}
+        assert not {r for r in (item.section_ref, item.also) if r} <= kept, question
+    assert sorted(e.question for e in related if e.kind == "refusal") == sorted(
+        q for q, kind in every if kind == "refusal")
+
+
 def test_examples_trim_their_sources_as_the_assistant_does(index):
     from assistant.prompting import build_messages
     from assistant.study import prompt_sources
@@ -204,6 +239,17 @@ def test_follow_ups_answer_the_second_turn_after_a_first_turn_about_a_section(in
     assert {bool(re.search(r"\[\d\]", e.messages[2]["content"])) for e in taught} == {True, False}
 
 
+def test_a_follow_up_target_does_not_say_again_what_the_first_answer_said(index, examples):
+    """A second turn about the section just discussed goes on with what the first answer left out
+    (an adapter taught with repeated lines opened its second answers with the first one)."""
+    said_before = 0
+    for example in (e for e in examples if e.kind == "followup"):
+        first = {re.sub(r" ?\[\d+\]", "", line) for line in example.messages[2]["content"].splitlines()}
+        assert not first & {point for point, _ in _points(example.target)}, example.question
+        said_before += len(first & set(index.sections[example.section_ref].text.replace("**", "").splitlines()))
+    assert said_before  # some first answers were about the follow-up's section
+
+
 def test_english_questions_are_taught_with_english_answers(index, examples):
     english = [e for e in examples if e.kind == "english"]
     assert len(english) >= 17  # about one per section at least
@@ -240,12 +286,15 @@ def test_training_lowers_the_loss_and_saves_adapter_metadata_and_curve(tiny, exa
     model, tokenizer = load_base(tiny)
     data = examples[:6]
     config = LoraTrainingConfig(r=8, alpha=16, lr=1e-2, epochs=4, grad_accum=2, warmup_steps=1, dropout=0.0)
-    meta = train_lora(model, tokenizer, data, config, tmp_path / "adapter", eval_examples=data, progress=False)
+    prompt = {"k": 2, "source_chars": 0, "scope": "section", "related_share": 0.45}
+    meta = train_lora(model, tokenizer, data, config, tmp_path / "adapter", eval_examples=data, progress=False,
+                      prompt=prompt)
     loss = meta["heldout_reference_loss"]
     assert loss["adapter"] < loss["base"] - 0.5
     assert meta["training"]["steps"] == 12 and len(meta["training"]["losses"]) == 12
     assert meta["dataset"]["examples"] == 6 and len(meta["dataset"]["sha256"]) == 64
     saved = json.loads((tmp_path / "adapter" / "training.json").read_text("utf-8"))
+    assert saved["dataset"]["prompt"] == prompt  # how to build its data again
     assert saved["settings"]["r"] == 8 and (tmp_path / "adapter" / "loss.png").stat().st_size > 1000
     assert "lm_head" not in json.dumps(json.loads((tmp_path / "adapter" / "adapter_config.json").read_text()))
     assert not hasattr(model, "peft_config") or not model.peft_config  # the caller's model is plain again

@@ -44,21 +44,22 @@ def test_the_bundled_tokenizer_read_directly_equals_autotokenizer(assistant):
 
 
 def test_the_shipped_adapter_was_trained_on_the_examples_this_code_builds(assistant):
-    """The default adapter's training.json records its dataset's sha256: today's training data (the
-    real encoder's retrieval, the shipped settings) must still be that data, or the adapter is stale.
-    It was trained on 400-character chunk extracts (session 12; adapters trained on the section
-    extracts it is served on refused more, benchmarks/README.md, sessions 11-12)."""
+    """The default adapter's training.json records its dataset's sha256 and the prompt settings it
+    was built with: today's training data (the real encoder's retrieval, those settings) must still
+    be that data, or the adapter is stale. Adapters before session 16 recorded no settings: they
+    were trained on 400-character chunk extracts of all k sections (session 12; adapters trained
+    on the section extracts it is served on refused more, benchmarks/README.md, sessions 11-12)."""
     import dataclasses
     import json
     from importlib import resources
 
     from assistant.config import Config
     from assistant.lora import LoraTrainingConfig
-    from assistant.lora_data import build_sft_examples, dataset_hash, prompt_settings
+    from assistant.lora_data import build_sft_examples, dataset_hash
 
-    config = dataclasses.replace(Config.load(None).answer, source_scope="chunk", source_chars=400)
-    examples = build_sft_examples(assistant.index, **prompt_settings(config), gate=config,
-                                  seed=LoraTrainingConfig().seed)
     shipped = json.loads(resources.files("assistant").joinpath("data/adapter/training.json").read_text("utf-8"))
+    prompt = shipped["dataset"].get("prompt", {"k": 3, "source_chars": 400, "scope": "chunk", "related_share": 0.0})
+    gate = dataclasses.replace(Config.load(None).answer, k=prompt["k"])
+    examples = build_sft_examples(assistant.index, **prompt, gate=gate, seed=LoraTrainingConfig().seed)
     assert shipped["dataset"]["examples"] == len(examples)
     assert shipped["dataset"]["sha256"] == dataset_hash(examples)
