@@ -124,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--related-share", type=float,
                        help="leave out of the training prompts the sections scored under this share of the "
                             "top one's (default 0: all k, the shipped adapter's recipe)")
+    train.add_argument("--seed", type=int, help="example order, dropout and LoRA init (default 0)")
     train.add_argument("--limit", type=int, help="train on the first N examples only (a quick trial)")
     train.add_argument("--heldout", default="eval/heldout.jsonl",
                        help="evaluation questions kept out of training; their reference-answer loss is measured "
@@ -232,7 +233,8 @@ def cmd_train_lora(args) -> int:
     from assistant.model_files import BUNDLED, BUNDLED_GGUF, resolve_model
 
     config = load_config(args)
-    chosen = {"r": args.r, "alpha": args.alpha, "lr": args.lr, "epochs": args.epochs, "max_tokens": args.max_tokens}
+    chosen = {"r": args.r, "alpha": args.alpha, "lr": args.lr, "epochs": args.epochs, "max_tokens": args.max_tokens,
+              "seed": args.seed}
     settings = LoraTrainingConfig(**{k: v for k, v in chosen.items() if v is not None})
     index = open_search_index(config)
     prompt = prompt_settings(training_answer(config.answer, source_scope=args.source_scope,

@@ -221,8 +221,9 @@ def build_sft_examples(index: SearchIndex, k: int = 3, max_points: int = TARGET_
     """Covered examples whose section retrieval finds in the top k, plus refusal examples, shuffled.
     ``swap``: the share of one-section examples whose section moves from [1] to a random lower
     place (None: ``SOURCE_SWAP``).
-    Pass ``prompt_settings(AnswerConfig)`` (train-lora does) so that the prompts are the ones the
-    assistant will answer (source_chars 0: whole), and its ``AnswerConfig`` as ``gate`` (default
+    Pass ``prompt_settings(AnswerConfig)`` for the prompts an assistant with those settings answers
+    (source_chars 0: whole), or of ``training_answer(AnswerConfig)`` for the shipped recipe's, as
+    train-lora does; and the assistant's ``AnswerConfig`` as ``gate`` (default
     settings when None): refusal questions it refuses without the model are left out (the gate
     sees all k sections, the prompt only those ``related_share`` keeps, as in the assistant)."""
     gate = gate or AnswerConfig()

@@ -236,12 +236,14 @@ def test_train_lora_builds_its_prompts_with_the_shipped_recipe_unless_told(run, 
     config = tmp_path / "config.toml"
     config.write_text(f'[llm]\nmodel = "{model}"\n[answer]\nsource_chars = 900\n', "utf-8")
     trained = {}
-    for name, flags in (("recipe", []), ("chosen", ["--source-scope", "section", "--related-share", "0.45"])):
+    for name, flags in (("recipe", []), ("chosen", ["--source-scope", "section", "--related-share", "0.45", "--seed", "3"])):
         code, out, err = run("train-lora", "--config", str(config), "--device", "cpu", "--epochs", "1", "--limit", "2",
                              "--heldout", "", "--out", str(tmp_path / name), *flags)
         assert code == 0, err
         assert "Saved the adapter" in out
-        trained[name] = json.loads((tmp_path / name / "training.json").read_text("utf-8"))["dataset"]["prompt"]
+        meta = json.loads((tmp_path / name / "training.json").read_text("utf-8"))
+        trained[name] = meta["dataset"]["prompt"]
+        assert meta["settings"]["seed"] == (3 if flags else 0)
     assert trained["recipe"] == {"k": 3, "source_chars": TRAINING_SOURCES["source_chars"],
                                  "scope": TRAINING_SOURCES["source_scope"], "related_share": 0.0}
     assert trained["chosen"] == {"k": 3, "source_chars": 400, "scope": "section", "related_share": 0.45}
