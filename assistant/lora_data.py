@@ -244,8 +244,7 @@ def build_sft_examples(index: SearchIndex, k: int = 3, max_points: int = TARGET_
         if answer:
             target = cited_lines(answer, positions[0])
         else:
-            said = "\n".join(turn["content"] for turn in history if turn["role"] == "assistant")
-            target = key_point_target(index, query, hits, sources, positions, max_points, max_chars, said=said)
+            target = key_point_target(index, query, hits, sources, positions, max_points, max_chars, history=history)
         if target:
             examples.append(SFTExample(question, build_messages(question, sources, history), target, kind, ref))
     for question in refusal_questions():
@@ -289,8 +288,7 @@ def reference_examples(index: SearchIndex, questions, k: int = 3, max_points: in
                      if any(gold_matches(g, h.section_ref) for g in item.gold_sections)][:2]
         if not positions:
             continue
-        said = "\n".join(turn["content"] for turn in history if turn["role"] == "assistant")
-        target = key_point_target(index, query, hits, sources, positions, max_points, max_chars, said=said)
+        target = key_point_target(index, query, hits, sources, positions, max_points, max_chars, history=history)
         if target:
             examples.append(SFTExample(item.question, messages, target, "reference", hits[positions[0] - 1].section_ref))
     return examples
@@ -323,7 +321,7 @@ def dataset_hash(examples: list[SFTExample]) -> str:
 
 def key_point_target(index: SearchIndex, question: str, hits, sources: list[tuple[str, str]], positions: list[int],
                      max_points: int = TARGET_POINTS, max_chars: int = TARGET_CHARS, fill: bool = TARGET_FILL,
-                     said: str = "") -> str:
+                     history: list[dict] = ()) -> str:
     """The target answer about the sections at ``positions`` (1-based among ``hits``): from each
     one's source as the prompt shows it (``sources``, ``prompt_sources``' (title, text)), the points
     the answer's quotes will not already show, sharing a question term or under a sub-heading
@@ -332,13 +330,14 @@ def key_point_target(index: SearchIndex, question: str, hits, sources: list[tupl
     ``fill``: the room left is filled with the source's other points, after them. A source whose
     every related point is quoted gives its key sentences. Then the synthesis and the
     quotes together cover more, and the adapter learns to say what it reads. "" when the first
-    source shows nothing related, or a second one is asked for and shows nothing. ``said``: what
-    the conversation's earlier replies said; its lines are not said again (a follow-up on the same
-    section goes on with what the first answer left out)."""
+    source shows nothing related, or a second one is asked for and shows nothing. ``history``: the
+    conversation's earlier turns; the lines its replies said are not said again (a follow-up on the
+    same section goes on with what the first answer left out)."""
     tokenize = index.tokenizer.tokenize
     terms = set(index.tokenizer.tokenize_query(question))
     quoted = [sentence for _, sentence in quoted_sentences(index, AnswerConfig(), terms, hits, positions)]
-    earlier = [re.sub(r" ?\[\d+\]", "", line) for line in said.splitlines() if line.strip()]
+    earlier = [re.sub(r" ?\[\d+\]", "", line) for turn in history if turn["role"] == "assistant"
+               for line in turn["content"].splitlines() if line.strip()]
     room = (max(1, max_points // len(positions)), max_chars // len(positions))
     lines = []
     for n in positions:
