@@ -23,6 +23,7 @@ import time
 from dataclasses import asdict
 
 from assistant.config import Config
+from assistant.study import SOURCE_SCOPES
 
 log = logging.getLogger("study_assistant")
 
@@ -117,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, help="learning rate (default 2e-4)")
     train.add_argument("--max-tokens", type=int, help="longest example in tokens; longer ones lose the start "
                                                        "of their prompt (default 2048)")
-    train.add_argument("--source-scope", choices=("section", "chunk"),
+    train.add_argument("--source-scope", choices=SOURCE_SCOPES,
                        help="what the training prompts' source texts are drawn from (default chunk)")
     train.add_argument("--source-chars", type=int,
                        help="longest source text in a training prompt, in characters (default 400; 0 = whole)")

@@ -46,9 +46,7 @@ def test_the_bundled_tokenizer_read_directly_equals_autotokenizer(assistant):
 def test_the_shipped_adapter_was_trained_on_the_examples_this_code_builds(assistant):
     """The default adapter's training.json records its dataset's sha256 and the prompt settings it
     was built with: today's training data (the real encoder's retrieval, those settings) must still
-    be that data, or the adapter is stale. Adapters before session 16 recorded no settings: they
-    were trained on 400-character chunk extracts of all k sections (session 12; adapters trained
-    on the section extracts it is served on refused more, benchmarks/README.md, sessions 11-12)."""
+    be that data, or the adapter is stale (train-lora's recipe, ``lora_data.TRAINING_SOURCES``)."""
     import dataclasses
     import json
     from importlib import resources
@@ -58,7 +56,7 @@ def test_the_shipped_adapter_was_trained_on_the_examples_this_code_builds(assist
     from assistant.lora_data import build_sft_examples, dataset_hash
 
     shipped = json.loads(resources.files("assistant").joinpath("data/adapter/training.json").read_text("utf-8"))
-    prompt = shipped["dataset"].get("prompt", {"k": 3, "source_chars": 400, "scope": "chunk", "related_share": 0.0})
+    prompt = shipped["dataset"]["prompt"]
     gate = dataclasses.replace(Config.load(None).answer, k=prompt["k"])
     examples = build_sft_examples(assistant.index, **prompt, gate=gate, seed=LoraTrainingConfig().seed)
     assert shipped["dataset"]["examples"] == len(examples)
