@@ -217,19 +217,6 @@ def drop_repeated_lines(text: str) -> str:
     return "\n".join(kept).strip()
 
 
-def before_refusal(text: str, refusals: tuple[str, ...]) -> str:
-    """The reply's lines before the first one that says a ``refusals`` sentence; the whole reply
-    when none does, "" when nothing is said before it but citation markers. A small model may
-    answer and then add the refusal, for the rest of the question or out of habit:
-    ``"过采样。 [1]\n资料中没有涉及这个问题。" -> "过采样。 [1]"``, ``"[1] 资料中没有涉及这个问题。" -> ""``."""
-    lines = text.splitlines()
-    for n, line in enumerate(lines):
-        if any(refusal in line for refusal in refusals):
-            said = "\n".join(lines[:n]).strip()
-            return said if _NOT_CONTENT.sub("", _CITATION.sub("", said)) else ""
-    return text
-
-
 def holders(line: str, sources: list[str]) -> list[int]:
     """The 1-based numbers of the ``sources`` (already ``letters``) that hold ``line`` word for word,
     its citations aside and a list item's number too: ("3. 过采样。 [1]", ["l2", "1过采样"]) -> [2]."""

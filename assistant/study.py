@@ -22,7 +22,6 @@ from typing import NamedTuple
 from index import Hit, SearchIndex
 
 from assistant.composition import (
-    before_refusal,
     compose,
     cross_language_groundedness,
     drop_repeated_lines,
@@ -318,10 +317,9 @@ class StudyAssistant:
         decoding = {name: value for name, value in (("temperature", temperature), ("adapter", adapter))
                     if value is not None}
         language = question_language(question)
-        refusals = tuple(dict.fromkeys((refusal_text(language), refusal_text("zh"))))
         weak = self.rag and self._weak_retrieval(confidence, hits, language)
         if self.rag and self.config.answer_when_confident and not weak:
-            decoding["forbid_openings"] = refusals
+            decoding["forbid_openings"] = tuple(dict.fromkeys((refusal_text(language), refusal_text("zh"))))
         for piece in self.generator.stream(messages, **decoding):
             if not pieces:
                 timings["first_token"] = round(time.perf_counter() - started, 4)
@@ -334,13 +332,9 @@ class StudyAssistant:
         if self.rag:  # a line copied from one source cites that source
             synthesis = recite_copied_lines(synthesis, [text for _, text in sources])
             valid = parse_citations(synthesis, len(hits))[0]
-        answered = before_refusal(synthesis, refusals)
-        refused = answered != synthesis
+        refused = refusal_text(language) in synthesis or refusal_text("zh") in synthesis
         grounding = None
         if self.rag:
-            if refused and answered and not weak:  # answered, then declined (the rest): the answer stands
-                synthesis, refused = answered, False
-                valid = parse_citations(synthesis, len(hits))[0]
             # what the model read (section extracts) and the chunks retrieval matched
             source_terms = frozenset(self.index.tokenizer.tokenize("\n".join(text for _, text in sources))).union(
                 *(self.index.terms(h.chunk) for h in hits))

@@ -1,5 +1,4 @@
 from assistant.composition import (
-    before_refusal,
     compose,
     cross_language_groundedness,
     drop_repeated_lines,
@@ -164,14 +163,3 @@ def test_synthesis_of_undoes_compose():
         assert synthesis_of(compose("A [1]\nB [2]", quotes, language)) == "A [1]\nB [2]"
         assert synthesis_of(compose("", quotes, language)) == ""
     assert synthesis_of("A [1]") == "A [1]"
-
-
-def test_before_refusal_keeps_what_was_said_before_the_refusal_line():
-    refusals = ("The study notes do not cover this question.", "资料中没有涉及这个问题。")
-    assert before_refusal("过采样。 [1]\n欠采样。 [1]\n资料中没有涉及这个问题。", refusals) == "过采样。 [1]\n欠采样。 [1]"
-    assert before_refusal("A [1]\nThe study notes do not cover this question.\nB [2]", refusals) == "A [1]"
-    assert before_refusal("过采样。 [1]\n在资料中没有涉及这个问题。", refusals) == "过采样。 [1]"  # a word added
-    assert before_refusal("[1] The study notes do not cover this question.", refusals) == ""  # a marker only
-    assert before_refusal("[1]\n资料中没有涉及这个问题。", refusals) == ""
-    assert before_refusal("资料中没有涉及这个问题。\n过采样 [1]", refusals) == ""
-    assert before_refusal("过采样。 [1]", refusals) == "过采样。 [1]"  # no refusal: the whole reply

@@ -241,20 +241,6 @@ def test_model_refusal_with_confident_retrieval_falls_back_to_quotes(index):
     assert answer.citations and answer.citations[0]["ref"] == answer.sources[0].section_ref
 
 
-def test_an_answer_followed_by_the_refusal_keeps_the_answer_where_retrieval_is_strong(index):
-    # a small model may answer and then add the refusal line (session 18: 6 of v10's dev replies);
-    # under strong retrieval the answer stands, without the refusal; under weak retrieval the
-    # model's doubt is believed, as for a reply that opens with the refusal
-    reply = f"Dropout 随机丢弃神经元，防止过拟合 [1]。\n{refusal_text('zh')}"
-    strong = StudyAssistant(index, ScriptedGenerator(reply), AnswerConfig(refuse_below=0.3)).ask("Dropout的作用是什么？")
-    assert strong.confidence >= 0.3 and not strong.refused
-    assert strong.text.startswith("Dropout 随机丢弃神经元，防止过拟合 [1]。\n") and refusal_text("zh") not in strong.text
-    assert strong.citations[0]["ref"] == strong.sources[0].section_ref and strong.draft == reply
-    guess = f"Adam 先修正一阶矩和二阶矩的偏差 [1]。\n{refusal_text('zh')}"
-    weak = StudyAssistant(index, ScriptedGenerator(guess), AnswerConfig(refuse_below=0.6)).ask("Adam优化器的偏差修正怎么做？")
-    assert weak.confidence < 0.6 and weak.refused and weak.text.startswith(refusal_text("zh"))
-
-
 def test_english_names_the_corpus_never_mentions_are_refused_without_the_model(index):
     from assistant.study import unknown_names
 
