@@ -1,7 +1,7 @@
 """Re-score stored eval runs through today's answer pipeline, without the model.
 
     python benchmarks/replay_answers.py --questions eval/dev.jsonl RUN.json [RUN.json ...] \
-        [--config FILE] [--set answer.quote_chars=400 ...]
+        [--config FILE] [--set answer.quote_chars=400 ...] [--show]
 
 Every answer of a ``study-assistant eval`` run that reached the model keeps the model's own reply
 (``draft``). Here each question goes through ``StudyAssistant`` again with a generator that says
@@ -52,6 +52,7 @@ def main() -> None:
         parser.add_argument("--set", dest="settings", type=setting, action="append", default=[],
                             metavar="SECTION.KEY=VALUE",
                             help="override a setting used after generation, e.g. answer.quote_chars (repeatable)")
+        parser.add_argument("--show", action="store_true", help="after the table, each changed answer as stored and as replayed")
 
     args, config, index = open_runs(__doc__, overrides)
 
@@ -63,6 +64,7 @@ def main() -> None:
     assistant = StudyAssistant(index, generator, config.answer)
     questions = load_questions(args.questions)
 
+    shown = []
     print("| run | " + " | ".join(name for name, _ in FIGURES) + " | answers changed |")
     print("|---|" + "---|" * (len(FIGURES) + 1))
     for run in args.runs:
@@ -78,6 +80,9 @@ def main() -> None:
         changed = [r["id"] for r in records if r["answer"] != replies[r["id"]]["answer"]]
         cells = [f"{stored[part][name]:.3f} → {now[part][name]:.3f}" for name, part in FIGURES]
         print(f"| {Path(run).name} | " + " | ".join(cells) + f" | {len(changed)} {' '.join(changed)} |")
+        shown += [(Path(run).name, r, replies[r["id"]]) for r in records if r["id"] in changed]
+    for name, now, before in shown if args.show else []:
+        print(f"\n## {name} {now['id']}: {now['question']}\n\nstored:\n{before['answer']}\n\nreplayed:\n{now['answer']}")
 
 
 if __name__ == "__main__":

@@ -241,6 +241,16 @@ def test_model_refusal_with_confident_retrieval_falls_back_to_quotes(index):
     assert answer.citations and answer.citations[0]["ref"] == answer.sources[0].section_ref
 
 
+def test_an_answer_followed_by_the_refusal_is_doubted_and_the_quotes_answer(index):
+    # a small model may answer and then add the refusal line; session 18 kept such answers under
+    # strong retrieval and 3 of the 10 kept were wrong (the model doubted for a reason): the
+    # reply is taken for a refusal, and under strong retrieval the quotes answer alone
+    reply = f"Dropout 随机丢弃神经元，防止过拟合 [1]。\n{refusal_text('zh')}"
+    answer = StudyAssistant(index, ScriptedGenerator(reply), AnswerConfig(refuse_below=0.3)).ask("Dropout的作用是什么？")
+    assert answer.confidence >= 0.3 and not answer.refused and answer.draft == reply
+    assert answer.text.startswith("资料原文要点：\n> ") and "随机丢弃神经元" not in answer.text
+
+
 def test_english_names_the_corpus_never_mentions_are_refused_without_the_model(index):
     from assistant.study import unknown_names
 
