@@ -80,8 +80,9 @@ def main() -> None:
         changed = [r["id"] for r in records if r["answer"] != replies[r["id"]]["answer"]]
         cells = [f"{stored[part][name]:.3f} → {now[part][name]:.3f}" for name, part in FIGURES]
         print(f"| {Path(run).name} | " + " | ".join(cells) + f" | {len(changed)} {' '.join(changed)} |")
-        shown += [(Path(run).name, r, replies[r["id"]]) for r in records if r["id"] in changed]
-    for name, now, before in shown if args.show else []:
+        if args.show:
+            shown += [(Path(run).name, r, replies[r["id"]]) for r in records if r["id"] in changed]
+    for name, now, before in shown:
         print(f"\n## {name} {now['id']}: {now['question']}\n\nstored:\n{before['answer']}\n\nreplayed:\n{now['answer']}")
 
 
