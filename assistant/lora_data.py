@@ -132,8 +132,10 @@ SOURCE_SWAP = 0.0  # share of the one-section examples whose section retrieval p
 TRAINING_SOURCES = {"source_scope": "chunk", "source_chars": 400, "related_share": 0.0}  # how train-lora
 # shows the sources in its prompts, whatever the assistant is served with (``training_answer``): the
 # 400-character chunk extracts of all k sections. Adapters trained on the section extracts they are
-# served on refused more covered questions (sessions 11-12); one trained without the sections scored
-# far below the top one (related_share 0.45, as served) answered a little worse (session 16).
+# served on refused more covered questions (sessions 11-12), and once the model could not open with
+# the refusal (session 13) answered no better (session 19: dev 0.709 against 0.714); one trained
+# without the sections scored far below the top one (related_share 0.45, as served) answered a
+# little worse (session 16).
 
 
 def training_answer(answer: AnswerConfig, **chosen) -> AnswerConfig:

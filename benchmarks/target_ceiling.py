@@ -15,7 +15,9 @@ No model runs. For every covered question, the answer is composed as the assista
   the prompt shows it, ranked by the question's terms, those the quotes show left out) at the
   position retrieval gives the gold section, at 4/300 and 6/400 points/characters, with the
   points related to the question only or filled with the source's other points: what an adapter
-  that learned its targets perfectly would say;
+  that learned its targets perfectly would say; and the same targets drawn from the whole gold
+  section instead of what the prompt shows (what an adapter that had memorised the notes could
+  add beyond its prompt, session 19);
 - the whole gold sections (the bound for answers drawn from the right sections).
 
 Key-point recall is the eval's measure (``assistant.evaluation.key_point_recall``). Use the dev
@@ -59,6 +61,8 @@ def main() -> None:
         "targets 6/400 from section extracts of 600 (session 11 v3)": ("target", "section", 600, 6, 400, 1, False),
         "the same, filled with the source's other points (session 12)": ("target", "section", 600, 6, 400, 1, True),
         "the same, two gold sections when retrieved": ("target", "section", 600, 6, 400, 2, True),
+        "targets 6/400 from the whole gold section (session 19)": ("target", "section", 0, 6, 400, 1, True),
+        "the same, two gold sections when retrieved (session 19)": ("target", "section", 0, 6, 400, 2, True),
         "the whole gold sections": ("whole",),
     }
     items = [q for q in load_questions(args.questions) if q.covered]
