@@ -23,6 +23,7 @@ import time
 from dataclasses import asdict
 
 from assistant.config import Config
+from assistant.lora_data import TARGET_CHARS, TARGET_POINTS
 from assistant.study import SOURCE_SCOPES
 
 log = logging.getLogger("study_assistant")
@@ -125,6 +126,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--related-share", type=float,
                        help="leave out of the training prompts the sections scored under this share of the "
                             "top one's (default 0: all k, the shipped adapter's recipe)")
+    train.add_argument("--target-points", type=int,
+                       help="most points of its source a target answer gives (default %d)" % TARGET_POINTS)
+    train.add_argument("--target-chars", type=int,
+                       help="longest target answer, in characters (default %d)" % TARGET_CHARS)
     train.add_argument("--seed", type=int, help="example order, dropout and LoRA init (default 0)")
     train.add_argument("--limit", type=int, help="train on the first N examples only (a quick trial)")
     train.add_argument("--heldout", default="eval/heldout.jsonl",
@@ -240,6 +245,8 @@ def cmd_train_lora(args) -> int:
     index = open_search_index(config)
     prompt = prompt_settings(training_answer(config.answer, source_scope=args.source_scope,
                                              source_chars=args.source_chars, related_share=args.related_share))
+    prompt["max_points"] = args.target_points or TARGET_POINTS  # with the prompts: how to build the data again
+    prompt["max_chars"] = args.target_chars or TARGET_CHARS
     examples = build_sft_examples(index, **prompt, gate=config.answer, seed=settings.seed)
     if args.limit:
         examples = examples[: args.limit]

@@ -63,6 +63,10 @@ def main() -> None:
         "the same, two gold sections when retrieved": ("target", "section", 600, 6, 400, 2, True),
         "targets 6/400 from the whole gold section (session 19)": ("target", "section", 0, 6, 400, 1, True),
         "the same, two gold sections when retrieved (session 19)": ("target", "section", 0, 6, 400, 2, True),
+        "targets 6/400 from chunk extracts of 400, filled, two gold (v8's recipe)": ("target", "chunk", 400, 6, 400, 2, True),
+        "longer targets 8/600 from chunk extracts of 400, filled, two gold (session 20)": ("target", "chunk", 400, 8, 600, 2, True),
+        "longer targets 8/600 from section extracts of 600, filled, two gold (session 20)": ("target", "section", 600, 8, 600, 2, True),
+        "longer targets 10/800 from section extracts of 600, filled, two gold (session 20)": ("target", "section", 600, 10, 800, 2, True),
         "the whole gold sections": ("whole",),
     }
     items = [q for q in load_questions(args.questions) if q.covered]

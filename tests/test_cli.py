@@ -230,13 +230,14 @@ def test_train_lora_builds_its_prompts_with_the_shipped_recipe_unless_told(run, 
     the flags change that, and training.json records how they were built."""
     from tiny_model import build_tiny_qwen2
 
-    from assistant.lora_data import TRAINING_SOURCES
+    from assistant.lora_data import TARGET_CHARS, TARGET_POINTS, TRAINING_SOURCES
 
     model = build_tiny_qwen2(tmp_path / "tiny")
     config = tmp_path / "config.toml"
     config.write_text(f'[llm]\nmodel = "{model}"\n[answer]\nsource_chars = 900\n', "utf-8")
     trained = {}
-    for name, flags in (("recipe", []), ("chosen", ["--source-scope", "section", "--related-share", "0.45", "--seed", "3"])):
+    for name, flags in (("recipe", []), ("chosen", ["--source-scope", "section", "--related-share", "0.45", "--seed", "3",
+                                                   "--target-points", "10", "--target-chars", "800"])):
         code, out, err = run("train-lora", "--config", str(config), "--device", "cpu", "--epochs", "1", "--limit", "2",
                              "--heldout", "", "--out", str(tmp_path / name), *flags)
         assert code == 0, err
@@ -245,7 +246,9 @@ def test_train_lora_builds_its_prompts_with_the_shipped_recipe_unless_told(run, 
         trained[name] = meta["dataset"]["prompt"]
         assert meta["settings"]["seed"] == (3 if flags else 0)
     assert trained["recipe"] == {"k": 3, "source_chars": TRAINING_SOURCES["source_chars"],
-                                 "scope": TRAINING_SOURCES["source_scope"], "related_share": 0.0}
-    assert trained["chosen"] == {"k": 3, "source_chars": 400, "scope": "section", "related_share": 0.45}
+                                 "scope": TRAINING_SOURCES["source_scope"], "related_share": 0.0,
+                                 "max_points": TARGET_POINTS, "max_chars": TARGET_CHARS}
+    assert trained["chosen"] == {"k": 3, "source_chars": 400, "scope": "section", "related_share": 0.45,
+                                 "max_points": 10, "max_chars": 800}
     code, _, err = run("train-lora", "--config", str(config), "--related-share", "2", "--out", str(tmp_path / "x"))
     assert code == 1 and "related_share" in err
