@@ -13,7 +13,8 @@ No model runs. For every covered question, the answer is composed as the assista
   the question, ``answer.source_scope = "section"``);
 - a training target (``assistant.lora_data.key_point_target``: whole points of the gold source as
   the prompt shows it, ranked by the question's terms, those the quotes show left out) at the
-  position retrieval gives the gold section, at 4/300 and 6/400 points/characters, with the
+  position retrieval gives the gold section, at 4/300 and 6/400 points/characters (8/600 and 10/800,
+  session 20), with the
   points related to the question only or filled with the source's other points: what an adapter
   that learned its targets perfectly would say; and the same targets drawn from the whole gold
   section instead of what the prompt shows (what an adapter that had memorised the notes could
