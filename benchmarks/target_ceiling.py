@@ -14,11 +14,10 @@ No model runs. For every covered question, the answer is composed as the assista
 - a training target (``assistant.lora_data.key_point_target``: whole points of the gold source as
   the prompt shows it, ranked by the question's terms, those the quotes show left out) at the
   position retrieval gives the gold section, at 4/300 and 6/400 points/characters (8/600 and 10/800,
-  session 20), with the
-  points related to the question only or filled with the source's other points: what an adapter
-  that learned its targets perfectly would say; and the same targets drawn from the whole gold
-  section instead of what the prompt shows (what an adapter that had memorised the notes could
-  add beyond its prompt, session 19);
+  session 20), with the points related to the question only or filled with the source's other
+  points: what an adapter that learned its targets perfectly would say; and the same targets
+  drawn from the whole gold section instead of what the prompt shows (what an adapter that had
+  memorised the notes could add beyond its prompt, session 19);
 - the whole gold sections (the bound for answers drawn from the right sections).
 
 Key-point recall is the eval's measure (``assistant.evaluation.key_point_recall``). Use the dev
