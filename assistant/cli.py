@@ -242,6 +242,9 @@ def cmd_train_lora(args) -> int:
     chosen = {"r": args.r, "alpha": args.alpha, "lr": args.lr, "epochs": args.epochs, "max_tokens": args.max_tokens,
               "seed": args.seed}
     settings = LoraTrainingConfig(**{k: v for k, v in chosen.items() if v is not None})
+    for flag, value in (("--target-points", args.target_points), ("--target-chars", args.target_chars)):
+        if value is not None and value < 1:
+            raise ValueError(f"{flag} should be positive, got {value}")
     index = open_search_index(config)
     prompt = prompt_settings(training_answer(config.answer, source_scope=args.source_scope,
                                              source_chars=args.source_chars, related_share=args.related_share))

@@ -252,3 +252,5 @@ def test_train_lora_builds_its_prompts_with_the_shipped_recipe_unless_told(run, 
                                  "max_points": 10, "max_chars": 800}
     code, _, err = run("train-lora", "--config", str(config), "--related-share", "2", "--out", str(tmp_path / "x"))
     assert code == 1 and "related_share" in err
+    code, _, err = run("train-lora", "--config", str(config), "--target-chars", "0", "--out", str(tmp_path / "x"))
+    assert code == 1 and "--target-chars should be positive" in err
