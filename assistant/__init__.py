@@ -1,7 +1,14 @@
-"""Assistant: configuration, grounded answers (``StudyAssistant``), LoRA, drill mode and the CLI."""
+"""The study assistant: grounded answers (``StudyAssistant``), its config, drill mode and the CLI.
 
+Subpackages: ``answer`` (the pipeline's stages), ``llm`` (``ChatModel`` and its backends),
+``training`` (LoRA), ``drill``.
+"""
+
+from assistant.answer import Answer, AnswerConfig
+from assistant.app import StudyAssistant
 from assistant.config import Config, default_data_dir
 from assistant.drill import DrillSession
-from assistant.study import Answer, StudyAssistant
+from assistant.llm import ChatModel, GenerationOptions
 
-__all__ = ["Answer", "Config", "DrillSession", "StudyAssistant", "default_data_dir"]
+__all__ = ["Answer", "AnswerConfig", "ChatModel", "Config", "DrillSession", "GenerationOptions", "StudyAssistant",
+           "default_data_dir"]

@@ -11,6 +11,7 @@ Examples:
     study-assistant search "正负样本不平衡怎么办" --k 3
     study-assistant eval --questions eval/heldout.jsonl --out reports/heldout.json --retrieval-only
     study-assistant eval --questions eval/heldout.jsonl --out reports/answers.json
+    study-assistant doctor                    # check the data dir, the converted model and the index
 """
 
 from __future__ import annotations
@@ -18,30 +19,37 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import time
 from dataclasses import asdict
 
-from assistant.config import Config
-from assistant.lora_data import TARGET_CHARS, TARGET_POINTS
-from assistant.study import SOURCE_SCOPES
+from assistant.answer.settings import SOURCE_SCOPES
+from assistant.config import Config, ConfigError, DataDirError, ensure_data_dir
+from assistant.training.examples import TARGET_CHARS, TARGET_POINTS
 
 log = logging.getLogger("study_assistant")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from assistant.model_files import ModelFilesError
+    """Run one command; usage errors exit 2, other failures 1, each with a one-line message."""
+    from assistant.drill.store import DrillStoreError
+    from assistant.llm.model_files import ModelFilesError
 
     parser = _parser()
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
     try:
         return args.handler(args)
-    except UsageError as err:
+    except (UsageError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, ValueError, ModelFilesError) as err:
+    except (FileNotFoundError, ValueError, ModelFilesError, DataDirError, DrillStoreError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # a file or folder the command needs cannot be read or written
+        where = f" ({err.filename})" if err.filename else ""
+        print(f"error: {err.strerror or err}{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -132,6 +140,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="longest target answer, in characters (default %d)" % TARGET_CHARS)
     train.add_argument("--seed", type=int, help="example order, dropout and LoRA init (default 0)")
     train.add_argument("--limit", type=int, help="train on the first N examples only (a quick trial)")
+    train.add_argument("--check", action="store_true",
+                       help="train nothing: rebuild the examples of the adapter's recorded recipe (the shipped one, "
+                            "or --adapter PATH) and say whether today's code still builds the same ones")
     train.add_argument("--heldout", default="eval/heldout.jsonl",
                        help="evaluation questions kept out of training; their reference-answer loss is measured "
                             "before and after (default eval/heldout.jsonl; '' to skip)")
@@ -150,6 +161,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="keep a damaged progress file aside (renamed, not deleted) and start a new one")
     drill.set_defaults(handler=cmd_drill)
 
+    doctor = commands.add_parser("doctor", parents=[common], help="check the data dir, the model files and the index",
+                                 description="Check that the assistant's state is whole: the data dir is writable, "
+                                 "the converted model matches the size and sha256 recorded when it was converted, "
+                                 "and the index loads. Exits 1 when a check fails, saying how to fix it.")
+    doctor.set_defaults(handler=cmd_doctor)
+
     evaluate = commands.add_parser("eval", parents=[common, model], help="evaluate on a question set",
                                    description="Score retrieval and answers on a JSONL question set.")
     evaluate.add_argument("--questions", required=True, help="JSONL question file (see ARCHITECTURE.md)")
@@ -162,6 +179,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def load_config(args) -> Config:
+    """The config file with the command's flags over it; the data dir made and checked writable."""
     config = Config.load(args.config).with_overrides(
         **{"corpus.path": args.corpus, "data_dir": args.data_dir},
     )
@@ -174,12 +192,14 @@ def load_config(args) -> Config:
         "ui.port": getattr(args, "port", None),
         "ui.share": getattr(args, "share", None),
     }
-    return config.with_overrides(**overrides)
+    config = config.with_overrides(**overrides)
+    ensure_data_dir(config.data_path)
+    return config
 
 
 def load_assistant(args, rag: bool = True):
     """The StudyAssistant for these flags (builds the index and converts the model on first use)."""
-    from assistant.study import StudyAssistant
+    from assistant.app import StudyAssistant
 
     return StudyAssistant.from_settings(load_config(args), rag=rag)
 
@@ -193,7 +213,7 @@ def cmd_ask(args) -> int:
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
-    print(("\n" if stream else "") + ("" if stream else answer.text + "\n"))
+    print(("\n" if stream else "") + ("" if stream else terminal_safe(answer.text) + "\n"))
     print(format_sources(answer))
     return 0
 
@@ -204,16 +224,15 @@ def cmd_serve(args) -> int:
     print("Loading the index and the model (the first run builds the index and converts the model: "
           "about a minute)…", file=sys.stderr, flush=True)
     assistant = load_assistant(args)
-    if hasattr(assistant.generator, "warm_up"):
-        assistant.generator.warm_up()
+    assistant.model.warm_up()
     import ui  # gradio loads only for this command
-    from assistant.drill_store import DrillStore, DrillStoreError
+    from assistant.drill.store import DrillStore, DrillStoreError
 
     try:
-        drill = ui.DrillHandlers(assistant.index, assistant.generator, DrillStore.open(config.data_path / "drill.sqlite3"))
+        drill = ui.DrillHandlers(assistant.index, assistant.model, DrillStore.open(config.data_path / "drill.sqlite3"))
     except DrillStoreError as err:  # the chat still works; the Drill tab says what is wrong
         print(f"warning: {err}", file=sys.stderr)
-        drill = ui.DrillHandlers(assistant.index, assistant.generator, None, error=str(err))
+        drill = ui.DrillHandlers(assistant.index, assistant.model, None, error=str(err))
     app = ui.build_app(assistant, config.ui, drill)
     ui.launch(app, config.ui, block=False)
     print(f"Ready in {time.perf_counter() - started:.1f} s: http://{config.ui.host}:{config.ui.port}  "
@@ -228,50 +247,46 @@ def cmd_serve(args) -> int:
 def cmd_train_lora(args) -> int:
     from pathlib import Path
 
-    import torch
-    from transformers import AutoModelForCausalLM
-
     from assistant.evaluation import load_questions
-    from assistant.generation import load_tokenizer, pick_device
     from assistant.indexing import open_search_index
-    from assistant.lora import LoraTrainingConfig, train_lora
-    from assistant.lora_data import build_sft_examples, overlapping, prompt_settings, reference_examples, training_answer
-    from assistant.model_files import BUNDLED, BUNDLED_GGUF, resolve_model
+    from assistant.training.recipe import (
+        Recipe,
+        compare_dataset,
+        held_out_references,
+        recipe_examples,
+        shipped_dataset,
+    )
 
     config = load_config(args)
+    index = open_search_index(config)
+    if args.check:  # rebuild the examples of an adapter's recorded recipe, without training
+        adapter = None if config.llm.adapter in ("default", "none", "") else config.llm.adapter
+        recorded = shipped_dataset(adapter)
+        recipe = Recipe.recorded(recorded["prompt"], seed=args.seed or 0)
+        differences = compare_dataset(recipe_examples(index, config.answer, recipe), recorded)
+        name = adapter or "the shipped adapter"
+        if differences:
+            print(f"The examples today's code builds differ from those {name} was trained on: "
+                  + "; ".join(differences) + ". Retrain it with `study-assistant train-lora`.")
+            return 1
+        print(f"{name}: today's code builds the {recorded['examples']} examples it was trained on.")
+        return 0
+    recipe = Recipe(source_scope=args.source_scope, source_chars=args.source_chars, related_share=args.related_share,
+                    target_points=TARGET_POINTS if args.target_points is None else args.target_points,
+                    target_chars=TARGET_CHARS if args.target_chars is None else args.target_chars,
+                    seed=args.seed or 0)
+    from assistant.training.trainer import LoraTrainingConfig
+
     chosen = {"r": args.r, "alpha": args.alpha, "lr": args.lr, "epochs": args.epochs, "max_tokens": args.max_tokens,
               "seed": args.seed}
     settings = LoraTrainingConfig(**{k: v for k, v in chosen.items() if v is not None})
-    for flag, value in (("--target-points", args.target_points), ("--target-chars", args.target_chars)):
-        if value is not None and value < 1:
-            raise ValueError(f"{flag} should be positive, got {value}")
-    index = open_search_index(config)
-    prompt = prompt_settings(training_answer(config.answer, source_scope=args.source_scope,
-                                             source_chars=args.source_chars, related_share=args.related_share))
-    prompt["max_points"] = args.target_points or TARGET_POINTS  # with the prompts: how to build the data again
-    prompt["max_chars"] = args.target_chars or TARGET_CHARS
-    examples = build_sft_examples(index, **prompt, gate=config.answer, seed=settings.seed)
+    examples = recipe_examples(index, config.answer, recipe)
     if args.limit:
         examples = examples[: args.limit]
     held_out = load_questions(args.heldout) if args.heldout else []
-    leaks = overlapping([e.question for e in examples], [q.question for q in held_out])
-    if leaks:
-        raise ValueError(f"{len(leaks)} training question(s) overlap the held-out set, e.g. {leaks[0]}")
-    device = pick_device(config.llm.device)
-    model_path = resolve_model(config.llm.model, config.data_path)
-    tokenizer = load_tokenizer(model_path)
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.bfloat16).to(device)
-    base = {"model": config.llm.model}
-    if config.llm.model != BUNDLED:
-        base["path"] = str(model_path)
-    if config.llm.model == BUNDLED:
-        base["gguf_sha256"] = BUNDLED_GGUF.sha256
+    reference = held_out_references(index, config.answer, recipe, examples, held_out)
     out = Path(args.out) if args.out else config.data_path / "adapters" / "latest"
-    reference = reference_examples(index, held_out, **prompt) if held_out else None
-    print(f"Training on {len(examples)} examples ({device}); {len(reference or [])} held-out reference answers.",
-          file=sys.stderr)
-    meta = train_lora(model, tokenizer, examples, settings, out, device=device, base=base, eval_examples=reference,
-                      prompt=prompt)
+    meta = _train(config, examples, reference, settings, out, recipe.prompt(config.answer))
     losses = meta["training"]["losses"]
     ends = max(1, min(10, len(losses) // 2))  # one step's loss is noisy: mean of the first and last steps
     summary = (f"training loss, mean of the first / last {ends} steps: {sum(losses[:ends]) / ends:.3f} -> "
@@ -284,36 +299,77 @@ def cmd_train_lora(args) -> int:
     return 0
 
 
+def _train(config: Config, examples, reference, settings, out, prompt: dict) -> dict:
+    """Load the base model and train ``settings``' adapter on ``examples``; the training metadata."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from assistant.llm.model_files import BUNDLED, BUNDLED_GGUF, resolve_model
+    from assistant.llm.settings import pick_device
+    from assistant.llm.tokenizer import load_tokenizer
+    from assistant.training.trainer import train_lora
+
+    device = pick_device(config.llm.device)
+    model_path = resolve_model(config.llm.model, config.data_path)
+    tokenizer = load_tokenizer(model_path)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.bfloat16).to(device)
+    base = {"model": config.llm.model}
+    if config.llm.model != BUNDLED:
+        base["path"] = str(model_path)
+    if config.llm.model == BUNDLED:
+        base["gguf_sha256"] = BUNDLED_GGUF.sha256
+    print(f"Training on {len(examples)} examples ({device}); {len(reference or [])} held-out reference answers.",
+          file=sys.stderr)
+    return train_lora(model, tokenizer, examples, settings, out, device=device, base=base,
+                      eval_examples=reference or None, prompt=prompt)
+
+
 def cmd_drill(args) -> int:
     import getpass
 
-    from assistant.drill import DrillSession
-    from assistant.drill_store import DrillStore, DrillStoreError
+    from assistant.drill import DrillSession, DrillStore, DrillStoreError
     from assistant.indexing import open_search_index
 
     config = load_config(args)
     path = config.data_path / "drill.sqlite3"
-    if args.recover and path.exists():
-        try:
-            DrillStore.open(path).close()
-        except DrillStoreError:
-            _, kept = DrillStore.recover(path)
-            print(f"Kept the damaged progress file as {kept}; starting a new one.", file=sys.stderr)
-    try:
-        store = DrillStore.open(path)
+    try:  # --recover keeps aside only a file that fails its integrity check; a locked one is left alone
+        store, kept = DrillStore.recover(path) if args.recover else (DrillStore.open(path), None)
     except DrillStoreError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    if kept:
+        print(f"Kept the damaged progress file as {kept}; starting a new one.", file=sys.stderr)
     if not args.judge_weight:
-        index, generator = open_search_index(config), None
+        index, model = open_search_index(config), None
     else:
         assistant = load_assistant(args)
-        index, generator = assistant.index, assistant.generator
+        index, model = assistant.index, assistant.model
     learner = args.learner or getpass.getuser() or "me"
-    session = DrillSession(index, generator, store, learner, judge_weight=args.judge_weight)
+    session = DrillSession(index, model, store, learner, judge_weight=args.judge_weight)
+
+    def saved(action, answer: str = ""):
+        """``action()``; while the progress file stays locked, say so and offer to try again (Enter)
+        or leave (/quit: None, after printing the unsaved answer so it can be copied)."""
+        while True:
+            try:
+                return action()
+            except DrillStoreError as err:
+                print(err, file=sys.stderr)
+            try:
+                choice = input("Your answer is kept. Press Enter to try again, or /quit to leave: " if answer
+                               else "Press Enter to try again, or /quit to leave: ").strip()
+            except EOFError:
+                choice = "/quit"
+            if choice in ("/quit", "/exit"):
+                if answer:
+                    print(f"\nYour answer was not saved; here it is to copy:\n{answer}")
+                return None
+
     print(f"Drill for {learner} ({len(index.sections)} questions). Answer in a line; /skip, /progress, /quit.")
     while True:
-        question = session.next_question()
+        question = saved(session.next_question)
+        if question is None:
+            return 1
         print(f"\n第{question.number}题：{question.title}")
         try:
             answer = input("> ").strip()
@@ -323,11 +379,16 @@ def cmd_drill(args) -> int:
         if answer in ("/quit", "/exit"):
             return 0
         if answer == "/progress":
-            print(format_progress(session.progress()))
+            rows = saved(session.progress)
+            if rows is None:
+                return 1
+            print(format_progress(rows))
             continue
         if answer == "/skip":
             answer = ""
-        result = session.submit(question, answer)
+        result = saved(lambda: session.submit(question, answer), answer)
+        if result is None:
+            return 1
         print(f"得分 {result.score:.0%}（要点覆盖 {result.coverage:.0%}"
               + ("" if result.judge is None else f"，模型评分 {result.judge:.0%}") + "）")
         for point in result.covered:
@@ -349,8 +410,7 @@ def format_progress(rows: list[dict]) -> str:
 
 def cmd_chat(args) -> int:
     assistant = load_assistant(args)
-    if hasattr(assistant.generator, "warm_up"):  # a session of several answers: set up kernels (compile on CUDA)
-        assistant.generator.warm_up()
+    assistant.model.warm_up()  # a session of several answers: set up kernels (compile on CUDA)
     history: list[dict] = []
     last = None
     print("Ask a question (/reset, /sources, /quit).")
@@ -381,14 +441,14 @@ def print_stream(items, show: bool = True):
     generation changed the draft, the final text follows it, saying why: replaced (ungrounded
     synthesis, refusal) or tidied (a citation moved to the source a line was copied from, a
     repeated line dropped)."""
-    from assistant.composition import line_key
+    from assistant.text import line_key
 
     pieces, answer = [], None
     for item in items:
         if isinstance(item, str):
             pieces.append(item)
             if show:
-                print(item, end="", flush=True)
+                print(terminal_safe(item), end="", flush=True)
         else:
             answer = item
     draft = "".join(pieces).strip()
@@ -396,7 +456,7 @@ def print_stream(items, show: bool = True):
         label = "修订后的回答" if any("\u4e00" <= ch <= "\u9fff" for ch in answer.text) else "Revised answer"
         kept = not answer.refused and line_key(draft.splitlines()[0]) in map(line_key, answer.text.splitlines())
         why = "citations and repeated lines tidied" if kept else "the draft above was not supported by the sources"
-        print(f"\n\n[{label}: {why}]\n{answer.text}", end="")
+        print(f"\n\n[{label}: {why}]\n{terminal_safe(answer.text)}", end="")
     return answer
 
 
@@ -407,7 +467,20 @@ def format_sources(answer) -> str:
     for n, hit in enumerate(answer.sources, start=1):
         mark = "*" if n in cited else " "
         lines.append(f" {mark}[{n}] {hit.chunk.doc} #{hit.chunk.number} {hit.chunk.title}")
-    return "\n".join(lines)
+    return terminal_safe("\n".join(lines))
+
+
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` without terminal escape sequences and control characters (newlines and tabs stay):
+    corpus or model text must not move the cursor, retitle the window or hide what follows.
+
+        >>> terminal_safe("L1\\x1b[2J正则\\x07\\n")
+        'L1正则\\n'
+    """
+    return _CONTROL.sub("", text)
 
 
 def cmd_index_build(args) -> int:
@@ -449,14 +522,23 @@ def cmd_search(args) -> int:
         return 0
     for rank, hit in enumerate(hits, start=1):
         scores = f"fused {hit.score:.4f}, dense {_fmt(hit.dense_score)}, bm25 {_fmt(hit.bm25_score)}"
-        print(f"[{rank}] {hit.chunk.doc} #{hit.chunk.number} {hit.chunk.title}  ({scores})")
-        print("    " + hit.chunk.text[:200].replace("\n", " ") + ("…" if len(hit.chunk.text) > 200 else ""))
+        print(terminal_safe(f"[{rank}] {hit.chunk.doc} #{hit.chunk.number} {hit.chunk.title}  ({scores})"))
+        print(terminal_safe("    " + hit.chunk.text[:200].replace("\n", " ") + ("…" if len(hit.chunk.text) > 200 else "")))
     return 0
+
+
+def cmd_doctor(args) -> int:
+    from assistant.doctor import run_doctor
+
+    checks = run_doctor(load_config(args))
+    for name, ok, detail in checks:
+        print(terminal_safe(f"{'ok  ' if ok else 'FAIL'}  {name}: {detail}"))
+    return 0 if all(ok for _, ok, _ in checks) else 1
 
 
 def cmd_eval(args) -> int:
     from assistant.evaluation import evaluate_retrieval, load_questions
-    from assistant.followup import retrieval_query
+    from assistant.answer.followup import retrieval_query
     from assistant.indexing import open_search_index
     from assistant.report import write_report
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from assistant.prompting import refusal_text
+from assistant.prompts import refusal_text
 
 HIT_AT = (1, 3, 5)
 

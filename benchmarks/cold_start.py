@@ -8,8 +8,8 @@ piece and to its exit, with the index and the converted model already in the dat
 Each run starts `study-assistant ask QUESTION` (streaming, as a user runs it) and reads its
 standard output as it comes. One untimed run first builds the index and converts the model if
 they are missing. Prints the medians and writes benchmarks/results/cold_start.json.
-``--compare-autotokenizer`` interleaves runs that load the tokenizer with ``AutoTokenizer`` (as
-before ``load_tokenizer`` read tokenizer.json directly) and reports both.
+``--compare-autotokenizer`` interleaves runs that load the tokenizer with ``AutoTokenizer`` instead of
+reading tokenizer.json directly (what ``load_tokenizer`` does) and reports both.
 """
 
 from __future__ import annotations

@@ -93,6 +93,7 @@ def main() -> None:
     print(f"exact agreement {report['exact_agreement']:.3f}, within one {report['within_one']:.3f}, "
           f"Spearman {report['spearman']:.3f}, median {report['median_seconds']} s per answer")
     out = Path(args.out or REPO / "benchmarks" / "results" / f"drill_grading{'_nojudge' if args.no_judge else ''}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", "utf-8")
     print(f"Wrote {out}")
 

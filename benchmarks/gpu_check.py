@@ -78,7 +78,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--parts", default="stream,adapter,raw,train",
                         help="which parts to run (comma-separated; default all)")
-    parser.add_argument("--out", default="", help="also write the results as JSON here")
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "gpu_check.json"),
+                        help="also write the results as JSON here ('' = don't)")
     args = parser.parse_args()
     if args.prepare:
         prepare(Path(args.prepare), args.config)
@@ -117,6 +118,7 @@ def main() -> None:
 
     def save(rows):  # after each part, so a run cut short still leaves its figures
         if args.out:
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
             Path(args.out).write_text(json.dumps(rows, indent=2) + "\n")
 
     def median(values):

@@ -8,5 +8,6 @@ cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 python3 -c "import torch, transformers, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__)"
-mkdir -p "${OUT:-/tmp}"
-python3 benchmarks/gpu_check.py --assets "${GPU_ASSETS:-.gpu_assets}" --device cuda --out "${OUT:-/tmp}/gpu_check.json" "$@"
+RESULTS="${OUT:-benchmarks/results}"  # $OUT: the folder the device tool brings back
+mkdir -p "$RESULTS"
+python3 benchmarks/gpu_check.py --assets "${GPU_ASSETS:-.gpu_assets}" --device cuda --out "$RESULTS/gpu_check.json" "$@"

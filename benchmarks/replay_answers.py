@@ -8,10 +8,12 @@ Every answer of a ``study-assistant eval`` run that reached the model keeps the 
 that stored reply, so everything after generation (citation checks, re-citing copied lines, the
 grounding check, quotes) is today's code and settings,
 and the run's figures are recomputed with ``evaluate_answers``. Prints each run's figures as
-stored and as replayed, and the answers that changed. Valid only for changes after generation:
+stored and as replayed, and the answers that changed (also written to
+benchmarks/results/replay_answers.json, ``--out``). Valid only for changes after generation:
 the prompt (retrieval, ``related_share``, ``source_chars``) must be the one the run's model saw:
 give ``--config`` the settings the runs were made with. A replay of a run on the code that made it
-reproduces it exactly (session 15: all four session-14 runs; today, with ``[answer] related_share = 0``).
+reproduces it exactly, so a replay of a run made before a change to the answer pipeline shows what
+that change does to the same replies.
 """
 
 from __future__ import annotations
@@ -20,8 +22,7 @@ import argparse
 import json
 from pathlib import Path
 
-from stored_runs import open_runs
-
+REPO = Path(__file__).resolve().parents[1]
 FIGURES = (("key_point_recall", "answer"), ("draft_key_point_recall", "answer"),
            ("citation_precision", "answer"), ("accuracy", "refusal"), ("false_refusal_rate", "refusal"))
 
@@ -48,23 +49,30 @@ def setting(text: str) -> tuple[str, object]:
 
 
 def main() -> None:
-    def overrides(parser):
-        parser.add_argument("--set", dest="settings", type=setting, action="append", default=[],
-                            metavar="SECTION.KEY=VALUE",
-                            help="override a setting used after generation, e.g. answer.quote_chars (repeatable)")
-        parser.add_argument("--show", action="store_true", help="after the table, each changed answer as stored and as replayed")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", help="eval --out JSON files made on --questions")
+    parser.add_argument("--questions", default=str(REPO / "eval" / "dev.jsonl"))
+    parser.add_argument("--config", help="TOML config the runs were made with (default: built-in defaults)")
+    parser.add_argument("--set", dest="settings", type=setting, action="append", default=[],
+                        metavar="SECTION.KEY=VALUE",
+                        help="override a setting used after generation, e.g. answer.quote_chars (repeatable)")
+    parser.add_argument("--show", action="store_true", help="after the table, each changed answer as stored and as replayed")
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "replay_answers.json"),
+                        help="each run's figures as stored and as replayed, and the answers that changed (JSON)")
+    args = parser.parse_args()
 
-    args, config, index = open_runs(__doc__, overrides)
-
+    from assistant.config import Config
     from assistant.evaluation import evaluate_answers, load_questions
+    from assistant.indexing import open_search_index
     from assistant.study import StudyAssistant
 
-    config = config.with_overrides(**dict(args.settings))
+    config = Config.load(args.config).with_overrides(**dict(args.settings))
+    index = open_search_index(config, progress=False)
     generator = StoredReply()
     assistant = StudyAssistant(index, generator, config.answer)
     questions = load_questions(args.questions)
 
-    shown = []
+    shown, results = [], {}
     print("| run | " + " | ".join(name for name, _ in FIGURES) + " | answers changed |")
     print("|---|" + "---|" * (len(FIGURES) + 1))
     for run in args.runs:
@@ -80,8 +88,14 @@ def main() -> None:
         changed = [r["id"] for r in records if r["answer"] != replies[r["id"]]["answer"]]
         cells = [f"{stored[part][name]:.3f} → {now[part][name]:.3f}" for name, part in FIGURES]
         print(f"| {Path(run).name} | " + " | ".join(cells) + f" | {len(changed)} {' '.join(changed)} |")
+        results[str(run)] = {"stored": {name: stored[part][name] for name, part in FIGURES},
+                             "replayed": {name: now[part][name] for name, part in FIGURES}, "changed": changed}
         if args.show:
             shown += [(Path(run).name, r, replies[r["id"]]) for r in records if r["id"] in changed]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"questions": args.questions, "settings": dict(args.settings), "runs": results},
+                              ensure_ascii=False, indent=2) + "\n", "utf-8")
     for name, now, before in shown:
         print(f"\n## {name} {now['id']}: {now['question']}\n\nstored:\n{before['answer']}\n\nreplayed:\n{now['answer']}")
 

@@ -3,20 +3,24 @@
 An index lives in ``<data dir>/indexes/<corpus name>-<key>/`` where the key hashes everything the
 index depends on: the corpus bytes, the encoder, chunking and BM25 settings and the format
 version. ``manifest.json`` records those and a sha256 of every file. An index is written to a
-temporary folder and renamed into place, so a reader never sees half of one; at open time a
-missing, mismatched or corrupt index is rebuilt, never read.
+temporary folder (``.<name>.XXXXXXXX``) and renamed into place, so a reader never sees half of one;
+at open time a missing, mismatched or corrupt index is rebuilt, never read, and temporary folders
+left by a killed build are removed once they are an hour old.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import os
 import re
+import reprlib
 import shutil
 import tempfile
 import time
+import typing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,6 +34,14 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1  # bump when parsing, chunking or the saved layout changes meaning
 _FILES = ("sections.jsonl", "chunks.jsonl", "vectors.faiss")
+STALE_TEMP_SECONDS = 3600  # a build's temp folder untouched this long belongs to a killed build
+_TEMP_NAME = re.compile(r"\..+-[0-9a-f]{16}\.[a-z0-9_]{8}")  # tempfile.mkdtemp(prefix=".<index name>.")
+# Every key a manifest written by _build has, with its type.
+_MANIFEST_TYPES = {
+    "format_version": int, "corpus_hash": str, "encoder": str, "dim": int, "chunking": dict, "tokenizer": str,
+    "bm25": dict, "vector_index": str, "corpus_root": str, "n_files": int, "n_sections": int, "n_chunks": int,
+    "files": dict,
+}
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,7 @@ def open_index(
     tokenizer = ChineseTokenizer()
     identity = _identity(corpus, chunking, config, encoder, tokenizer)
     path = index_path(data_dir, corpus, identity)
+    _remove_stale_temp_folders(path.parent)
     if path.exists() and not rebuild:
         try:
             return _load(path, identity, encoder, tokenizer, retrieval)
@@ -129,8 +142,10 @@ def _build(corpus, path, identity, chunking, config, encoder, tokenizer, retriev
             "files": {name: _sha256(tmp / name) for name in _FILES},
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
-        if path.exists():  # a stale or corrupt index with the same key
+        if path.is_dir() and not path.is_symlink():  # a stale or corrupt index with the same key
             shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
         os.rename(tmp, path)
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -142,27 +157,99 @@ def _build(corpus, path, identity, chunking, config, encoder, tokenizer, retriev
 
 
 def _load(path, identity, encoder, tokenizer, retrieval) -> SearchIndex:
+    """The saved index at ``path``; CorruptIndexError naming the fault if anything in it is off."""
     try:
         manifest = json.loads((path / "manifest.json").read_text("utf-8"))
+        _check_manifest(manifest)
         for key, value in identity.items():
-            if manifest.get(key) != value:
-                raise CorruptIndexError(f"manifest {key} is {manifest.get(key)!r}, expected {value!r}")
+            if manifest[key] != value:
+                raise CorruptIndexError(f"manifest {key} is {_short(manifest[key])}, expected {value!r}")
         for name in _FILES:
             if _sha256(path / name) != manifest["files"][name]:
                 raise CorruptIndexError(f"{name} does not match its checksum")
-        sections = [Section(**{**d, "heading_path": tuple(d["heading_path"])}) for d in _read_jsonl(path / "sections.jsonl")]
+        sections = [_record(Section, row, where) for where, row in _read_jsonl(path / "sections.jsonl")]
         rows = list(_read_jsonl(path / "chunks.jsonl"))
-        tokens = [row.pop("tokens") for row in rows]
-        chunks = [Chunk(**row) for row in rows]
+        tokens = [row.pop("tokens", None) if isinstance(row, dict) else None for _, row in rows]
+        chunks = [_record(Chunk, row, where) for where, row in rows]
+        if not all(isinstance(t, list) for t in tokens):
+            raise CorruptIndexError("chunks.jsonl has a chunk without a list of BM25 terms")
+        refs = {s.ref for s in sections}
+        if any(c.section_ref not in refs for c in chunks):
+            raise CorruptIndexError("chunks.jsonl names a section that sections.jsonl lacks")
         vectors = VectorIndex.load(path / "vectors.faiss")
+        if len(vectors) != len(chunks) or len(chunks) != manifest["n_chunks"]:
+            raise CorruptIndexError(f"{len(vectors)} vectors, {len(chunks)} chunks, "
+                                    f"manifest says {manifest['n_chunks']}")
+        bm25 = BM25Index(tokens, k1=manifest["bm25"]["k1"], b=manifest["bm25"]["b"])
+        return SearchIndex(sections, chunks, vectors, bm25, encoder, tokenizer, retrieval, manifest, tokens)
     except CorruptIndexError:
         raise
-    except (OSError, KeyError, TypeError, ValueError, RuntimeError) as err:
+    except (OSError, KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as err:
         raise CorruptIndexError(f"{type(err).__name__}: {err}") from err
-    if len(vectors) != len(chunks) or len(chunks) != manifest["n_chunks"]:
-        raise CorruptIndexError(f"{len(vectors)} vectors, {len(chunks)} chunks, manifest says {manifest['n_chunks']}")
-    bm25 = BM25Index(tokens, k1=manifest["bm25"]["k1"], b=manifest["bm25"]["b"])
-    return SearchIndex(sections, chunks, vectors, bm25, encoder, tokenizer, retrieval, manifest, tokens)
+
+
+def _check_manifest(manifest) -> None:
+    """CorruptIndexError unless ``manifest`` has the keys and value types _build writes:
+    ``[1, 2, 3]`` -> "manifest.json holds [1, 2, 3], expected an object"."""
+    if not isinstance(manifest, dict):
+        raise CorruptIndexError(f"manifest.json holds {_short(manifest)}, expected an object")
+    for key, kind in _MANIFEST_TYPES.items():
+        if key not in manifest:
+            raise CorruptIndexError(f"manifest.json has no {key!r}")
+        value = manifest[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise CorruptIndexError(f"manifest.json {key} is {_short(value)}, expected {kind.__name__}")
+    for name in _FILES:
+        if not isinstance(manifest["files"].get(name), str):
+            raise CorruptIndexError(f"manifest.json files[{name!r}] is {_short(manifest['files'].get(name))}, "
+                                    f"expected a sha256")
+
+
+def _record(cls, row, where: str):
+    """``cls(**row)`` when ``row`` is an object with exactly ``cls``'s fields, each of its declared type
+    (JSON lists become tuples)."""
+    if not isinstance(row, dict):
+        raise CorruptIndexError(f"{where} holds {_short(row)}, expected an object")
+    try:
+        record = cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in row.items()})
+    except TypeError as err:
+        raise CorruptIndexError(f"{where}: {err}") from None
+    for field, (hint, kind) in _field_types(cls).items():
+        value = getattr(record, field)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)) \
+                or (kind is tuple and not all(isinstance(item, str) for item in value)):
+            raise CorruptIndexError(f"{where}: {field} is {_short(value)}, expected {hint}")
+    return record
+
+
+@functools.cache
+def _field_types(cls) -> dict:
+    """Field -> (type hint, class to check against): ``Section`` -> {"heading_path": (tuple[str, ...], tuple), …}."""
+    return {field: (hint, typing.get_origin(hint) or hint) for field, hint in typing.get_type_hints(cls).items()}
+
+
+def _remove_stale_temp_folders(indexes_dir: Path, max_age: float = STALE_TEMP_SECONDS) -> list[Path]:
+    """Delete temp folders of builds that were killed (nothing in them touched for ``max_age`` seconds);
+    a younger one may be another process's build in progress and is kept. Returns what was removed."""
+    removed = []
+    try:
+        candidates = [p for p in Path(indexes_dir).iterdir() if _TEMP_NAME.fullmatch(p.name)]
+    except OSError:  # no indexes yet, or not readable: nothing to tidy
+        return removed
+    now = time.time()
+    for folder in candidates:
+        try:
+            if not folder.is_dir() or folder.is_symlink():
+                continue
+            newest = max([folder.stat().st_mtime] + [p.stat().st_mtime for p in folder.iterdir()])
+        except OSError:  # removed meanwhile by another process
+            continue
+        if now - newest > max_age:
+            shutil.rmtree(folder, ignore_errors=True)
+            if not folder.exists():
+                log.info("Removed %s, left by an index build that did not finish.", folder)
+                removed.append(folder)
+    return removed
 
 
 def _remove_older_indexes(keep: Path, corpus_root: str) -> None:
@@ -171,10 +258,10 @@ def _remove_older_indexes(keep: Path, corpus_root: str) -> None:
         if other == keep or not other.is_dir():
             continue
         try:
-            root = json.loads((other / "manifest.json").read_text("utf-8")).get("corpus_root")
+            manifest = json.loads((other / "manifest.json").read_text("utf-8"))
         except (OSError, ValueError):
             continue
-        if root == corpus_root:
+        if isinstance(manifest, dict) and manifest.get("corpus_root") == corpus_root:
             shutil.rmtree(other, ignore_errors=True)
 
 
@@ -198,6 +285,12 @@ def _write_jsonl(path: Path, rows) -> None:
 
 
 def _read_jsonl(path: Path):
+    """(``"<file> line N"``, row) for each line."""
     with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            yield json.loads(line)
+        for number, line in enumerate(handle, 1):
+            yield f"{path.name} line {number}", json.loads(line)
+
+
+def _short(value) -> str:
+    """A repr cut to a readable length for messages: a huge dict shows as ``{'a': 1, ...}``."""
+    return reprlib.repr(value)

@@ -126,6 +126,6 @@ def seed_corpus_dir(tmp_path):
 @pytest.fixture(scope="session")
 def real_assistant(tmp_path_factory):
     """The assistant on the real bundled model and encoder, built once per test run (slow tests only)."""
-    from assistant.study import StudyAssistant
+    from assistant import StudyAssistant
 
     return StudyAssistant.from_config(None, progress=False, data_dir=str(tmp_path_factory.mktemp("real-home")))

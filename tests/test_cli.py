@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+from assistant.llm.base import ChatModel
 from assistant.cli import main
 from conftest import REPO
 
@@ -87,10 +88,10 @@ def fake_assistant(monkeypatch, use_fake_encoder):
     from assistant import cli
     from assistant.config import Config
     from assistant.indexing import open_search_index
-    from assistant.study import StudyAssistant
+    from assistant import StudyAssistant
 
-    class Scripted:
-        def stream(self, messages, **_):
+    class Scripted(ChatModel):
+        def stream(self, messages, options=None):
             yield from ["鞍点是梯度", "为零的点 [1]。"]
 
     def load(args, rag=True):
@@ -157,10 +158,10 @@ def test_serve_loads_once_builds_the_page_and_launches_on_the_given_port(fake_as
 def test_ask_shows_the_revised_answer_when_the_draft_is_replaced(monkeypatch, use_fake_encoder, run):
     from assistant import cli
     from assistant.indexing import open_search_index
-    from assistant.study import AnswerConfig, StudyAssistant
+    from assistant import AnswerConfig, StudyAssistant
 
-    class OffTopic:
-        def stream(self, messages, **_):
+    class OffTopic(ChatModel):
+        def stream(self, messages, options=None):
             yield "Transformer 的位置编码使用正弦函数 [1]。"
 
     def load(args, rag=True):
@@ -177,13 +178,14 @@ def test_ask_says_when_the_answer_only_tidied_the_draft(monkeypatch, use_fake_en
     """A copied line cited to the wrong source: the revised answer follows, saying it was tidied."""
     from assistant import cli
     from assistant.indexing import open_search_index
-    from assistant.study import AnswerConfig, StudyAssistant, prompt_sources
+    from assistant import AnswerConfig, StudyAssistant
+    from assistant.answer.sources import prompt_sources
 
     question = "什么是鞍点？"
     copied = {}
 
-    class CitesFirst:
-        def stream(self, messages, **_):
+    class CitesFirst(ChatModel):
+        def stream(self, messages, options=None):
             yield f"{copied['line']} [1]"
 
     def load(args, rag=True):
@@ -207,7 +209,7 @@ def test_drill_grades_answers_shows_progress_and_keeps_history(use_fake_encoder,
     code, out, _ = run("drill", "--learner", "ana")
     assert code == 0 and "第1题：数据类别不平衡怎么处理?" in out and "得分" in out and "✓" in out
     assert "1 次，最近" in out and "参考：ml_basics_qa 第1题" in out
-    from assistant.drill_store import DrillStore
+    from assistant.drill.store import DrillStore
 
     reviews = DrillStore.open(data_home / "drill.sqlite3").reviews("ana")
     assert [r["section_ref"] for r in reviews] == ["ml_basics_qa#1", "ml_basics_qa#2"]  # the skip counts as 0
@@ -230,7 +232,7 @@ def test_train_lora_builds_its_prompts_with_the_shipped_recipe_unless_told(run, 
     the flags change that, and training.json records how they were built."""
     from tiny_model import build_tiny_qwen2
 
-    from assistant.lora_data import TARGET_CHARS, TARGET_POINTS, TRAINING_SOURCES
+    from assistant.training.examples import TARGET_CHARS, TARGET_POINTS, TRAINING_SOURCES
 
     model = build_tiny_qwen2(tmp_path / "tiny")
     config = tmp_path / "config.toml"

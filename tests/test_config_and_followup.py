@@ -1,7 +1,7 @@
 import pytest
 
 from assistant.config import Config, default_data_dir
-from assistant.followup import is_follow_up, retrieval_query
+from assistant.answer.followup import is_follow_up, retrieval_query
 
 
 def test_toml_config_and_overrides(tmp_path):

@@ -4,8 +4,9 @@ import sqlite3
 
 import pytest
 
-from assistant.drill import DrillSession, extract_key_points, point_coverage
-from assistant.drill_store import DAY, Card, DrillStore, DrillStoreError, pick_next, sm2
+from assistant.drill import DrillSession
+from assistant.drill.grading import extract_key_points, point_coverage
+from assistant.drill.store import DAY, Card, DrillStore, DrillStoreError, pick_next, sm2
 from corpus import load_corpus
 from fakes import ScriptedGenerator
 from index import open_index
@@ -76,9 +77,9 @@ def test_grading_with_known_key_points(index, store):
     assert good.covered == ["L1正则的解容易落在坐标轴上"] and good.missed == ["L2正则使权重变小但不为零"]
     assert good.coverage == 0.5 and good.judge == 1.0 and good.score == 0.75
     assert "第8题" in good.reference and good.next_due > 0
-    assert "阅卷" in session.generator.calls[0][0]["content"]  # the grading prompt reached the model
+    assert "阅卷" in session.model.calls[0][0]["content"]  # the grading prompt reached the model
     blank = session.submit(question, "  ")
-    assert blank.score == 0 and blank.judge is None and len(session.generator.calls) == 1  # no model call
+    assert blank.score == 0 and blank.judge is None and len(session.model.calls) == 1  # no model call
     assert [r["score"] for r in store.reviews("ana")] == [0.75, 0.0]
 
 
@@ -86,7 +87,7 @@ def test_judge_reply_without_a_grade_falls_back_to_coverage(index, store):
     session = DrillSession(index, ScriptedGenerator("不好说"), store, "ana", judge_weight=0.3)
     question = session.next_question()
     result = session.submit(question, "采集更多数据，数据增强，过采样和欠采样，损失加权")
-    assert session.generator.calls and result.judge is None and result.score == result.coverage > 0
+    assert session.model.calls and result.judge is None and result.score == result.coverage > 0
 
 
 def test_key_points_are_extracted_once_and_kept(index, store):
@@ -134,7 +135,7 @@ def test_a_locked_file_says_so(tmp_path):
     holder.execute("BEGIN EXCLUSIVE")
     try:
         with pytest.raises(DrillStoreError, match="locked by another process"):
-            DrillStore.open(path, timeout=0.1)
+            DrillStore.open(path, retry_seconds=0.1)
     finally:
         holder.rollback()
         holder.close()

@@ -73,7 +73,7 @@ def test_report_files_are_written(tmp_path):
 
 def test_answer_and_refusal_metrics_by_hand():
     from assistant.evaluation import evaluate_answers, key_point_recall
-    from assistant.study import Answer
+    from assistant import Answer
 
     questions = [
         EvalQuestion("a", "qa", ("1",), ("过采样", "L2"), "zh"),

@@ -1,9 +1,11 @@
-"""HFGenerator on a tiny random Qwen2 (no download): streaming, settings, the whole pipeline."""
+"""TransformersChatModel on a tiny random Qwen2 (no download): streaming, settings, the whole pipeline."""
 
 import pytest
 
-from assistant.generation import GenerationConfig, HFGenerator, pick_device
-from assistant.study import Answer, AnswerConfig, StudyAssistant
+from assistant.llm.base import GenerationOptions
+from assistant.llm.settings import GenerationConfig, pick_device
+from assistant.llm.transformers_backend import TransformersChatModel
+from assistant import Answer, AnswerConfig, StudyAssistant
 from corpus import load_corpus
 from index import open_index
 from tiny_model import build_tiny_qwen2
@@ -14,7 +16,7 @@ MESSAGES = [{"role": "system", "content": "只依据资料回答。"}, {"role": 
 @pytest.fixture(scope="module")
 def tiny_generator(tmp_path_factory):
     path = build_tiny_qwen2(tmp_path_factory.mktemp("tiny-qwen2"))
-    return HFGenerator.load(str(path), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=12))
+    return TransformersChatModel.load(str(path), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=12))
 
 
 def test_stream_pieces_join_to_the_generated_text(tiny_generator):
@@ -28,13 +30,13 @@ def test_max_new_tokens_bounds_the_reply(tiny_generator):
 
     inputs = tiny_generator.encode(MESSAGES)
     with torch.inference_mode():
-        out = tiny_generator.model.generate(**inputs, **tiny_generator._decoding(max_new_tokens=5))
+        out = tiny_generator.model.generate(**inputs, **tiny_generator._decoding(GenerationOptions(max_new_tokens=5)))
     assert out.shape[1] - inputs["input_ids"].shape[1] <= 5
 
 
 def test_sampling_settings_are_passed_only_when_sampling(tiny_generator):
     assert tiny_generator._decoding()["do_sample"] is False
-    sampled = tiny_generator._decoding(temperature=0.7)
+    sampled = tiny_generator._decoding(GenerationOptions(temperature=0.7))
     assert sampled["do_sample"] is True and sampled["temperature"] == 0.7
 
 
@@ -68,8 +70,8 @@ def test_int8_cpu_model_generates_and_stays_close_to_fp32(tmp_path):
     import torch
 
     path = build_tiny_qwen2(tmp_path / "tiny", seed=1)
-    fp32 = HFGenerator.load(str(path), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=6))
-    int8 = HFGenerator.load(str(path), GenerationConfig(device="cpu", cpu_int8=True, max_new_tokens=6))
+    fp32 = TransformersChatModel.load(str(path), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=6))
+    int8 = TransformersChatModel.load(str(path), GenerationConfig(device="cpu", cpu_int8=True, max_new_tokens=6))
     assert any("Quantized" in type(m).__name__ or "quantized" in type(m).__module__ for m in int8.model.modules())
     inputs = fp32.encode(MESSAGES)
     with torch.inference_mode():
@@ -84,12 +86,12 @@ def test_prompt_lookup_decoding_keeps_the_greedy_reply(tmp_path):
     import dataclasses
 
     path = build_tiny_qwen2(tmp_path / "tiny", initializer_range=0.3)
-    generator = HFGenerator.load(str(path), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=40))
+    generator = TransformersChatModel.load(str(path), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=40))
     assert generator.config.prompt_lookup > 0  # on by default
     assert generator._decoding()["prompt_lookup_num_tokens"] == generator.config.prompt_lookup
     messages = [{"role": "user", "content": "过拟合 过拟合 正则化 正则化 资料 问题 " * 20}]  # repetitive: drafts found
     with_lookup = generator.generate(messages)
-    plain = HFGenerator(generator.model, generator.tokenizer, dataclasses.replace(generator.config, prompt_lookup=0), "cpu")
+    plain = TransformersChatModel(generator.model, generator.tokenizer, dataclasses.replace(generator.config, prompt_lookup=0), "cpu")
     assert "prompt_lookup_num_tokens" not in plain._decoding()
     assert with_lookup == plain.generate(messages) and len(set(with_lookup)) > 3
 
@@ -100,23 +102,23 @@ def test_a_forbidden_opening_changes_only_the_first_token(tmp_path):
     import dataclasses
 
     path = build_tiny_qwen2(tmp_path / "tiny", initializer_range=0.3)
-    generator = HFGenerator.load(str(path), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=20))
+    generator = TransformersChatModel.load(str(path), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=20))
     messages = [{"role": "user", "content": "过拟合 过拟合 正则化 正则化 资料 问题 " * 20}]
     plain = generator.generate(messages)
     first = generator.tokenizer(plain, add_special_tokens=False)["input_ids"][0]
     opening = generator.tokenizer.decode([first])
     for lookup in (generator.config.prompt_lookup, 0):
-        variant = HFGenerator(generator.model, generator.tokenizer,
+        variant = TransformersChatModel(generator.model, generator.tokenizer,
                               dataclasses.replace(generator.config, prompt_lookup=lookup), "cpu")
         assert variant.generate(messages) == plain
-        barred = variant.generate(messages, forbid_openings=(opening + "后面的字不算",))
+        barred = variant.generate(messages, GenerationOptions(forbid_openings=(opening + "后面的字不算",)))
         assert barred and generator.tokenizer(barred, add_special_tokens=False)["input_ids"][0] != first
 
 
 def test_a_reply_stops_at_its_first_repeated_line(tiny_generator):
     import torch
 
-    from assistant.generation import RepeatedLine
+    from assistant.llm.transformers_backend import RepeatedLine
 
     tokenizer = tiny_generator.tokenizer
     prompt = tokenizer("问题：", add_special_tokens=False)["input_ids"]
@@ -138,7 +140,7 @@ def test_looping_replies_stop_only_when_configured(tiny_generator, monkeypatch):
     seen = []
     monkeypatch.setattr(tiny_generator.model, "generate", lambda **kwargs: seen.append(kwargs["stopping_criteria"]))
     tiny_generator.generate(MESSAGES)
-    off = HFGenerator(tiny_generator.model, tiny_generator.tokenizer,
+    off = TransformersChatModel(tiny_generator.model, tiny_generator.tokenizer,
                       dataclasses.replace(tiny_generator.config, stop_repeated_line=False), "cpu")
     off.generate(MESSAGES)
     assert [[type(c).__name__ for c in criteria] for criteria in seen] == [["WhenAbandoned", "RepeatedLine"], ["WhenAbandoned"]]
@@ -153,7 +155,7 @@ def test_static_cache_decoding_keeps_the_greedy_reply_and_its_size(tmp_path):
     """The CUDA path (compiled there; plain on the CPU): one cache sized at switch-over, same text."""
     path = build_tiny_qwen2(tmp_path / "tiny", initializer_range=0.3)
     config = GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=30, static_cache_tokens=300)
-    generator = HFGenerator.load(str(path), config)
+    generator = TransformersChatModel.load(str(path), config)
     messages = [{"role": "user", "content": "过拟合 正则化 资料 问题 " * 4}]
     dynamic = generator.generate(messages)
     generator.use_static_cache()
@@ -179,7 +181,7 @@ def test_static_cache_settings_are_checked():
 def test_an_abandoned_stream_stops_generating(tmp_path):
     """A caller that stops reading (a closed chat, a new question) frees the model at once."""
     path = build_tiny_qwen2(tmp_path / "tiny", initializer_range=0.3)
-    generator = HFGenerator.load(str(path), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=400,
+    generator = TransformersChatModel.load(str(path), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=400,
                                                              prompt_lookup=0))
     generator.model.generation_config.min_new_tokens = 400  # no early end of its own
     lengths = []
@@ -188,7 +190,7 @@ def test_an_abandoned_stream_stops_generating(tmp_path):
     pieces = generator.stream(MESSAGES)
     next(pieces)
     pieces.close()
-    generator.generate(MESSAGES, max_new_tokens=2)  # queued behind the first on the one generation thread
+    generator.generate(MESSAGES, GenerationOptions(max_new_tokens=2))  # queued behind the first on the one generation thread
     assert lengths[0] < 400 and lengths[1] <= 2  # stopped early (400 without the stop), the next one ran
 
 
@@ -198,9 +200,9 @@ def test_the_system_prompt_cache_keeps_the_reply_and_is_reused(tmp_path):
     import dataclasses
 
     path = build_tiny_qwen2(tmp_path / "tiny", initializer_range=0.3)
-    cached = HFGenerator.load(str(path), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=30))
+    cached = TransformersChatModel.load(str(path), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=30))
     assert cached.config.prefix_cache  # on by default
-    whole = HFGenerator(cached.model, cached.tokenizer, dataclasses.replace(cached.config, prefix_cache=False), "cpu")
+    whole = TransformersChatModel(cached.model, cached.tokenizer, dataclasses.replace(cached.config, prefix_cache=False), "cpu")
     system = {"role": "system", "content": "只依据资料回答，引用编号。" * 3}
     questions = ["过拟合 正则化 资料 问题 " * 4, "什么是 Dropout？" * 3]
     for lookup in (10, 0):
@@ -244,7 +246,7 @@ def test_every_generator_of_a_process_generates_on_one_thread(tiny_generator, tm
     device answers one question at a time: a second generator queues on the same thread."""
     import threading
 
-    other = HFGenerator(tiny_generator.model, tiny_generator.tokenizer, tiny_generator.config, "cpu")
+    other = TransformersChatModel(tiny_generator.model, tiny_generator.tokenizer, tiny_generator.config, "cpu")
     seen = []
     for generator in (tiny_generator, other):
         generate = generator.model.generate
@@ -255,7 +257,7 @@ def test_every_generator_of_a_process_generates_on_one_thread(tiny_generator, tm
 
         generator.model.generate = record
         try:
-            generator.generate(MESSAGES, max_new_tokens=2)
+            generator.generate(MESSAGES, GenerationOptions(max_new_tokens=2))
         finally:
             del generator.model.generate
     assert len(seen) == 2 and seen[0] == seen[1] != threading.get_ident()
@@ -268,7 +270,7 @@ def test_a_whole_json_tokenizer_is_read_directly_with_the_same_ids(tmp_path, mon
 
     from transformers import AutoTokenizer
 
-    from assistant.generation import load_tokenizer
+    from assistant.llm.tokenizer import load_tokenizer
 
     path = build_tiny_qwen2(tmp_path / "tiny")
     settings = json.loads((path / "tokenizer_config.json").read_text())
@@ -297,7 +299,7 @@ def test_the_output_layer_gets_plain_strides_and_the_same_logits(tmp_path):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from assistant.generation import plain_strides_for_output_layer
+    from assistant.llm.speedups import plain_strides_for_output_layer
 
     path = build_tiny_qwen2(tmp_path / "tiny")
     model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32).eval().requires_grad_(False)
@@ -313,5 +315,5 @@ def test_the_output_layer_gets_plain_strides_and_the_same_logits(tmp_path):
     hidden = model.config.hidden_size
     assert seen == [(hidden, hidden, 1), (9 * hidden, hidden, 1)]
     assert torch.equal(before, after) and len(model.lm_head._forward_pre_hooks) == 2
-    generator = HFGenerator(model, None, GenerationConfig(device="cpu"), "cpu")  # every generator applies it
+    generator = TransformersChatModel(model, None, GenerationConfig(device="cpu"), "cpu")  # every generator applies it
     assert generator.model.lm_head.plain_strides

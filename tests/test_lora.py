@@ -8,12 +8,17 @@ from pathlib import Path
 import pytest
 
 from assistant.evaluation import load_questions
-from assistant.followup import retrieval_query
-from assistant.generation import GenerationConfig, HFGenerator
-from assistant.lora import IGNORE, TARGET_MODULES, LoraTrainingConfig, encode_example, load_adapter, mean_loss, train_lora
-from assistant.lora_data import build_sft_examples, overlapping, refusal_questions, training_questions
-from assistant.prompting import refusal_text
-from assistant.study import AnswerConfig, reaches_model
+from assistant.answer.followup import retrieval_query
+from assistant.llm.base import GenerationOptions
+from assistant.llm.settings import GenerationConfig
+from assistant.llm.transformers_backend import TransformersChatModel
+from assistant.llm.adapters import load_adapter
+from assistant.training.trainer import IGNORE, TARGET_MODULES, LoraTrainingConfig, encode_example, mean_loss, train_lora
+from assistant.training.examples import build_sft_examples
+from assistant.training.questions import overlapping, refusal_questions, training_questions
+from assistant.prompts import refusal_text
+from assistant import AnswerConfig
+from assistant.answer.gate import reaches_model
 from corpus import load_corpus
 from index import open_index
 from tiny_model import build_tiny_qwen2
@@ -53,7 +58,7 @@ def _points(target: str) -> list[tuple[str, int]]:
 
 
 def test_examples_use_the_inference_prompt_and_cite_the_section_position(index, examples):
-    from assistant.prompting import build_messages
+    from assistant.answer.prompt import build_messages
 
     covered = [e for e in examples if e.kind != "refusal"]
     refusals = [e for e in examples if e.kind == "refusal"]
@@ -86,7 +91,7 @@ def test_examples_use_the_inference_prompt_and_cite_the_section_position(index, 
 def test_swapped_examples_show_their_section_lower_and_cite_its_new_number(index):
     """swap=1: every one-section example whose section retrieval put first shows it second (k=2)
     instead, swapped with the other source, and its target cites [2]; the rest is as without swap."""
-    from assistant.prompting import build_messages
+    from assistant.answer.prompt import build_messages
 
     plain = {(e.question, e.kind): e for e in build_sft_examples(index, k=2)}
     swapped = {(e.question, e.kind): e for e in build_sft_examples(index, k=2, swap=1.0)}
@@ -112,8 +117,8 @@ def test_examples_leave_out_the_sources_the_assistant_leaves_out(index):
     """related_share: a prompt shows only the retrieved sections scoring at least that share of the
     top one's, as the assistant's does; an example whose section is left out is not built (nothing
     in the prompt to teach from); the refusal questions stay those the assistant asks the model about."""
-    from assistant.prompting import build_messages
-    from assistant.study import prompt_sources, related_hits
+    from assistant.answer.prompt import build_messages
+    from assistant.answer.sources import prompt_sources, related_hits
 
     share = 0.6
     related = build_sft_examples(index, k=3, related_share=share)
@@ -144,8 +149,8 @@ def test_examples_leave_out_the_sources_the_assistant_leaves_out(index):
 
 
 def test_examples_trim_their_sources_as_the_assistant_does(index):
-    from assistant.prompting import build_messages
-    from assistant.study import prompt_sources
+    from assistant.answer.prompt import build_messages
+    from assistant.answer.sources import prompt_sources
 
     trimmed = build_sft_examples(index, k=2, source_chars=150)
     whole = build_sft_examples(index, k=2)
@@ -164,9 +169,12 @@ def test_examples_trim_their_sources_as_the_assistant_does(index):
 
 def test_targets_are_shown_points_the_quotes_do_not_show_most_related_first(index):
     """The synthesis learns to add what the answer's quoted sentences leave out, from what it reads."""
-    from assistant.composition import headed_sentences, sentence_overlap, split_sentences
-    from assistant.lora_data import _clean, key_point_target
-    from assistant.study import AnswerConfig, prompt_sources, quoted_sentences
+    from assistant.answer.quotes import sentence_overlap
+    from assistant.text import headed_sentences, split_sentences
+    from assistant.training.examples import _clean, key_point_target
+    from assistant import AnswerConfig
+    from assistant.answer.quotes import quoted_sentences
+    from assistant.answer.sources import prompt_sources
 
     question = "数据类别不平衡怎么处理？"
     hits = index.search(question, k=3)
@@ -199,7 +207,7 @@ def test_targets_are_shown_points_the_quotes_do_not_show_most_related_first(inde
 
 
 def test_target_points_stay_with_the_question_or_its_sub_heading():
-    from assistant.lora_data import whole_points
+    from assistant.training.examples import whole_points
 
     text = "介绍正则化的方法。\n#### 1. l2\nb 平方和作为惩罚。\n#### 2. es\nc 监控验证集性能。d 性能下降时停止训练。"
     split = lambda t: t.replace("。", " ").split()  # noqa: E731
@@ -212,7 +220,7 @@ def test_target_points_stay_with_the_question_or_its_sub_heading():
 
 
 def test_pair_questions_ask_two_sections_and_are_taught_to_cite_both(index, examples):
-    from assistant.lora_data import pair_questions
+    from assistant.training.questions import pair_questions
 
     pairs = pair_questions(index)
     assert len(pairs) == 2 * len(index.sections) and all(p.also and p.also != p.section_ref for p in pairs)
@@ -221,7 +229,7 @@ def test_pair_questions_ask_two_sections_and_are_taught_to_cite_both(index, exam
 
 
 def test_follow_ups_answer_the_second_turn_after_a_first_turn_about_a_section(index, examples):
-    from assistant.lora_data import follow_up_questions
+    from assistant.training.questions import follow_up_questions
 
     questions = follow_up_questions(index)
     assert {q.section_ref == q.after for q in questions} == {True, False}  # same section and another one
@@ -308,7 +316,7 @@ def test_training_counts_and_warns_about_examples_cut_to_max_tokens(tiny, exampl
     data = examples[:4]
     lengths = sorted(len(encode_example(tokenizer, e, 1 << 30)[0]) for e in data)
     config = LoraTrainingConfig(epochs=1, grad_accum=2, warmup_steps=1, max_tokens=lengths[1])  # the 2 longest cut
-    with caplog.at_level("WARNING", logger="assistant.lora"):
+    with caplog.at_level("WARNING", logger="assistant.training.trainer"):
         meta = train_lora(model, tokenizer, data, config, tmp_path / "a", progress=False)
     cut = sum(n > lengths[1] for n in lengths)
     assert cut >= 1 and meta["dataset"]["cut_to_max_tokens"] == cut
@@ -338,7 +346,7 @@ def test_merged_adapter_gives_the_lora_logits_and_off_is_the_base_exactly(tiny, 
     by swapping weights: on matches peft's LoRA layers, off is the untouched base, back and forth."""
     import torch
 
-    from assistant.lora import MergedAdapter
+    from assistant.llm.adapters import MergedAdapter
 
     train_small_adapter(tiny, examples, tmp_path / "a")
     ids = torch.tensor([encode_example(load_base(tiny)[1], examples[0], 4096)[0]])
@@ -366,13 +374,13 @@ def train_small_adapter(tiny, examples, folder) -> GenerationConfig:
 
 def test_generator_loads_an_adapter_and_can_switch_it_off(tiny, examples, tmp_path):
     settings = dataclasses.replace(train_small_adapter(tiny, examples, tmp_path / "a"), adapter="none")
-    plain = HFGenerator.load(str(tiny), settings)
-    adapted = HFGenerator.load(str(tiny), dataclasses.replace(settings, adapter=str(tmp_path / "a")))
+    plain = TransformersChatModel.load(str(tiny), settings)
+    adapted = TransformersChatModel.load(str(tiny), dataclasses.replace(settings, adapter=str(tmp_path / "a")))
     messages = examples[0].messages
     assert plain.adapter is None and adapted.adapter == str(tmp_path / "a")
-    assert adapted.generate(messages, adapter=False) == plain.generate(messages)
+    assert adapted.generate(messages, GenerationOptions(adapter=False)) == plain.generate(messages)
     with pytest.raises(FileNotFoundError, match="No LoRA adapter"):
-        HFGenerator.load(str(tiny), dataclasses.replace(settings, adapter=str(tmp_path / "missing")))
+        TransformersChatModel.load(str(tiny), dataclasses.replace(settings, adapter=str(tmp_path / "missing")))
 
 
 def test_training_config_rejects_lm_head_and_bad_values():
@@ -385,7 +393,7 @@ def test_training_config_rejects_lm_head_and_bad_values():
 def test_reply_only_loss_equals_the_full_label_loss_and_top_layers_limit_lora(tiny, examples):
     import torch
 
-    from assistant.lora import add_lora, example_loss
+    from assistant.training.trainer import add_lora, example_loss
 
     model, tokenizer = load_base(tiny)
     ids, labels = encode_example(tokenizer, examples[0], 4096)
@@ -398,8 +406,8 @@ def test_reply_only_loss_equals_the_full_label_loss_and_top_layers_limit_lora(ti
 
 
 def test_default_adapter_only_goes_on_the_bundled_model(tmp_path):
-    from assistant.generation import resolve_adapter
-    from assistant.model_files import CACHE_NAME
+    from assistant.llm.adapters import resolve_adapter
+    from assistant.llm.model_files import CACHE_NAME
 
     shipped = REPO / "assistant" / "data" / "adapter"
     assert (shipped / "adapter_config.json").is_file() and (shipped / "training.json").is_file()
@@ -413,9 +421,9 @@ def test_default_adapter_only_goes_on_the_bundled_model(tmp_path):
 def test_static_cache_mode_keeps_the_adapter_switch(tiny, examples, tmp_path):
     """The CUDA decoding mode (static cache; compiled there, plain here): the adapter is merged into
     a copy, the switch picks a model, and both settings give the replies of the LoRA layers."""
-    generator = HFGenerator.load(str(tiny), train_small_adapter(tiny, examples, tmp_path / "a"))
+    generator = TransformersChatModel.load(str(tiny), train_small_adapter(tiny, examples, tmp_path / "a"))
     messages = examples[0].messages
-    on, off = generator.generate(messages), generator.generate(messages, adapter=False)
+    on, off = generator.generate(messages), generator.generate(messages, GenerationOptions(adapter=False))
     assert on != off
     assert generator.try_static_cache()
     assert generator._prepared == {True}  # the default setting now, the other on first use
@@ -425,14 +433,14 @@ def test_static_cache_mode_keeps_the_adapter_switch(tiny, examples, tmp_path):
     name = "model.layers.0.self_attn.q_proj"
     assert merged.get_submodule(name).weight is generator.lora.weights[name][1]  # merged
     assert base.get_submodule(name).weight is generator.lora.weights[name][0]  # base
-    assert generator.generate(messages) == on and generator.generate(messages, adapter=False) == off
+    assert generator.generate(messages) == on and generator.generate(messages, GenerationOptions(adapter=False)) == off
     assert generator._prepared == {True, False}
 
 
 def test_static_cache_failure_falls_back_to_the_adapter_switch(tiny, examples, tmp_path, monkeypatch, caplog):
-    generator = HFGenerator.load(str(tiny), train_small_adapter(tiny, examples, tmp_path / "a"))
+    generator = TransformersChatModel.load(str(tiny), train_small_adapter(tiny, examples, tmp_path / "a"))
     messages = examples[0].messages
-    on, off = generator.generate(messages), generator.generate(messages, adapter=False)
+    on, off = generator.generate(messages), generator.generate(messages, GenerationOptions(adapter=False))
 
     def broken(adapter):
         raise RuntimeError("compile failed")
@@ -440,7 +448,7 @@ def test_static_cache_failure_falls_back_to_the_adapter_switch(tiny, examples, t
     monkeypatch.setattr(generator, "_static_model", broken)
     assert generator.try_static_cache() is False
     assert "dynamic cache" in caplog.text and not generator.static_cache
-    assert generator.generate(messages) == on and generator.generate(messages, adapter=False) == off
+    assert generator.generate(messages) == on and generator.generate(messages, GenerationOptions(adapter=False)) == off
 
 
 def test_system_prompt_cache_is_kept_per_adapter_setting(tiny, examples, tmp_path):
@@ -449,11 +457,11 @@ def test_system_prompt_cache_is_kept_per_adapter_setting(tiny, examples, tmp_pat
     import torch
 
     settings = train_small_adapter(tiny, examples, tmp_path / "a")
-    cached = HFGenerator.load(str(tiny), settings)
-    whole = HFGenerator.load(str(tiny), dataclasses.replace(settings, prefix_cache=False))
+    cached = TransformersChatModel.load(str(tiny), settings)
+    whole = TransformersChatModel.load(str(tiny), dataclasses.replace(settings, prefix_cache=False))
     messages = examples[0].messages
     for adapter in (True, False, True):
-        assert cached.generate(messages, adapter=adapter) == whole.generate(messages, adapter=adapter)
+        assert cached.generate(messages, GenerationOptions(adapter=adapter)) == whole.generate(messages, GenerationOptions(adapter=adapter))
     assert sorted(adapter for adapter, _ in cached._prefixes) == [False, True] and whole._prefixes == {}
     caches = {adapter: cache for (adapter, _), cache in cached._prefixes.items()}
     on, off = caches[True], caches[False]

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant import model_files
-from assistant.model_files import (
+from assistant.llm import model_files
+from assistant.llm.model_files import (
     BUNDLED,
     CACHE_NAME,
     ModelFilesError,
@@ -170,6 +170,22 @@ def test_missing_local_path_is_a_clear_error(spec, tmp_path, monkeypatch):
     assert spec in str(err.value) and '"bundled"' in str(err.value)
 
 
+STUB_FILES = ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]
+
+
+def write_stub_model(out_dir: Path) -> Path:
+    """A converted-looking folder: a real two-tensor safetensors file, a config, tokenizer files."""
+    from safetensors.numpy import save_file
+
+    out_dir.mkdir(parents=True)
+    (out_dir / "config.json").write_text("{}")
+    save_file({"a.weight": np.arange(64, dtype=np.float32).reshape(8, 8), "b.bias": np.ones(8, np.float32)},
+              str(out_dir / "model.safetensors"))
+    (out_dir / "tokenizer.json").write_text('{"model": {"type": "BPE"}}')
+    (out_dir / "tokenizer_config.json").write_text("{}")
+    return out_dir
+
+
 @pytest.fixture
 def fake_converter(fake_parts, monkeypatch):
     """Bundled parts = the fake parts; conversion = write stub files and record the call."""
@@ -177,9 +193,7 @@ def fake_converter(fake_parts, monkeypatch):
 
     def convert(gguf_path, out_dir, dtype="bfloat16"):
         calls.append(Path(gguf_path).read_bytes())
-        out_dir.mkdir(parents=True)
-        (out_dir / "config.json").write_text("{}")
-        (out_dir / "model.safetensors").write_bytes(b"weights")
+        write_stub_model(out_dir)
         return out_dir
 
     monkeypatch.setattr(model_files, "find_bundled_parts", lambda: fake_parts)
@@ -200,11 +214,67 @@ def test_bundled_converts_once_then_reuses_the_cache(fake_converter, fake_parts,
     assert len(fake_converter) == 1
 
 
+def test_conversion_records_every_file(fake_converter, tmp_path):
+    path = Path(resolve_model(BUNDLED, tmp_path, progress=False))
+    files = json.loads((path / "source.json").read_text())["files"]
+    assert sorted(files) == STUB_FILES
+    for name, entry in files.items():
+        data = (path / name).read_bytes()
+        assert entry == {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+                         "mtime_ns": (path / name).stat().st_mtime_ns}
+    assert model_files.cache_problem(path, full_hash=True) is None
+
+
+def test_rewritten_but_identical_file_is_hashed_once(fake_converter, tmp_path, monkeypatch):
+    path = Path(resolve_model(BUNDLED, tmp_path, progress=False))
+    weights = path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes())  # same bytes, new mtime
+    hashed = []
+    real_sha256 = model_files._sha256
+    monkeypatch.setattr(model_files, "_sha256", lambda p: hashed.append(Path(p).name) or real_sha256(p))
+    assert resolve_model(BUNDLED, tmp_path, progress=False) == str(path)
+    assert hashed == ["model.safetensors"]  # only the file written since conversion
+    files = json.loads((path / "source.json").read_text())["files"]
+    assert files["model.safetensors"]["mtime_ns"] == weights.stat().st_mtime_ns  # the new mtime is kept
+    assert resolve_model(BUNDLED, tmp_path, progress=False) == str(path)
+    assert hashed == ["model.safetensors"] and len(fake_converter) == 1
+
+
+def test_cache_without_recorded_files_is_rebuilt(fake_converter, tmp_path):
+    path = Path(resolve_model(BUNDLED, tmp_path, progress=False))
+    source = json.loads((path / "source.json").read_text())
+    (path / "source.json").write_text(json.dumps({**source, "format": 1, "files": None}))  # made before records
+    assert resolve_model(BUNDLED, tmp_path, progress=False) == str(path)
+    assert len(fake_converter) == 2
+    assert sorted(json.loads((path / "source.json").read_text())["files"]) == STUB_FILES
+
+
+def test_safetensors_problem_reads_the_header(tmp_path):
+    path = write_stub_model(tmp_path / "m") / "model.safetensors"
+    assert model_files.safetensors_problem(path) is None
+    data = path.read_bytes()
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + length])
+    cases = {
+        "too short": (data[:5], "too short for a header"),
+        "huge length": ((10**9).to_bytes(8, "little") + data[8:], "does not fit the file"),
+        "not json": (data[:8] + b"#" * length + data[8 + length:], "not JSON"),
+        "extra bytes": (data + b"\0" * 16, "ending at byte 288 of its 304 data bytes"),
+    }
+    header["a.weight"]["data_offsets"] = [0, 10_000]
+    text = json.dumps(header).encode()
+    cases["offsets out"] = (len(text).to_bytes(8, "little") + text + data[8 + length:],
+                            "tensor a.weight at [0, 10000], outside its 288")
+    for name, (damaged, message) in cases.items():
+        path.write_bytes(damaged)
+        assert message in model_files.safetensors_problem(path), name
+
+
 @pytest.mark.parametrize("damage", ["corrupt source.json", "other sha256", "no weights"])
 def test_damaged_cache_is_rebuilt(damage, fake_converter, tmp_path):
     path = Path(resolve_model(BUNDLED, tmp_path, progress=False))
     if damage == "corrupt source.json":
-        (path / "source.json").write_text('{"format": 1, "gguf_sha')
+        (path / "source.json").write_text('{"format": 2, "gguf_sha')
     elif damage == "other sha256":
         source = json.loads((path / "source.json").read_text())
         (path / "source.json").write_text(json.dumps({**source, "gguf_sha256": "0" * 64}))
@@ -336,7 +406,10 @@ def test_bundled_model_converts_and_answers(tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = Path(resolve_model(BUNDLED, tmp_path, progress=False))  # about a minute, ~3 GB RAM
-    assert json.loads((path / "source.json").read_text())["gguf_sha256"] == model_files.BUNDLED_GGUF.sha256
+    source = json.loads((path / "source.json").read_text())
+    assert source["gguf_sha256"] == model_files.BUNDLED_GGUF.sha256
+    assert source["files"]["model.safetensors"]["size"] == (path / "model.safetensors").stat().st_size
+    assert model_files.safetensors_problem(path / "model.safetensors") is None
     assert not list(tmp_path.rglob("*.gguf"))
     converted_at = (path / "model.safetensors").stat().st_mtime_ns
 

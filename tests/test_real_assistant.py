@@ -28,11 +28,11 @@ def test_the_bundled_tokenizer_read_directly_equals_autotokenizer(assistant):
     on the whole seed corpus, the same chat prompt, the same special tokens."""
     from transformers import AutoTokenizer
 
-    from assistant.generation import _transformers_model
+    from assistant.llm.speedups import transformers_model as _transformers_model
     from corpus.loading import default_corpus_path
 
-    fast = assistant.generator.tokenizer
-    auto = AutoTokenizer.from_pretrained(_transformers_model(assistant.generator.model).name_or_path)
+    fast = assistant.model.tokenizer
+    auto = AutoTokenizer.from_pretrained(_transformers_model(assistant.model.model).name_or_path)
     assert type(fast).__name__ != type(auto).__name__ == "Qwen2Tokenizer"  # really the direct path
     lines = default_corpus_path().read_text(encoding="utf-8").splitlines()
     assert [fast(line)["input_ids"] for line in lines] == [auto(line)["input_ids"] for line in lines]
@@ -52,8 +52,8 @@ def test_the_shipped_adapter_was_trained_on_the_examples_this_code_builds(assist
     from importlib import resources
 
     from assistant.config import Config
-    from assistant.lora import LoraTrainingConfig
-    from assistant.lora_data import build_sft_examples, dataset_hash
+    from assistant.training.trainer import LoraTrainingConfig
+    from assistant.training.examples import build_sft_examples, dataset_hash
 
     shipped = json.loads(resources.files("assistant").joinpath("data/adapter/training.json").read_text("utf-8"))
     prompt = shipped["dataset"]["prompt"]

@@ -1,5 +1,8 @@
+import hashlib
 import json
 import logging
+import os
+import time
 
 import numpy as np
 import pytest
@@ -128,3 +131,122 @@ def test_chunk_terms_survive_a_reload(seed_corpus_dir, data_home, fake_encoder):
     reloaded = open_index(load_corpus(seed_corpus_dir), data_home, encoder=fake_encoder, progress=False)
     chunk = reloaded.chunks[0]
     assert reloaded.terms(chunk) == built.terms(chunk) == frozenset(built.tokenizer.tokenize(chunk.embed_text))
+
+
+def _write_checked(path, name, data: bytes):
+    """Replace one index file and record its new checksum, so only the content check can catch it."""
+    (path / name).write_bytes(data)
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["files"][name] = hashlib.sha256(data).hexdigest()
+    (path / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _first_chunk_edited(path, **changes) -> bytes:
+    """chunks.jsonl with its first row's fields changed (None drops one)."""
+    first, *rest = (path / "chunks.jsonl").read_text("utf-8").splitlines()
+    row = {key: value for key, value in {**json.loads(first), **changes}.items() if value is not None}
+    return "".join(line + "\n" for line in [json.dumps(row, ensure_ascii=False), *rest]).encode()
+
+
+def _without(manifest, key):
+    return {k: v for k, v in manifest.items() if k != key}
+
+
+WRONG_SHAPES = {  # name -> (manifest -> the wrong one, what the warning says)
+    "list": (lambda m: [1, 2, 3], "holds [1, 2, 3], expected an object"),
+    "null": (lambda m: None, "holds None"),
+    "files_only": (lambda m: {"files": 5}, "has no 'format_version'"),
+    "no_n_chunks": (lambda m: _without(m, "n_chunks"), "has no 'n_chunks'"),
+    "n_chunks_text": (lambda m: {**m, "n_chunks": str(m["n_chunks"])}, "n_chunks is '"),
+    "files_list": (lambda m: {**m, "files": list(m["files"].values())}, "files is ["),
+    "files_missing_one": (lambda m: {**m, "files": _without(m["files"], "vectors.faiss")}, "files['vectors.faiss']"),
+    "version_bool": (lambda m: {**m, "format_version": True}, "format_version is True"),
+}
+
+
+@pytest.mark.parametrize("shape", list(WRONG_SHAPES))
+def test_manifest_of_the_wrong_shape_is_rebuilt(seed_corpus_dir, data_home, fake_encoder, caplog, shape):
+    corpus = load_corpus(seed_corpus_dir)
+    good = _results(open_index(corpus, data_home, encoder=fake_encoder, progress=False))
+    path = _only_index_dir(data_home)
+    damage, message = WRONG_SHAPES[shape]
+    (path / "manifest.json").write_text(json.dumps(damage(json.loads((path / "manifest.json").read_text()))))
+    calls = fake_encoder.calls
+    with caplog.at_level(logging.WARNING):
+        again = open_index(corpus, data_home, encoder=fake_encoder, progress=False)
+    assert fake_encoder.calls > calls  # rebuilt
+    assert str(path) in caplog.text and message in caplog.text and "rebuilding" in caplog.text
+    assert _results(again) == good
+    assert json.loads((path / "manifest.json").read_text())["n_chunks"] == len(again.chunks)  # a good one again
+
+
+CONTENT_DAMAGE = {  # name -> (file, index dir -> its new bytes, what the warning says)
+    "truncated_vectors": ("vectors.faiss", lambda p: (p / "vectors.faiss").read_bytes()[:100], "RuntimeError"),
+    "chunk_unknown_field": ("chunks.jsonl", lambda p: b'{"id": "x", "tokens": []}\n', "chunks.jsonl line 1"),
+    "chunk_not_an_object": ("chunks.jsonl", lambda p: b'"x"\n', "chunks.jsonl line 1 holds 'x'"),
+    "chunk_wrong_type": ("chunks.jsonl", lambda p: _first_chunk_edited(p, start="0"), "start is '0'"),
+    "chunk_without_terms": ("chunks.jsonl", lambda p: _first_chunk_edited(p, tokens=None), "list of BM25 terms"),
+    "chunk_of_no_section": ("chunks.jsonl", lambda p: _first_chunk_edited(p, section_ref="x#1"), "names a section"),
+    "section_not_an_object": ("sections.jsonl", lambda p: b"[1, 2]\n", "sections.jsonl line 1 holds [1, 2]"),
+    "not_json": ("sections.jsonl", lambda p: b"{\n", "JSONDecodeError"),
+}
+
+
+@pytest.mark.parametrize("damage", list(CONTENT_DAMAGE))
+def test_damaged_files_with_matching_checksums_are_rebuilt(seed_corpus_dir, data_home, fake_encoder, caplog, damage):
+    corpus = load_corpus(seed_corpus_dir)
+    good = _results(open_index(corpus, data_home, encoder=fake_encoder, progress=False))
+    path = _only_index_dir(data_home)
+    name, new_bytes, message = CONTENT_DAMAGE[damage]
+    _write_checked(path, name, new_bytes(path))
+    calls = fake_encoder.calls
+    with caplog.at_level(logging.WARNING):
+        again = open_index(corpus, data_home, encoder=fake_encoder, progress=False)
+    assert fake_encoder.calls > calls
+    assert message in caplog.text and "rebuilding" in caplog.text
+    assert _results(again) == good
+
+
+def test_stale_temp_folders_of_killed_builds_are_removed(seed_corpus_dir, data_home, fake_encoder, caplog):
+    corpus = load_corpus(seed_corpus_dir)
+    open_index(corpus, data_home, encoder=fake_encoder, progress=False)
+    name = _only_index_dir(data_home).name
+    indexes = data_home / "indexes"
+    two_hours_ago = time.time() - 2 * 3600
+
+    def temp_folder(suffix, touched):
+        folder = indexes / f".{name}.{suffix}"
+        folder.mkdir()
+        (folder / "chunks.jsonl").write_text("{}\n")
+        os.utime(folder / "chunks.jsonl", (touched, touched))
+        os.utime(folder, (two_hours_ago, two_hours_ago))
+        return folder
+
+    stale = temp_folder("k1ll3d_a", two_hours_ago)
+    other_corpus = indexes / ".other-0123456789abcdef.k1ll3d_b"  # a killed build of another index
+    other_corpus.mkdir()
+    os.utime(other_corpus, (two_hours_ago, two_hours_ago))
+    writing = temp_folder("wr1t1ng_", time.time())  # a file in it was written just now
+    fresh = indexes / f".{name}.fr3sh___"
+    fresh.mkdir()
+    unrelated = indexes / ".notes"
+    unrelated.mkdir()
+    os.utime(unrelated, (two_hours_ago, two_hours_ago))
+
+    calls = fake_encoder.calls
+    open_index(corpus, data_home, encoder=fake_encoder, progress=False)
+    assert fake_encoder.calls == calls  # opened, not rebuilt: tidied all the same
+    assert not stale.exists() and not other_corpus.exists()
+    assert writing.exists() and fresh.exists() and unrelated.exists()
+    open_index(corpus, data_home, encoder=fake_encoder, progress=False, rebuild=True)
+    assert writing.exists() and fresh.exists()  # a build keeps young ones too
+
+
+def test_another_index_with_a_wrong_shape_manifest_does_not_stop_a_build(seed_corpus_dir, data_home, fake_encoder):
+    corpus = load_corpus(seed_corpus_dir)
+    open_index(corpus, data_home, encoder=fake_encoder, progress=False)
+    other = _only_index_dir(data_home).with_name(_only_index_dir(data_home).name[:-16] + "0" * 16)
+    other.mkdir()
+    (other / "manifest.json").write_text("[1, 2, 3]")
+    index = open_index(corpus, data_home, chunking=ChunkConfig(50, 10), encoder=fake_encoder, progress=False)
+    assert index.search("鞍点") and other.exists()  # not ours to judge: left alone

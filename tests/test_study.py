@@ -4,8 +4,8 @@ from dataclasses import replace
 
 import pytest
 
-from assistant.prompting import refusal_text
-from assistant.study import Answer, AnswerConfig, StudyAssistant
+from assistant.prompts import refusal_text
+from assistant import Answer, AnswerConfig, StudyAssistant
 from corpus import load_corpus
 from index import open_index
 from fakes import ScriptedGenerator
@@ -56,7 +56,7 @@ def test_quotes_skip_sentences_the_synthesis_already_copied(index):
 def test_a_line_copied_from_another_source_cites_that_source(index):
     """The model cites [1] for a sentence it copied from source [2]: the answer cites [2], the
     quotes still come from the top source first, and the final answer revises the stream."""
-    from assistant.study import prompt_sources
+    from assistant.answer.sources import prompt_sources
 
     question = "L1正则为什么容易产生稀疏解？"
     config = AnswerConfig(k=3, refuse_unknown_names=False)
@@ -76,7 +76,7 @@ def test_a_line_copied_from_another_source_cites_that_source(index):
 def test_a_section_retrieval_scored_far_below_the_top_one_is_not_given_to_the_model(index, monkeypatch):
     """Sources scoring under ``related_share`` of the top one's are left out of the prompt (the rest
     keep their order and are numbered [1]..); the refusal's list of closest sections keeps them."""
-    from assistant.study import related_hits
+    from assistant.answer.sources import related_hits
 
     question = "L1正则为什么容易产生稀疏解？"
     hits = index.search(question, k=3)
@@ -95,7 +95,7 @@ def test_a_section_retrieval_scored_far_below_the_top_one_is_not_given_to_the_mo
     assert kept.sources == hits and "[3] 《" in generator.calls[0][-1]["content"] and kept.dropped_citations == 0
     with pytest.raises(ValueError, match="related_share"):
         AnswerConfig(related_share=1.5)
-    monkeypatch.setattr(StudyAssistant, "_weak_retrieval", lambda *_: True)  # the model's refusal stands
+    monkeypatch.setattr("assistant.answer.pipeline.weak_retrieval", lambda *_: True)  # the model's refusal stands
     refused = StudyAssistant(index, ScriptedGenerator(refusal_text("zh")), config).ask(question)
     assert refused.refused and all(f"{hit.chunk.number}.{hit.chunk.title}" in refused.text for hit in hits)
 
@@ -205,7 +205,7 @@ def test_sources_are_trimmed_to_source_chars_around_the_question(index, scope):
 def test_a_section_source_is_an_extract_of_the_whole_section(index):
     """A long section reaches the model as its opening and the sentences nearest the question,
     wherever they stand in it (here past the first 600 characters), within source_chars."""
-    from assistant.study import prompt_sources
+    from assistant.answer.sources import prompt_sources
 
     question = "Which activation functions help with vanishing gradients?"
     hits = index.search(question, k=1)
@@ -252,7 +252,7 @@ def test_an_answer_followed_by_the_refusal_is_doubted_and_the_quotes_answer(inde
 
 
 def test_english_names_the_corpus_never_mentions_are_refused_without_the_model(index):
-    from assistant.study import unknown_names
+    from assistant.answer.gate import unknown_names
 
     assert unknown_names(index, "Focal Loss里的gamma参数起什么作用？") == ["Focal", "gamma"]
     assert unknown_names(index, "k-means 聚类的 K 值怎么选？") == ["k-means"]
@@ -275,7 +275,7 @@ def test_english_names_the_corpus_never_mentions_are_refused_without_the_model(i
     "红烧肉怎么做才不腻？",  # uncovered, but shares a word with the notes: the model decides
 ])
 def test_reaches_model_says_whether_the_assistant_asks_the_model(index, question):
-    from assistant.study import reaches_model
+    from assistant.answer.gate import reaches_model
 
     generator = ScriptedGenerator(refusal_text("zh"))
     StudyAssistant(index, generator).ask(question)
@@ -284,7 +284,7 @@ def test_reaches_model_says_whether_the_assistant_asks_the_model(index, question
 
 def test_formula_names_count_as_mentioned(index):
     """The notes write the L0 norm only as LaTeX ($\\mathcal{L}_0$): "L0" is not an unknown name."""
-    from assistant.study import unknown_names
+    from assistant.answer.gate import unknown_names
 
     assert "\\mathcal{l}_0" in index.text
     assert unknown_names(index, "矩阵的L0范数表示什么？") == []
@@ -292,7 +292,7 @@ def test_formula_names_count_as_mentioned(index):
 
 
 def test_topics_the_corpus_never_mentions_are_refused_without_the_model(index):
-    from assistant.study import uncovered_topics
+    from assistant.answer.gate import uncovered_topics
 
     assert uncovered_topics(index, "Transformer里的位置编码是怎么做的？") == ["位置编码"]
     assert uncovered_topics(index, "How does random forest rank features?") == ["random forest"]
@@ -306,7 +306,7 @@ def test_topics_the_corpus_never_mentions_are_refused_without_the_model(index):
 
 
 def test_topic_list_names_are_unique_and_specific():
-    from assistant.study import _topics
+    from assistant.answer.gate import _topics
 
     names = [name for topic in _topics() for name in topic]
     assert len(names) == len(set(names)) and len(_topics()) >= 80
@@ -316,7 +316,7 @@ def test_topic_list_names_are_unique_and_specific():
 def test_topic_names_do_not_refuse_covered_questions_in_everyday_wording(index):
     """Words that are also ordinary vocabulary (feature vector, few samples, the Hessian of a saddle
     point, "map", "p值") must not turn questions the notes answer into refusals."""
-    from assistant.study import uncovered_topics
+    from assistant.answer.gate import uncovered_topics
 
     for question in ["Dropout的p值一般取多少？", "类别不平衡时，较少样本的类别怎么处理？", "Dropout会把特征向量的哪些元素置零？",
                      "鞍点处海森矩阵的特征值有什么特点？", "How does the Hessian tell a saddle point from a minimum?",
@@ -361,7 +361,7 @@ def test_when_no_sentence_shares_a_word_the_top_sections_opening_is_quoted(index
     question = "How do I pick the decision threshold that maximises F1 for a classifier?"
     assistant = StudyAssistant(index, ScriptedGenerator(refusal_text("en")),
                                AnswerConfig(en_strong_similarity=0.0, refuse_unknown_names=False))
-    monkeypatch.setattr("assistant.study.quoted_sentences", lambda *args: [])  # as for English words over Chinese notes
+    monkeypatch.setattr("assistant.answer.pipeline.quoted_sentences", lambda *args: [])  # as for English words over Chinese notes
     answer = assistant.ask(question)
     opening = index.sections[answer.sources[0].section_ref].text
     assert not answer.refused and answer.text.strip() and answer.citations[0]["n"] == 1

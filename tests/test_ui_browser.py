@@ -10,8 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from assistant.config import UIConfig
-from assistant.generation import GenerationConfig, HFGenerator
-from assistant.study import AnswerConfig, StudyAssistant
+from assistant.llm.settings import GenerationConfig
+from assistant.llm.transformers_backend import TransformersChatModel
+from assistant import AnswerConfig, StudyAssistant
 from conftest import BigramEncoder
 from corpus import load_corpus
 from index import open_index
@@ -30,11 +31,11 @@ def free_port() -> int:
 
 def serve(assistant, drill_path=None):
     """Launch the page in this process (with the Drill tab when ``drill_path`` is given); returns (app, url)."""
-    from assistant.drill_store import DrillStore
+    from assistant.drill.store import DrillStore
     from ui import DrillHandlers, build_app, launch
 
     config = UIConfig(port=free_port())
-    drill = DrillHandlers(assistant.index, assistant.generator, DrillStore.open(drill_path)) if drill_path else None
+    drill = DrillHandlers(assistant.index, assistant.model, DrillStore.open(drill_path)) if drill_path else None
     app = build_app(assistant, config, drill)
     launch(app, config, block=False)
     return app, f"http://127.0.0.1:{config.port}/"
@@ -45,7 +46,7 @@ def server(tmp_path_factory):
     home = tmp_path_factory.mktemp("ui-home")
     index = open_index(load_corpus(), home, encoder=BigramEncoder(), progress=False)
     model = build_tiny_qwen2(tmp_path_factory.mktemp("tiny-qwen2"))
-    generator = HFGenerator.load(str(model), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=16))
+    generator = TransformersChatModel.load(str(model), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=16))
     app, url = serve(StudyAssistant(index, generator, AnswerConfig(k=3, related_share=0.0)), home / "drill.sqlite3")
     yield url
     app.close()

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from assistant.study import AnswerConfig, StudyAssistant
+from assistant import AnswerConfig, StudyAssistant
 from corpus import load_corpus
 from fakes import FailingGenerator, ScriptedGenerator
 from index import open_index
@@ -84,7 +84,7 @@ def test_generation_error_becomes_a_short_message_and_the_next_question_works(in
     assert message.startswith("⚠️ 生成回答时出错（RuntimeError）") and "Traceback" not in message
     assert "CUDA out of memory" in caplog.text  # the details go to the server log
     assert history == []  # a failed turn is not remembered
-    assistant.generator = ScriptedGenerator("随机失活一部分神经元 [1]。")
+    assistant.model = ScriptedGenerator("随机失活一部分神经元 [1]。")
     *_, (_, chat, _, _) = handlers.respond("Dropout有什么作用？", chat, history)
     assert chat[-1]["content"].startswith("随机失活一部分神经元 [[1]]")
 
@@ -144,7 +144,7 @@ def test_adapter_switch_reaches_the_generator(index):
 
 
 def test_drill_handlers_ask_grade_and_report_progress(index, tmp_path):
-    from assistant.drill_store import DrillStore
+    from assistant.drill.store import DrillStore
     from ui.drill import DrillHandlers
 
     drill = DrillHandlers(index, None, DrillStore.open(tmp_path / "drill.sqlite3"))

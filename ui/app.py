@@ -5,7 +5,9 @@
     launch(build_app(StudyAssistant.from_config(None)))     # http://127.0.0.1:7860
 
 Generation is serialised through Gradio's queue (``UIConfig.concurrency``): waiting users see their
-place in it. The page's script makes a click on a citation [n] jump to source n in the panel.
+place in it. The page's script makes a click on a citation [n] jump to source n in the panel. The
+server answers only requests whose Host header names it (``UIConfig.allowed_hosts``), so a web page
+elsewhere cannot reach a loopback server through DNS rebinding.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from assistant.config import UIConfig
 from ui.chat import ChatHandlers, example_questions
 from ui.drill import EMPTY, DrillHandlers
 from ui.render import LABELS
+
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")  # names of this machine a browser may use
+ALL_INTERFACES = ("0.0.0.0", "::", "")  # bound here, the server has no one name to check against
+HOST_REJECTED = b"Unknown Host header: open the page at its own address, or add this name to [ui] allowed_hosts.\n"
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 
@@ -84,7 +90,7 @@ def _chat_tab(gr, assistant, config: UIConfig) -> None:
                 k = gr.Slider(1, 8, value=assistant.config.k, step=1, label="检索的来源数（top-k；远不如第一条相关的不给模型）")
                 temperature = gr.Slider(0, 1.5, value=_temperature(assistant), step=0.1,
                                         label="温度（0 = 贪心解码，回答最稳定）")
-                adapter_path = getattr(getattr(assistant, "generator", None), "adapter", None)
+                adapter_path = assistant.model.adapter if assistant.model.capabilities.adapter_switching else None
                 adapter = gr.Checkbox(value=adapter_path is not None, interactive=adapter_path is not None,
                                       label="使用 LoRA 适配器（在本资料上微调）",
                                       info=f"已加载：{adapter_path}" if adapter_path else "未加载适配器",
@@ -136,12 +142,60 @@ def _drill_tab(gr, drill: DrillHandlers) -> None:
 
 
 def launch(app, config: UIConfig | None = None, block: bool = True):
-    """Serve the page on ``config.host:config.port`` (127.0.0.1 by default; no share link unless asked)."""
+    """Serve the page on ``config.host:config.port`` (127.0.0.1 by default; no share link unless asked),
+    turning away requests for other Host names (see ``allowed_hosts``)."""
+    from starlette.middleware import Middleware
+
     config = config or UIConfig()
+    allowed = allowed_hosts(config)
+    # Gradio hands app_kwargs to the FastAPI app it builds, before the server starts.
+    app_kwargs = {} if allowed is None else {"middleware": [Middleware(HostCheck, allowed=allowed)]}
     return app.launch(
         server_name=config.host, server_port=config.port, share=config.share, prevent_thread_lock=not block,
-        show_error=False, css=CSS, js=JS, ssr_mode=False, quiet=True,
+        show_error=False, css=CSS, js=JS, ssr_mode=False, quiet=True, app_kwargs=app_kwargs,
     )
+
+
+def allowed_hosts(config: UIConfig) -> frozenset[str] | None:
+    """Host names the server answers, None for any (bound to all interfaces with no names given, or
+    published through a share link, whose Host is the tunnel's):
+    ``UIConfig(allowed_hosts=("Study.lan",))`` -> {"127.0.0.1", "localhost", "[::1]", "study.lan"}."""
+    if config.share or (config.host in ALL_INTERFACES and not config.allowed_hosts):
+        return None
+    return frozenset(host_name(host) for host in (config.host, *LOCAL_HOSTS, *config.allowed_hosts))
+
+
+def host_name(host: str) -> str:
+    """A Host header or host without its port, lower-cased, IPv6 in brackets:
+    ``"Localhost:7860"`` -> ``"localhost"``, ``"[::1]:7860"`` -> ``"[::1]"``, ``"::1"`` -> ``"[::1]"``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    if host.count(":") == 1:
+        return host.split(":", 1)[0]
+    return f"[{host}]" if ":" in host else host
+
+
+class HostCheck:
+    """ASGI middleware: a request whose Host header names none of ``allowed`` gets a plain 400."""
+
+    def __init__(self, app, allowed: frozenset[str]):
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            host = next((value.decode("latin-1") for key, value in scope["headers"] if key == b"host"), "")
+            if host_name(host) not in self.allowed:
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})  # policy violation
+                    return
+                await send({"type": "http.response.start", "status": 400,
+                            "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                        (b"content-length", str(len(HOST_REJECTED)).encode())]})
+                await send({"type": "http.response.body", "body": HOST_REJECTED})
+                return
+        await self.app(scope, receive, send)
 
 
 def corpus_summary(assistant) -> str:
@@ -153,5 +207,4 @@ def corpus_summary(assistant) -> str:
 
 
 def _temperature(assistant) -> float:
-    generator_config = getattr(getattr(assistant, "generator", None), "config", None)
-    return float(getattr(generator_config, "temperature", 0.0))
+    return float(assistant.model.temperature)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from assistant.prompting import question_language
-from assistant.study import Answer
+from assistant import Answer
+from assistant.text import question_language
 
 from ui.render import LABELS, answer_markdown, link_citations, sources_markdown
 

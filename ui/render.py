@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 
-from assistant.prompting import question_language
-from assistant.study import Answer
+from assistant import Answer
+from assistant.citations import link_citations as link_marks
+from assistant.text import question_language
 
-CITATION = re.compile(r"\[(\d{1,2})\]")
 ANCHOR = "sa-src-"  # href prefix of citation links: "#sa-src-2"
 
 LABELS = {
@@ -48,13 +48,9 @@ def labels(text: str = "") -> dict:
 
 
 def link_citations(text: str, n_sources: int) -> str:
-    """``"稀疏 [1][3]。", 2 -> "稀疏 [[1]](#sa-src-1)[3]。"``: only numbers that name a given source."""
-
-    def link(match: re.Match) -> str:
-        n = int(match.group(1))
-        return f"[[{n}]](#{ANCHOR}{n})" if 1 <= n <= n_sources else match.group(0)
-
-    return CITATION.sub(link, text)
+    """``"稀疏 [1][3]。", 2 -> "稀疏 [[1]](#sa-src-1)[3]。"``: only numbers that name a given source
+    (the citation grammar of ``assistant.citations``: ``[1, 2]`` links both)."""
+    return link_marks(text, n_sources, lambda n: f"[[{n}]](#{ANCHOR}{n})")
 
 
 def answer_markdown(question: str, answer: Answer) -> str:

@@ -1,0 +1,287 @@
+"""The answer pipeline: question in, grounded and cited ``Answer`` out, in small stages.
+
+    pipeline = AnswerPipeline(index, model)            # any SearchIndex and ChatModel
+    answer = pipeline.ask("L1正则为什么容易产生稀疏解？")
+    answer.text, answer.citations, answer.refused
+
+retrieve -> gate (refuse without the model when the notes do not cover the question) -> sources
+-> prompt (history trimmed to fit) -> model -> citations -> verification -> quotes -> Answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from numbers import Real
+from typing import NamedTuple
+
+from index import Hit, SearchIndex
+
+from assistant.answer.followup import retrieval_query
+from assistant.answer.gate import refusal_with_closest, retrieval_gate, weak_retrieval
+from assistant.answer.prompt import build_bare_messages, build_messages, fit_history
+from assistant.answer.quotes import compose, lead_quotes, quoted_sentences
+from assistant.answer.settings import AnswerConfig
+from assistant.answer.sources import prompt_sources, related_hits
+from assistant.answer.verification import (
+    cross_language_groundedness,
+    drop_repeated_lines,
+    drop_source_headers,
+    groundedness,
+    recite_copied_lines,
+)
+from assistant.citations import normalise_citations, parse_citations
+from assistant.llm.base import ChatModel, GenerationOptions
+from assistant.prompts import refusal_text
+from assistant.text import question_language
+
+log = logging.getLogger(__name__)
+ROLES = ("user", "assistant")
+
+
+@dataclass
+class Answer:
+    """What the assistant says, where it came from, and how long it took."""
+
+    text: str
+    citations: list[dict]  # sources actually cited: {"n", "ref", "doc", "section", "title"}
+    sources: list[Hit]  # the sections given to the model, numbered [1].. in order
+    refused: bool  # True when the answer is "the corpus does not cover this"
+    timings: dict = field(default_factory=dict)  # seconds: retrieve, first_token, total
+    dropped_citations: int = 0  # citation marks to numbers that were not given, removed from text
+    query: str = ""  # what was searched (the question, or it with the previous turn)
+    confidence: float | None = None  # share of query terms found in the sources (refusal gate)
+    grounding: float | None = None  # share of the model's terms found in the sources
+    draft: str = ""  # the model's own reply before the checks (kept for reports; "" when it did not run)
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "citations": self.citations,
+            "sources": [hit.to_dict() for hit in self.sources],
+            "refused": self.refused,
+            "timings": self.timings,
+            "dropped_citations": self.dropped_citations,
+            "query": self.query,
+            "confidence": self.confidence,
+            "grounding": self.grounding,
+            "draft": self.draft,
+        }
+
+
+class Reply(NamedTuple):
+    """The model's reply after the checks."""
+
+    synthesis: str  # what is shown of it ("" when the quotes answer alone)
+    cited: list[int]  # valid source numbers it cites
+    dropped: int  # citation numbers that named no given source
+    grounding: float | None  # share of its terms found in the sources (None without RAG)
+    refused: bool  # the answer is a refusal
+
+
+class AnswerPipeline:
+    """Question in, grounded and cited answer out. One generation at a time (the model's queue)."""
+
+    def __init__(self, index: SearchIndex, model: ChatModel, config: AnswerConfig | None = None, rag: bool = True):
+        self.index = index
+        self.model = model
+        self.config = config or AnswerConfig()
+        self.rag = rag  # False: the bare model answers alone (a baseline for the eval)
+
+    def ask(self, question: str, history: list[dict] | None = None, **options) -> Answer:
+        """The whole answer at once (``options`` as for ``stream``)."""
+        for item in self.stream(question, history, **options):
+            if isinstance(item, Answer):
+                return item
+        raise RuntimeError("stream ended without an Answer")  # unreachable: stream always ends with one
+
+    def chat(self, history: list[dict], question: str) -> Answer:
+        """A follow-up in a conversation: history is [{"role": "user"|"assistant", "content": …}, …]."""
+        return self.ask(question, history)
+
+    def stream(self, question: str, history: list[dict] | None = None, *, k: int | None = None,
+               temperature: float | None = None, adapter: bool | None = None) -> Iterator[str | Answer]:
+        """Yield the answer's text pieces as they are generated, then the final Answer.
+
+        The pieces are the model's synthesis, then the quoted key sentences. The final Answer's
+        text is authoritative: when the synthesis turns out ungrounded it is a refusal instead.
+        ``k`` (sections retrieved; those far below the top one, ``related_share``, are not given to
+        the model) and ``temperature`` override the configured ones; ``adapter=False`` answers
+        without the LoRA adapter (``True``: with it), where the model can switch it.
+        Wrong arguments raise TypeError or ValueError naming the argument.
+        """
+        question = self._check_question(question)
+        history = check_history(history)
+        k = _check_number("k", k, int, minimum=1)
+        temperature = _check_number("temperature", temperature, Real, minimum=0)
+        if adapter is not None and not isinstance(adapter, bool):
+            raise TypeError(f"adapter should be True, False or None, got {adapter!r}")
+        if not self.rag:
+            yield from self._bare(question, history, temperature, adapter)
+            return
+        started = time.perf_counter()
+        query = retrieval_query(question, history)
+        hits = self.index.search(query, k=k or self.config.k)
+        timings = {"retrieve": round(time.perf_counter() - started, 4)}
+        terms = set(self.index.tokenizer.tokenize_query(query))
+        confidence, unknown, passed = retrieval_gate(self.index, self.config, question, terms, hits)
+        if not passed:
+            text = refusal_with_closest(question, hits, unknown)
+            timings.update(first_token=None, total=round(time.perf_counter() - started, 4))
+            yield text
+            yield Answer(text, [], hits, refused=True, timings=timings, query=query, confidence=confidence)
+            return
+
+        closest = hits  # a refusal lists the closest sections, related or not
+        hits = related_hits(hits, self.config.related_share)
+        sources = prompt_sources(self.index, query, hits, self.config.source_chars, self.config.source_scope)
+        messages = self._fit(lambda turns: build_messages(question, sources, turns), history)
+        language = question_language(question)
+        weak = weak_retrieval(self.config, confidence, hits, language)
+        options = self._options(temperature, adapter, bar_refusal=self.config.answer_when_confident and not weak,
+                                language=language)
+        raw = yield from self._generate(messages, options, timings, started)
+        reply = self._check(raw, sources, hits, language, weak)
+        extra = {"dropped_citations": reply.dropped, "query": query, "confidence": confidence,
+                 "grounding": reply.grounding, "draft": raw}
+        quotes = []
+        if not reply.refused:
+            # quotes from the top source, then the first other one cited: the key sentences of the
+            # retriever's best section stay under a synthesis drawn from another one
+            top_first = list(dict.fromkeys([1, *reply.cited]))
+            quotes = quoted_sentences(self.index, self.config, terms, hits, top_first, reply.synthesis)
+            if not reply.synthesis and not quotes:  # no sentence shares a word with the question
+                quotes = lead_quotes(self.index, self.config, hits)
+        text = compose(reply.synthesis, quotes, language) if not reply.refused else ""
+        if not text.strip():  # a refusal, or nothing to show: say so rather than print an empty answer
+            timings["total"] = round(time.perf_counter() - started, 4)
+            yield Answer(refusal_with_closest(question, closest), [], hits, True, timings, **extra)
+            return
+        if reply.synthesis == raw and len(text) > len(reply.synthesis):  # else the final Answer revises the draft
+            yield text[len(reply.synthesis):]
+        cited = list(dict.fromkeys(reply.cited + [n for n, _ in quotes]))
+        timings["total"] = round(time.perf_counter() - started, 4)
+        yield Answer(text, [_citation(n, hits[n - 1]) for n in cited], hits, False, timings, **extra)
+
+    def _check_question(self, question) -> str:
+        """The question as a non-empty string, cut to ``max_question_chars`` (with a warning)."""
+        if isinstance(question, bytes):
+            raise TypeError("question should be a str, got bytes; decode it first (e.g. question.decode('utf-8'))")
+        if not isinstance(question, str):
+            raise TypeError(f"question should be a str, got {type(question).__name__}")
+        question = question.strip()
+        if not question:
+            raise ValueError("question is empty")
+        limit = self.config.max_question_chars
+        if len(question) > limit:
+            log.warning("The question has %d characters; only the first %d are used.", len(question), limit)
+            question = question[:limit]
+        return question
+
+    def _fit(self, build, history: list[dict]) -> list[dict]:
+        """The prompt ``build`` makes with the history that leaves room for the reply."""
+        budget = self.model.context_tokens - self.model.max_new_tokens
+        return fit_history(build, history, self.model.count_tokens, budget)
+
+    def _options(self, temperature, adapter, bar_refusal: bool, language: str) -> GenerationOptions:
+        """Per-call options, each only where the model declares it can honour it."""
+        can = self.model.capabilities
+        openings = ()
+        if bar_refusal and can.opening_bans:
+            openings = tuple(dict.fromkeys((refusal_text(language), refusal_text("zh"))))
+        return GenerationOptions(temperature=temperature, adapter=adapter if can.adapter_switching else None,
+                                 forbid_openings=openings)
+
+    def _generate(self, messages: list[dict], options: GenerationOptions, timings: dict, started: float):
+        """Stream the model's pieces on (a generator: ``raw = yield from …``); the stripped reply."""
+        pieces = []
+        for piece in self.model.stream(messages, options):
+            if not pieces:
+                timings["first_token"] = round(time.perf_counter() - started, 4)
+            pieces.append(piece)
+            yield piece
+        return "".join(pieces).strip()
+
+    def _check(self, raw: str, sources: list[tuple[str, str]], hits: list[Hit], language: str, weak: bool) -> Reply:
+        """Citations, repeats and grounding of the model's reply. A doubtful reply (a refusal, or
+        too little of it in the sources) is a refusal under weak retrieval; under strong retrieval
+        the quotes answer alone."""
+        said = drop_source_headers(raw)
+        dropped = len(parse_citations(said, len(hits))[1])
+        synthesis = drop_repeated_lines(normalise_citations(said, len(hits)))
+        synthesis = recite_copied_lines(synthesis, [text for _, text in sources])  # a copied line cites its holder
+        cited = parse_citations(synthesis, len(hits))[0]
+        refused = refusal_text(language) in synthesis or refusal_text("zh") in synthesis
+        grounding = self._grounding(synthesis, sources, hits)
+        doubtful = refused or grounding < self.config.min_grounding  # an empty synthesis is doubtful
+        if doubtful and not weak:  # confident retrieval, unreliable synthesis: quotes answer
+            return Reply("", [], dropped, grounding, False)
+        return Reply(synthesis, cited, dropped, grounding, doubtful)
+
+    def _grounding(self, synthesis: str, sources: list[tuple[str, str]], hits: list[Hit]) -> float:
+        """Share of the synthesis' terms in what the model read (section extracts) and the chunks
+        retrieval matched; 0.0 for an empty synthesis (e.g. only the sources' headers echoed)."""
+        if not synthesis:
+            return 0.0
+        tokenizer = self.index.tokenizer
+        source_terms = frozenset(tokenizer.tokenize("\n".join(text for _, text in sources))).union(
+            *(self.index.terms(h.chunk) for h in hits))
+        if question_language(synthesis) == "en":  # over Chinese notes: only corpus terms can be checked
+            return cross_language_groundedness(synthesis, source_terms, self.index.vocabulary, tokenizer.tokenize,
+                                               tokenizer.glossary_terms)
+        return groundedness(synthesis, source_terms, tokenizer.tokenize)
+
+    def _bare(self, question: str, history: list[dict], temperature, adapter) -> Iterator[str | Answer]:
+        """The model alone, without sources (the ``--no-rag`` baseline): its citations (to nothing)
+        and repeated lines dropped, nothing else checked."""
+        started = time.perf_counter()
+        timings = {"retrieve": 0.0}
+        messages = self._fit(lambda turns: build_bare_messages(question, turns), history)
+        options = self._options(temperature, adapter, bar_refusal=False, language="zh")
+        raw = yield from self._generate(messages, options, timings, started)
+        said = drop_source_headers(raw)
+        synthesis = drop_repeated_lines(normalise_citations(said, 0))
+        language = question_language(question)
+        refused = not synthesis or refusal_text(language) in synthesis or refusal_text("zh") in synthesis
+        timings["total"] = round(time.perf_counter() - started, 4)
+        yield Answer(synthesis or refusal_text(language), [], [], refused, timings,
+                     dropped_citations=len(parse_citations(said, 0)[1]), query=retrieval_query(question, history),
+                     draft=raw)
+
+
+def check_history(history) -> list[dict]:
+    """``history`` as a list of {"role": "user"|"assistant", "content": str} turns (None: no turns);
+    anything else raises TypeError or ValueError saying which turn is wrong."""
+    if history is None:
+        return []
+    if isinstance(history, (str, bytes, dict)) or not hasattr(history, "__iter__"):
+        raise TypeError(f"history should be a list of {{'role', 'content'}} turns, got {type(history).__name__}")
+    turns = []
+    for n, turn in enumerate(history):
+        if not isinstance(turn, dict):
+            raise TypeError(f"history[{n}] should be a dict with 'role' and 'content', got {type(turn).__name__}")
+        if turn.get("role") not in ROLES:
+            raise ValueError(f"history[{n}]['role'] should be 'user' or 'assistant', got {turn.get('role')!r}")
+        if not isinstance(turn.get("content"), str):
+            raise TypeError(f"history[{n}]['content'] should be a str, got {type(turn.get('content')).__name__}")
+        turns.append({"role": turn["role"], "content": turn["content"]})
+    return turns
+
+
+def _check_number(name: str, value, kind, minimum):
+    """``value`` when it is None or a ``kind`` (never a bool) of at least ``minimum``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, kind):
+        expected = "an integer" if kind is int else "a number"
+        raise TypeError(f"{name} should be {expected}, got {value!r}")
+    if not value >= minimum:
+        raise ValueError(f"{name} should be >= {minimum}, got {value}")
+    return value
+
+
+def _citation(n: int, hit: Hit) -> dict:
+    chunk = hit.chunk
+    return {"n": n, "ref": chunk.section_ref, "doc": chunk.doc, "section": chunk.number, "title": chunk.title}

@@ -1,0 +1,58 @@
+"""``AnswerConfig``: how many sources an answer gets, what the model reads of them, when to refuse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SOURCE_SCOPES = ("section", "chunk")
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    """How many sources an answer gets and when to refuse without asking the model.
+
+    The thresholds were calibrated on the dev questions (eval/dev.jsonl) with the bundled model;
+    ``study-assistant eval`` shows their effect on refusal accuracy and false refusals.
+    """
+
+    k: int = 3  # sections retrieved and given to the model as numbered sources (see related_share)
+    min_confidence: float = 0.05  # retrieval confidence (share of the query's terms found in the
+    # sources) below this: refuse without the model
+    min_grounding: float = 0.6  # a synthesis with a smaller share of its terms in the sources is doubtful
+    refuse_below: float = 0.3  # a doubtful answer (ungrounded, or the model refused) under this
+    # retrieval confidence becomes a refusal; above it, the quoted key sentences answer alone
+    en_strong_similarity: float = 0.30  # an English question whose top section has at least this
+    # cosine similarity counts as strongly retrieved for the rule above, whatever its term overlap
+    # (English words rarely occur in Chinese notes)
+    refuse_unknown_names: bool = True  # refuse without the model a question naming a term the corpus
+    # never mentions ("Focal Loss里的gamma…", "How does PCA…"), or a machine-learning topic
+    # (assistant/data/ml_topics.txt) none of whose names the corpus mentions ("位置编码")
+    source_scope: str = "section"  # what a source's text is drawn from: "section" (the retrieved
+    # section's whole text) or "chunk" (only the chunk that matched); a section holds more of the
+    # answer's key points
+    source_chars: int = 600  # longest source text in the prompt, in characters (0 = whole): it keeps
+    # its first sentence and those nearest the question
+    answer_when_confident: bool = True  # under strong retrieval, where a refusal from the model would
+    # be replaced by the quotes anyway, bar the refusal sentence from the reply's opening (a backend
+    # with opening bans): the small model refused covered questions there far more than uncovered ones
+    related_share: float = 0.45  # a retrieved section scoring under this share of the top one's is
+    # not given to the model (0 = all k are): the model otherwise copies from an unrelated section.
+    # Calibrated on retrieval.fusion = "score"
+    quote_sentences: int = 4  # key sentences quoted from the cited sections after the synthesis (0 = none)
+    quote_chars: int = 300  # at most this many characters of quotes
+    max_question_chars: int = 2000  # a longer question is cut to this before search and the model
+
+    def __post_init__(self):
+        if self.k < 1:
+            raise ValueError(f"answer k should be positive, got {self.k}")
+        for name in ("min_confidence", "min_grounding", "refuse_below", "en_strong_similarity", "related_share"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} should be in [0, 1], got {getattr(self, name)}")
+        if self.source_scope not in SOURCE_SCOPES:
+            raise ValueError(f"source_scope should be one of {SOURCE_SCOPES}, got {self.source_scope!r}")
+        if self.source_chars < 0:
+            raise ValueError(f"source_chars should be >= 0, got {self.source_chars}")
+        if self.quote_sentences < 0 or self.quote_chars < 0:
+            raise ValueError(f"quote limits should be >= 0, got {self.quote_sentences}, {self.quote_chars}")
+        if self.max_question_chars < 1:
+            raise ValueError(f"max_question_chars should be positive, got {self.max_question_chars}")

@@ -1,0 +1,106 @@
+"""Checks on the model's reply before it is shown: what it says must come from its sources.
+
+- ``drop_source_headers``, ``drop_repeated_lines``: lines that say nothing or say it again go.
+- ``recite_copied_lines``: a line copied from a source cites that source.
+- ``groundedness`` / ``cross_language_groundedness``: the share of the reply's terms the sources
+  hold; a reply under ``AnswerConfig.min_grounding`` is doubtful.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.citations import CITATION, citation_numbers, strip_citations
+from assistant.text import letters, line_key
+
+_TITLE = re.compile(r"《[^》\n]*》")
+_NOT_CONTENT = re.compile(r"[\s\W_]+")  # spaces and punctuation
+
+
+def groundedness(answer: str, source_terms: set[str] | frozenset[str], tokenize) -> float:
+    """Share of the answer's terms that occur in the sources' terms, in [0, 1]; 1.0 for an empty answer.
+
+    ("鞍点是梯度为零的点", terms of "鞍点：梯度为零…") -> 1.0; an invented answer on another topic -> low.
+    """
+    terms = set(tokenize(strip_citations(answer, " ")))
+    if not terms:
+        return 1.0
+    return len(terms & source_terms) / len(terms)
+
+
+def cross_language_groundedness(answer: str, source_terms: set[str] | frozenset[str],
+                                 vocabulary: set[str] | frozenset[str], tokenize, glossary_terms) -> float:
+    """``groundedness`` for an English answer over Chinese notes, where most of its words cannot
+    occur in the sources: the share of its checkable terms found in the sources. Checkable are
+    the glossary phrases it uses, each found when one of the corpus terms it translates to (or
+    its own words) is in the sources ("oversampling" -> 过采样), and the other words the corpus
+    itself uses ("ReLU", "LSTM"). 0.0 when nothing in the answer can be checked.
+    """
+    text = strip_citations(answer, " ")
+    units, phrase_words = [], set()
+    for phrase, terms in glossary_terms(text):
+        words = set(tokenize(phrase))
+        units.append(words | set(terms))
+        phrase_words |= words
+    units += [{word} for word in dict.fromkeys(tokenize(text))
+              if word in vocabulary and word not in phrase_words and not word.isdigit()]
+    if not units:
+        return 0.0
+    return sum(bool(unit & source_terms) for unit in units) / len(units)
+
+
+def drop_source_headers(text: str) -> str:
+    """``text`` without the lines that only restate source headers: a small model sometimes answers
+    "[1] 《数据类别不平衡怎么处理?》 [2] 《L范数的作用?》" (the prompt's numbering echoed), which says
+    nothing and cites every source. A title named inside a sentence stays."""
+    def only_headers(line: str) -> bool:
+        return bool(_TITLE.search(line)) and not _NOT_CONTENT.sub("", _TITLE.sub("", strip_citations(line)))
+
+    return "\n".join(line for line in text.splitlines() if not only_headers(line)).strip()
+
+
+def drop_repeated_lines(text: str) -> str:
+    """``text`` without the lines that repeat an earlier one (citations and spacing aside): a small
+    model that loops writes the same point two or three times. The last line (it may be unfinished)
+    goes too when an earlier line starts like it: a reply stopped at a repeat
+    (``transformers_backend.RepeatedLine``) may have begun the next repeat in the same step (prompt lookup
+    accepts several tokens at once): "…效果。 [1]\n…效果。 [1]\n…效果。 [" keeps one line."""
+    lines = text.splitlines()
+    unfinished = lines.pop() if lines and not text.endswith("\n") else None
+    seen, kept = set(), []
+    for line in lines:
+        key = line_key(line)
+        if key and key in seen:
+            continue
+        seen.add(key)
+        kept.append(line)
+    key = line_key(unfinished or "")
+    if unfinished is not None and not (key and any(earlier.startswith(key) for earlier in seen)):
+        kept.append(unfinished)
+    return "\n".join(kept).strip()
+
+
+def holders(line: str, sources: list[str]) -> list[int]:
+    """The 1-based numbers of the ``sources`` (already ``letters``) that hold ``line`` word for word,
+    its citations aside and a list item's number too: ("3. 过采样。 [1]", ["l2", "1过采样"]) -> [2]."""
+    body = letters(strip_citations(line)).lstrip("0123456789")
+    return [n for n, text in enumerate(sources, start=1) if body and body in text]
+
+
+def recite_copied_lines(synthesis: str, sources: list[str]) -> str:
+    """Each line that copies a source word for word (``holders``) but cites only sources that do
+    not hold it cites the first one that does instead (a small model tends to cite [1] whatever
+    it copies).
+
+        recite_copied_lines("L1产生稀疏解。 [1]", ["L2是平方和。", "L1产生稀疏解。"]) -> "L1产生稀疏解。 [2]"
+    """
+    held = [letters(text) for text in sources]
+    lines = []
+    for line in synthesis.split("\n"):
+        cited = {n for mark in CITATION.finditer(line) for n in citation_numbers(mark)}
+        found = holders(line, held)
+        if cited and found and not cited & set(found):
+            first, *rest = CITATION.split(line)[::2]  # the first mark cites the holder, the others go
+            line = (first + f"[{found[0]}]" + "".join(rest)).rstrip()
+        lines.append(line)
+    return "\n".join(lines)

