@@ -45,12 +45,13 @@ def main() -> None:
 
     from assistant import StudyAssistant
     from assistant.evaluation import load_questions
-    from assistant.generation import HFGenerator
-    from assistant.prompting import build_messages
-    from assistant.study import prompt_sources
+    from assistant.llm.base import GenerationOptions
+    from assistant.llm.transformers_backend import TransformersChatModel as HFGenerator
+    from assistant.answer.prompt import build_messages
+    from assistant.answer.sources import prompt_sources
 
     assistant = StudyAssistant.from_config(args.config, progress=False)
-    base = assistant.generator
+    base = assistant.model
     adapters = (True, False) if base.adapter else (False,)
     if args.source_chars:  # source lengths side by side, system-prompt cache on
         chosen = [(spec.rpartition(":")[0] or assistant.config.source_scope, int(spec.rpartition(":")[2]))
@@ -68,7 +69,7 @@ def main() -> None:
         started = time.perf_counter()
         hits = assistant.index.search(question, k=assistant.config.k)
         messages = build_messages(question, prompt_sources(assistant.index, question, hits, *source))
-        pieces = generator.stream(messages, adapter=adapter, max_new_tokens=args.new_tokens)
+        pieces = generator.stream(messages, GenerationOptions(adapter=adapter, max_new_tokens=args.new_tokens))
         next(pieces)
         elapsed = time.perf_counter() - started
         pieces.close()  # stops the generation at its next step…

@@ -58,7 +58,7 @@ def main() -> None:
     commands = {"shipped": [executable, "ask", args.question]}
     if args.compare_autotokenizer:
         commands["autotokenizer"] = [sys.executable, "-c", (
-            "import sys; import assistant.generation as g; g.WHOLE_JSON_TOKENIZERS.clear(); "
+            "import sys; import assistant.llm.tokenizer as g; g.WHOLE_JSON_TOKENIZERS.clear(); "
             "from assistant.cli import main; raise SystemExit(main(sys.argv[1:]))"), "ask", args.question]
     one_run(commands["shipped"])  # builds or converts whatever is missing; not timed
     runs = {name: [] for name in commands}

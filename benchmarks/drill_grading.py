@@ -52,17 +52,17 @@ def main() -> None:
 
     from assistant.config import Config
     from assistant.drill import DrillQuestion, DrillSession
-    from assistant.drill_store import DrillStore
+    from assistant.drill.store import DrillStore
     from assistant.indexing import open_search_index
 
     config = Config()
     if args.no_judge:
         index, generator = open_search_index(config, progress=False), None
     else:
-        from assistant.study import StudyAssistant
+        from assistant import StudyAssistant
 
         assistant = StudyAssistant.from_settings(config, progress=False)
-        index, generator = assistant.index, assistant.generator
+        index, generator = assistant.index, assistant.model
     items = [json.loads(line) for line in Path(args.items).read_text("utf-8").splitlines() if line.strip()]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

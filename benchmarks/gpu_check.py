@@ -47,9 +47,9 @@ def prepare(out: Path, config_path: str | None) -> None:
     from assistant.config import Config
     from assistant.evaluation import load_questions
     from assistant.indexing import open_search_index
-    from assistant.lora import LoraTrainingConfig
-    from assistant.lora_data import build_sft_examples, prompt_settings, reference_examples, training_answer
-    from assistant.model_files import resolve_model
+    from assistant.training.trainer import LoraTrainingConfig
+    from assistant.training.examples import build_sft_examples, prompt_settings, reference_examples, training_answer
+    from assistant.llm.model_files import resolve_model
 
     config = Config.load(config_path)
     index = open_search_index(config)
@@ -88,9 +88,12 @@ def main() -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen2Config
 
-    from assistant.generation import GenerationConfig, HFGenerator
-    from assistant.lora import LoraTrainingConfig, add_lora, load_adapter, train_lora
-    from assistant.lora_data import SFTExample
+    from assistant.llm.base import GenerationOptions
+    from assistant.llm.settings import GenerationConfig
+    from assistant.llm.transformers_backend import TransformersChatModel as HFGenerator
+    from assistant.llm.adapters import load_adapter
+    from assistant.training.trainer import LoraTrainingConfig, add_lora, train_lora
+    from assistant.training.examples import SFTExample
 
     parts = set(args.parts.split(","))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -132,7 +135,7 @@ def main() -> None:
     model.generation_config.min_new_tokens = args.new_tokens  # random weights: no early EOS
     rows["generator_dtype"] = str(model.dtype).removeprefix("torch.")
     rows["prompt_tokens"] = [int(generator.encode(m)["input_ids"].shape[1]) for m in prompts]
-    generator.generate(prompts[0], max_new_tokens=2)  # CUDA/cuBLAS set-up
+    generator.generate(prompts[0], GenerationOptions(max_new_tokens=2))  # CUDA/cuBLAS set-up
 
     def measure(gen: HFGenerator, name: str, **stream_options) -> None:
         ttfts, rates = [], []
@@ -140,7 +143,7 @@ def main() -> None:
             sync()
             started = time.perf_counter()
             first, pieces = None, 0
-            for _ in gen.stream(messages, **stream_options):
+            for _ in gen.stream(messages, GenerationOptions(**stream_options)):
                 first = first or time.perf_counter()
                 pieces += 1
             sync()
@@ -168,7 +171,7 @@ def main() -> None:
         with_lora = HFGenerator.load(str(model_dir), GenerationConfig(device=args.device, adapter=str(lora_dir),
                                                                       max_new_tokens=args.new_tokens))
         with_lora.model.generation_config.min_new_tokens = args.new_tokens
-        with_lora.generate(prompts[0], max_new_tokens=2)
+        with_lora.generate(prompts[0], GenerationOptions(max_new_tokens=2))
         measure(with_lora, "stream_adapter_dynamic_lookup")
         started = time.perf_counter()
         with_lora.warm_up()

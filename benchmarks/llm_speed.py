@@ -183,7 +183,7 @@ def main() -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from assistant.config import default_data_dir
-    from assistant.model_files import BUNDLED, CACHE_NAME, assemble_gguf, find_bundled_parts, resolve_model
+    from assistant.llm.model_files import BUNDLED, CACHE_NAME, assemble_gguf, find_bundled_parts, resolve_model
 
     torch.set_num_threads(args.threads)
     temp = tempfile.TemporaryDirectory() if args.fresh_data_dir else None

@@ -64,7 +64,7 @@ def main() -> None:
     from assistant.config import Config
     from assistant.evaluation import evaluate_answers, load_questions
     from assistant.indexing import open_search_index
-    from assistant.study import StudyAssistant
+    from assistant import StudyAssistant
 
     config = Config.load(args.config).with_overrides(**dict(args.settings))
     index = open_search_index(config, progress=False)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from assistant.config import Config
 from assistant.evaluation import evaluate_retrieval, load_questions
-from assistant.followup import retrieval_query
+from assistant.answer.followup import retrieval_query
 from corpus import load_corpus
 from index import open_index
 

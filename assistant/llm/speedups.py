@@ -34,7 +34,7 @@ def plain_strides_for_output_layer(model) -> None:
     strides torch's matmul cannot fold into one matrix product unless the weight requires grad.
     A peft model freezes the base weights, so the batched product it falls back to first copied
     the whole output weight transposed (896 x 151,936) on every forward pass with n > 1
-    (benchmarks/prefill_overheads.py). The copy made here changes no value (a test checks).
+    . The copy made here changes no value (a test checks).
     """
     import torch
 
