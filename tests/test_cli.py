@@ -256,3 +256,28 @@ def test_train_lora_builds_its_prompts_with_the_shipped_recipe_unless_told(run, 
     assert code == 1 and "related_share" in err
     code, _, err = run("train-lora", "--config", str(config), "--target-chars", "0", "--out", str(tmp_path / "x"))
     assert code == 1 and "--target-chars should be positive" in err
+
+
+def test_train_lora_check_says_whether_todays_code_builds_the_recorded_examples(run, tmp_path):
+    """--check trains nothing: it rebuilds the examples of an adapter's recorded recipe and
+    compares count, kinds and sha256 with its training.json (exit 1 when retraining is due)."""
+    from collections import Counter
+
+    from assistant.config import Config
+    from assistant.indexing import open_search_index
+    from assistant.training.examples import dataset_hash
+    from assistant.training.recipe import Recipe, recipe_examples
+
+    config = Config.load(None)
+    recipe = Recipe()
+    examples = recipe_examples(open_search_index(config, progress=False), config.answer, recipe)
+    record = {"examples": len(examples), "kinds": dict(Counter(e.kind for e in examples)),
+              "sha256": dataset_hash(examples), "prompt": recipe.prompt(config.answer)}
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "training.json").write_text(json.dumps({"dataset": record}), "utf-8")
+    code, out, _ = run("train-lora", "--check", "--adapter", str(adapter))
+    assert code == 0 and f"builds the {len(examples)} examples" in out
+    (adapter / "training.json").write_text(json.dumps({"dataset": {**record, "sha256": "0" * 64}}), "utf-8")
+    code, out, _ = run("train-lora", "--check", "--adapter", str(adapter))
+    assert code == 1 and "Retrain" in out and "sha256" in out
