@@ -242,9 +242,9 @@ def test_model_refusal_with_confident_retrieval_falls_back_to_quotes(index):
 
 
 def test_an_answer_followed_by_the_refusal_is_doubted_and_the_quotes_answer(index):
-    # a small model may answer and then add the refusal line; session 18 kept such answers under
-    # strong retrieval and 3 of the 10 kept were wrong (the model doubted for a reason): the
-    # reply is taken for a refusal, and under strong retrieval the quotes answer alone
+    # a small model may answer and then add the refusal line; its trailing doubt is usually right
+    # (such answers were often wrong): the reply is taken for a refusal, and under strong
+    # retrieval the quotes answer alone
     reply = f"Dropout 随机丢弃神经元，防止过拟合 [1]。\n{refusal_text('zh')}"
     answer = StudyAssistant(index, ScriptedGenerator(reply), AnswerConfig(refuse_below=0.3)).ask("Dropout的作用是什么？")
     assert answer.confidence >= 0.3 and not answer.refused and answer.draft == reply
