@@ -54,6 +54,19 @@ def use_fake_encoder(monkeypatch):
     return encoder
 
 
+@pytest.fixture
+def run(use_fake_encoder, capsys):
+    """Run the CLI in-process with the fake encoder; returns (exit code, stdout, stderr)."""
+    from assistant.cli import main
+
+    def _run(*args):
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return _run
+
+
 SEED_STYLE = """## 目录
 
 - 1.什么是过拟合?

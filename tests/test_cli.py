@@ -6,20 +6,7 @@ import sys
 import pytest
 
 from assistant.llm.base import ChatModel
-from assistant.cli import main
 from conftest import REPO
-
-
-@pytest.fixture
-def run(use_fake_encoder, capsys):
-    """Run the CLI in-process with the fake encoder; returns (exit code, stdout, stderr)."""
-
-    def _run(*args):
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return _run
 
 
 def test_index_build_then_info(run, seed_corpus_dir):

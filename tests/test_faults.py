@@ -11,7 +11,6 @@ import stat
 import pytest
 
 from assistant import AnswerConfig, StudyAssistant
-from assistant.cli import main
 from assistant.config import Config, ConfigError
 from assistant.llm.base import ChatModel
 from corpus import load_corpus
@@ -37,16 +36,6 @@ BAD_CONFIGS = [  # (TOML, words the error must name)
     ("[retrieval]\nkk = 1\n", ["unknown key", "kk"]),
     ("[retrieval\nk = 1\n", ["not valid TOML"]),
 ]
-
-
-@pytest.fixture
-def run(use_fake_encoder, capsys):
-    def _run(*args):
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return _run
 
 
 @pytest.fixture

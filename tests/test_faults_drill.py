@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-from assistant.cli import main
 from assistant.drill import DrillSession
 from assistant.drill.store import DrillStore, DrillStoreLocked
 from corpus import load_corpus
@@ -50,16 +49,6 @@ def holder(path):
     yield holder
     holder.release()
     holder.db.close()
-
-
-@pytest.fixture
-def run(use_fake_encoder, capsys):
-    def _run(*args):
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return _run
 
 
 def test_a_lock_released_within_the_budget_lets_the_answer_through(index, path, holder):
