@@ -62,10 +62,15 @@ class UsageError(Exception):
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", help="TOML config file (defaults are documented in README.md)")
-    common.add_argument("--corpus", help="a .md/.txt file or a folder of them (default: the bundled seed corpus)")
+    common.add_argument("--corpus", help="a .md/.txt file, a folder of them, or a bundled corpus: wethinkin (the default, the whole "
+                        "interview collection) or seed (its first 17 questions)")
     common.add_argument("--data-dir", help="where indexes and models are kept (default: $STUDY_ASSISTANT_HOME "
                         "or ~/.cache/study-assistant)")
     common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    scoped = argparse.ArgumentParser(add_help=False)
+    scoped.add_argument("--scope", action="append", metavar="CHAPTER",
+                        help="only these chapters: a folder or file of the corpus (e.g. 深度学习基础 or "
+                             "机器学习基础/机器学习优化方法知识点); repeat it or separate with commas for several")
 
     parser = argparse.ArgumentParser(
         prog="study-assistant",
@@ -84,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     info = index_commands.add_parser("info", parents=[common], help="show what the index holds")
     info.set_defaults(handler=cmd_index_info)
 
-    search = commands.add_parser("search", parents=[common], help="find the sections that answer a query",
+    search = commands.add_parser("search", parents=[common, scoped], help="find the sections that answer a query",
                                  description="Find the question sections that best match QUERY.")
     search.add_argument("query", metavar="QUERY")
     search.add_argument("--k", type=int, help="number of sections (default 5)")
@@ -97,19 +102,19 @@ def _parser() -> argparse.ArgumentParser:
     model.add_argument("--adapter", metavar="none|default|PATH",
                        help="LoRA adapter: none, default (the shipped one, if any) or a train-lora folder")
 
-    ask = commands.add_parser("ask", parents=[common, model], help="answer one question from the corpus",
+    ask = commands.add_parser("ask", parents=[common, model, scoped], help="answer one question from the corpus",
                               description="Answer QUESTION from the corpus with cited sources.")
     ask.add_argument("question", metavar="QUESTION")
     ask.add_argument("--json", action="store_true", help="print the Answer as JSON")
     ask.add_argument("--no-stream", action="store_true", help="print the answer when it is complete")
     ask.set_defaults(handler=cmd_ask)
 
-    chat = commands.add_parser("chat", parents=[common, model], help="multi-turn chat in the terminal",
+    chat = commands.add_parser("chat", parents=[common, model, scoped], help="multi-turn chat in the terminal",
                                description="Chat with follow-ups. /reset starts over, /sources lists the "
                                "last answer's sources, /quit (or Ctrl-D) leaves.")
     chat.set_defaults(handler=cmd_chat)
 
-    serve = commands.add_parser("serve", parents=[common, model], help="browser chat (Gradio)",
+    serve = commands.add_parser("serve", parents=[common, model, scoped], help="browser chat (Gradio)",
                                 description="Serve the chat page. It binds to 127.0.0.1 unless --host says "
                                 "otherwise; no public share link unless --share.")
     serve.add_argument("--host", help="interface to bind (default 127.0.0.1; 0.0.0.0 = all)")
@@ -167,7 +172,7 @@ def _parser() -> argparse.ArgumentParser:
                                  "and the index loads. Exits 1 when a check fails, saying how to fix it.")
     doctor.set_defaults(handler=cmd_doctor)
 
-    evaluate = commands.add_parser("eval", parents=[common, model], help="evaluate on a question set",
+    evaluate = commands.add_parser("eval", parents=[common, model, scoped], help="evaluate on a question set",
                                    description="Score retrieval and answers on a JSONL question set.")
     evaluate.add_argument("--questions", required=True, help="JSONL question file (see ARCHITECTURE.md)")
     evaluate.add_argument("--out", required=True, help="report path (.json); .md and .png are written beside it")
@@ -197,6 +202,18 @@ def load_config(args) -> Config:
     return config
 
 
+def checked_scope(args, index) -> tuple[str, ...]:
+    """The ``--scope`` chapters, checked against the index's corpus (UsageError naming an unknown one)."""
+    from corpus.scopes import UnknownScopeError, normalise_scope
+
+    scope = normalise_scope(",".join(getattr(args, "scope", None) or []))
+    try:
+        index.scope_rows(scope)
+    except UnknownScopeError as err:
+        raise UsageError(str(err)) from None
+    return scope
+
+
 def load_assistant(args, rag: bool = True):
     """The StudyAssistant for these flags (builds the index and converts the model on first use)."""
     from assistant.app import StudyAssistant
@@ -209,7 +226,7 @@ def cmd_ask(args) -> int:
         raise UsageError("The question is empty: type a question.")
     assistant = load_assistant(args)
     stream = not (args.json or args.no_stream)
-    answer = print_stream(assistant.stream(args.question), show=stream)
+    answer = print_stream(assistant.stream(args.question, scope=checked_scope(args, assistant.index)), show=stream)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
@@ -233,7 +250,7 @@ def cmd_serve(args) -> int:
     except DrillStoreError as err:  # the chat still works; the Drill tab says what is wrong
         print(f"warning: {err}", file=sys.stderr)
         drill = ui.DrillHandlers(assistant.index, assistant.model, None, error=str(err))
-    app = ui.build_app(assistant, config.ui, drill)
+    app = ui.build_app(assistant, config.ui, drill, scope=checked_scope(args, assistant.index))
     ui.launch(app, config.ui, block=False)
     print(f"Ready in {time.perf_counter() - started:.1f} s: http://{config.ui.host}:{config.ui.port}  "
           "(Ctrl-C stops)", file=sys.stderr, flush=True)
@@ -410,6 +427,7 @@ def format_progress(rows: list[dict]) -> str:
 
 def cmd_chat(args) -> int:
     assistant = load_assistant(args)
+    scope = checked_scope(args, assistant.index)
     assistant.model.warm_up()  # a session of several answers: set up kernels (compile on CUDA)
     history: list[dict] = []
     last = None
@@ -431,7 +449,7 @@ def cmd_chat(args) -> int:
         if question == "/sources":
             print(format_sources(last) if last else "(no answer yet)")
             continue
-        last = print_stream(assistant.stream(question, history))
+        last = print_stream(assistant.stream(question, history, scope=scope))
         print()
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": last.text}]
 
@@ -514,7 +532,7 @@ def cmd_search(args) -> int:
         raise UsageError(f"--k should be positive, got {args.k}")
     index = open_search_index(load_config(args))
     try:
-        hits = index.search(args.query)
+        hits = index.search(args.query, scope=checked_scope(args, index))
     except EmptyQueryError as err:
         raise UsageError(str(err)) from None
     if args.json:
@@ -547,10 +565,11 @@ def cmd_eval(args) -> int:
     assistant = None if args.retrieval_only else load_assistant(args, rag=not args.no_rag)
     index = assistant.index if assistant else open_search_index(config)
     k = max(config.retrieval.k, 5)
+    scope = checked_scope(args, index)
 
     def retrieve(item):
         query = retrieval_query(item.question, list(item.history))
-        return [hit.section_ref for hit in index.search(query, k=k)]
+        return [hit.section_ref for hit in index.search(query, k=k, scope=scope)]
 
     metrics, records = evaluate_retrieval(questions, retrieve)
     report = {
@@ -558,7 +577,8 @@ def cmd_eval(args) -> int:
         "per_question": records,
         "config": {
             "questions": args.questions,
-            "corpus": str(config.corpus.path or "bundled seed corpus"),
+            "corpus": str(config.corpus.path or "wethinkin"),
+            "scope": list(scope),
             "mode": config.retrieval.mode,
             "encoder": index.manifest.get("encoder"),
             "chunking": index.manifest.get("chunking"),
@@ -571,7 +591,7 @@ def cmd_eval(args) -> int:
         from assistant.evaluation import evaluate_answers
 
         answers, refusals, answer_records = evaluate_answers(
-            questions, lambda item: assistant.ask(item.question, list(item.history))
+            questions, lambda item: assistant.ask(item.question, list(item.history), scope=scope)
         )
         report.update(answer=answers, refusal=refusals, per_question=_merge(records, answer_records))
         report["config"].update(llm=asdict(config.llm), answer=asdict(config.answer), rag=not args.no_rag)

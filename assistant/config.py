@@ -1,7 +1,7 @@
 """One TOML config -> dataclasses, one per component. Every field has a documented default.
 
     [corpus]
-    path = "notes/"             # file or folder; default: the bundled seed document
+    path = "notes/"             # file, folder or bundled name; default: "wethinkin"
 
     [chunking]
     max_chars = 400
@@ -48,7 +48,7 @@ def default_data_dir() -> Path:
 class CorpusConfig:
     """Where the Q&A documents come from."""
 
-    path: str | None = None  # a .md/.txt file or a folder of them; None = bundled seed document
+    path: str | None = None  # a .md/.txt file, a folder of them, or "wethinkin" / "seed"; None = "wethinkin"
 
 
 @dataclass(frozen=True)

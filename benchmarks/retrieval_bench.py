@@ -112,7 +112,7 @@ def main() -> None:
         results["scale"] = scale(questions)
     with tempfile.TemporaryDirectory() as data_dir:
         config = Config()
-        index = open_index(load_corpus(), Path(data_dir), config.chunking, config.index, config.retrieval, progress=False)
+        index = open_index(load_corpus("seed"), Path(data_dir), config.chunking, config.index, config.retrieval, progress=False)
         results["seed"] = quality(index, questions)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, ensure_ascii=False, indent=2), "utf-8")

@@ -4,7 +4,10 @@ Unreadable files (binary, not UTF-8, empty) are skipped with a warning naming th
 never fails to load because of one bad file. The corpus hash covers every file's path and bytes,
 so an index built from it can tell when anything changed.
 
-    >>> corpus = load_corpus(default_corpus_path())
+A corpus is a path or the name of a bundled one: ``"wethinkin"`` (the default, the whole WeThinkIn
+interview collection) or ``"seed"`` (its first 17 questions on machine-learning basics).
+
+    >>> corpus = load_corpus("seed")
     >>> len(corpus.sections), corpus.sections[6].ref
     (17, 'ml_basics_qa#7')
 """
@@ -42,14 +45,40 @@ class Corpus:
         raise KeyError(f"no section {ref!r} in corpus {self.root}")
 
 
+# Corpora shipped in the package, by name: data path under corpus/ and what it is.
+BUNDLED = {
+    "wethinkin": ("data/wethinkin", "the WeThinkIn interview collection (GPL-3.0; see its ATTRIBUTION.md)"),
+    "seed": ("data/ml_basics_qa.md", "17 questions on machine-learning basics"),
+}
+DEFAULT_CORPUS = "wethinkin"
+
+
+def bundled_corpus_path(name: str) -> Path:
+    """Where the bundled corpus ``name`` lives; KeyError listing the names for an unknown one."""
+    if name not in BUNDLED:
+        raise KeyError(f"no bundled corpus {name!r}; bundled: {', '.join(BUNDLED)}")
+    return Path(str(resources.files("corpus").joinpath(*BUNDLED[name][0].split("/"))))
+
+
 def default_corpus_path() -> Path:
-    """The bundled seed document (17 questions on machine-learning basics)."""
-    return Path(str(resources.files("corpus") / "data" / "ml_basics_qa.md"))
+    """The default corpus: the bundled WeThinkIn collection."""
+    return bundled_corpus_path(DEFAULT_CORPUS)
+
+
+def corpus_path(path: str | Path | None) -> Path:
+    """A corpus argument as a path: None is the default corpus, a bundled name is its folder
+    or file (write ``./seed`` for a local folder called ``seed``), anything else a path."""
+    if path is None:
+        return default_corpus_path()
+    if isinstance(path, str) and path in BUNDLED:
+        return bundled_corpus_path(path)
+    return Path(path).expanduser()
 
 
 def load_corpus(path: str | Path | None = None) -> Corpus:
-    """Parse a file or, recursively, every .md/.txt file of a folder (sorted, so order is stable)."""
-    root = Path(path).expanduser() if path is not None else default_corpus_path()
+    """Parse a file or, recursively, every .md/.txt file of a folder (sorted, so order is stable).
+    ``path`` may name a bundled corpus (``"wethinkin"``, ``"seed"``); None loads the default."""
+    root = corpus_path(path)
     if not root.exists():
         raise FileNotFoundError(f"Corpus path {root} does not exist: pass a .md/.txt file or a folder.")
     if root.is_file():
@@ -75,7 +104,7 @@ def load_corpus(path: str | Path | None = None) -> Corpus:
             continue
         found = parse_sections(text, doc)
         if not found:
-            log.info("No numbered questions in %s; nothing indexed from it.", file_path)
+            log.debug("No numbered questions in %s; nothing indexed from it.", file_path)
             skipped[doc] = "no numbered questions"
             continue
         sections.extend(found)

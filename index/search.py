@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from corpus import Chunk, Section
+from corpus.scopes import check_scope, in_scope, normalise_scope
 from index.encoders import Encoder
 from index.fusion import fuse_rankings, fuse_scores
 from index.lexical import BM25Index, ChineseTokenizer
@@ -114,23 +115,27 @@ class SearchIndex:
         self.manifest = manifest or {}
         # BM25 terms of each chunk, kept from indexing so answers can be checked against them.
         self._terms = {c.id: frozenset(t) for c, t in zip(chunks, chunk_tokens or [])}
+        self._scope_rows: dict[tuple[str, ...], np.ndarray] = {}
 
-    def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
-        """The k best sections for a query, best first.
+    def search(self, query: str, k: int | None = None, mode: str | None = None,
+               scope: str | list[str] | tuple[str, ...] | None = None) -> list[Hit]:
+        """The k best sections for a query, best first, from the chapters in ``scope`` (folder or
+        file prefixes; None: the whole corpus).
 
-        Raises EmptyQueryError for a blank query; a query longer than ``max_query_chars`` is
-        truncated with a warning.
+        Raises EmptyQueryError for a blank query and UnknownScopeError for a scope that names
+        nothing in the corpus; a query longer than ``max_query_chars`` is truncated with a warning.
         """
         query = self._clean_query(query)
         k = k or self.config.k
         mode = mode or self.config.mode
         if mode not in MODES:
             raise ValueError(f"mode should be one of {MODES}, got {mode!r}")
+        rows = self.scope_rows(scope)
         chunk_scores = {}  # retriever -> {chunk row: score} for its top candidates
         if mode in ("hybrid", "dense"):
-            chunk_scores["dense"] = self._dense(query)
+            chunk_scores["dense"] = self._dense(query, rows)
         if mode in ("hybrid", "bm25"):
-            chunk_scores["bm25"] = self._bm25(query)
+            chunk_scores["bm25"] = self._bm25(query, rows)
         section_scores = {name: _best_per_section(s, self.chunks) for name, s in chunk_scores.items()}
 
         fused_sections = self._fuse(section_scores)[:k]
@@ -148,6 +153,17 @@ class SearchIndex:
             )
             for ref, score in fused_sections
         ]
+
+    def scope_rows(self, scope) -> np.ndarray | None:
+        """Chunk rows inside ``scope`` (None when the scope is the whole corpus)."""
+        scope = normalise_scope(scope)
+        if not scope:
+            return None
+        if scope not in self._scope_rows:
+            check_scope(scope, {chunk.doc for chunk in self.chunks})
+            self._scope_rows[scope] = np.array(
+                [i for i, chunk in enumerate(self.chunks) if in_scope(chunk.doc, scope)], dtype=np.int64)
+        return self._scope_rows[scope]
 
     def _fuse(self, scores: dict[str, dict]) -> list[tuple]:
         weights = {"dense": self.config.dense_weight, "bm25": self.config.bm25_weight}
@@ -182,15 +198,19 @@ class SearchIndex:
             query = query[:limit]
         return query
 
-    def _dense(self, query: str) -> dict[int, float]:
-        """Chunk row -> cosine similarity for the top candidates."""
+    def _dense(self, query: str, rows: np.ndarray | None = None) -> dict[int, float]:
+        """Chunk row -> cosine similarity for the top candidates (among ``rows`` when given)."""
         vector = self.encoder.embed_batch([query])[0]
-        scores, ids = self.vectors.search(vector, self.config.candidates)
+        scores, ids = self.vectors.search(vector, self.config.candidates, rows=rows)
         return {int(i): float(s) for s, i in zip(scores, ids)}
 
-    def _bm25(self, query: str) -> dict[int, float]:
-        """Chunk row -> BM25 score for the top candidates with a positive score."""
+    def _bm25(self, query: str, rows: np.ndarray | None = None) -> dict[int, float]:
+        """Chunk row -> BM25 score for the top candidates with a positive score (among ``rows``)."""
         scores = self.bm25.scores(self.tokenizer.tokenize_query(query))
+        if rows is not None:
+            kept = np.zeros_like(scores)
+            kept[rows] = scores[rows]
+            scores = kept
         n = min(self.config.candidates, len(scores))
         top = np.argpartition(-scores, n - 1)[:n] if n else []
         return {int(i): float(scores[i]) for i in top if scores[i] > 0}

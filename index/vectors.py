@@ -52,12 +52,20 @@ class VectorIndex:
     def __len__(self) -> int:
         return self._index.ntotal
 
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k rows for one query vector -> (scores (k,), ids (k,)); k is capped at len(self)."""
-        k = min(k, len(self))
+    def search(self, query: np.ndarray, k: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k rows for one query vector -> (scores (k,), ids (k,)); k is capped at len(self).
+        With ``rows``, only those rows are candidates (a scope)."""
+        import faiss
+
+        k = min(k, len(self) if rows is None else len(rows))
         if k <= 0:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-        scores, ids = self._index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k)
+        params = None
+        if rows is not None:
+            selector = faiss.IDSelectorBatch(np.ascontiguousarray(rows, dtype=np.int64))
+            params = (faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH) if self.kind == "hnsw"
+                      else faiss.SearchParameters(sel=selector))
+        scores, ids = self._index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k, params=params)
         keep = ids[0] >= 0  # HNSW pads with -1 when it finds fewer than k
         return scores[0][keep], ids[0][keep]
 

@@ -55,9 +55,12 @@ def use_fake_encoder(monkeypatch):
 
 
 @pytest.fixture
-def run(use_fake_encoder, capsys):
-    """Run the CLI in-process with the fake encoder; returns (exit code, stdout, stderr)."""
+def run(use_fake_encoder, capsys, monkeypatch):
+    """Run the CLI in-process with the fake encoder; returns (exit code, stdout, stderr). The default
+    corpus is the 17-question seed here, to stay fast; ``--corpus wethinkin`` runs on the collection."""
     from assistant.cli import main
+
+    monkeypatch.setattr("corpus.loading.DEFAULT_CORPUS", "seed")
 
     def _run(*args):
         code = main(list(args))

@@ -4,7 +4,7 @@ from corpus import ChunkConfig, Section, chunk_sections, load_corpus
 
 
 def test_chunks_are_exact_spans_of_one_section_each():
-    sections = load_corpus().sections
+    sections = load_corpus("seed").sections
     config = ChunkConfig(max_chars=200, overlap_chars=40)
     chunks = chunk_sections(sections, config)
     by_ref = {s.ref: s for s in sections}

@@ -25,9 +25,23 @@ def test_search_json_lists_hits_with_scores(run, seed_corpus_dir):
     assert set(hits[0]) >= {"doc", "section", "title", "text", "score", "dense_score", "bm25_score"}
 
 
-def test_search_text_output_on_default_corpus(run):
-    code, out, _ = run("search", "哈达玛积")
+def test_search_text_output_on_the_seed_corpus(run):
+    code, out, _ = run("search", "哈达玛积", "--corpus", "seed")
     assert code == 0 and out.startswith("[1] ml_basics_qa #12 ")
+
+
+def test_the_default_corpus_is_the_collection_and_scope_narrows_search(run, monkeypatch):
+    monkeypatch.setattr("corpus.loading.DEFAULT_CORPUS", "wethinkin")
+    code, out, _ = run("search", "哈达玛积", "--json")
+    hits = json.loads(out)
+    assert code == 0 and hits[0]["section_ref"] == "机器学习基础/机器学习优化方法知识点#12"
+    assert len({hit["doc"].split("/")[0] for hit in hits}) > 1  # the whole collection was searched
+    code, out, _ = run("search", "哈达玛积", "--json", "--scope", "深度学习基础", "--scope", "大模型基础/基础知识.md")
+    hits = json.loads(out)
+    assert code == 0 and hits
+    assert all(h["doc"].startswith("深度学习基础/") or h["doc"] == "大模型基础/基础知识" for h in hits)
+    code, _, err = run("search", "哈达玛积", "--scope", "没有这一章")
+    assert code == 2 and "没有这一章" in err and "深度学习基础" in err
 
 
 def test_empty_query_is_exit_code_2(run):

@@ -22,7 +22,7 @@ class Clock:
 
 @pytest.fixture
 def index(data_home, fake_encoder):
-    return open_index(load_corpus(), data_home, encoder=fake_encoder, progress=False)
+    return open_index(load_corpus("seed"), data_home, encoder=fake_encoder, progress=False)
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ BAD_CONFIGS = [  # (TOML, words the error must name)
 
 @pytest.fixture
 def index(data_home, fake_encoder):
-    return open_index(load_corpus(), data_home, encoder=fake_encoder, progress=False)
+    return open_index(load_corpus("seed"), data_home, encoder=fake_encoder, progress=False)
 
 
 @pytest.mark.parametrize("toml, words", BAD_CONFIGS)

@@ -18,7 +18,7 @@ ANSWER = "采集更多数据，数据增强，过采样，损失函数加权"
 
 @pytest.fixture
 def index(data_home, fake_encoder):
-    return open_index(load_corpus(), data_home, encoder=fake_encoder, progress=False)
+    return open_index(load_corpus("seed"), data_home, encoder=fake_encoder, progress=False)
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ def test_errors_in_generation_reach_the_caller(tiny_generator, monkeypatch):
 
 
 def test_pipeline_with_a_real_model_object(tiny_generator, data_home, fake_encoder):
-    index = open_index(load_corpus(), data_home, encoder=fake_encoder, progress=False)
+    index = open_index(load_corpus("seed"), data_home, encoder=fake_encoder, progress=False)
     items = list(StudyAssistant(index, tiny_generator, AnswerConfig(k=2, related_share=0.0)).stream("什么是鞍点？"))
     answer = items[-1]
     assert isinstance(answer, Answer) and answer.text.startswith("".join(items[:-1]).strip()[:10])

@@ -2,14 +2,25 @@ import logging
 
 import pytest
 
-from corpus import decode_text, default_corpus_path, load_corpus
+from corpus import BUNDLED, corpus_path, decode_text, default_corpus_path, load_corpus
 
 
 def test_bundled_seed_corpus_has_its_17_questions():
-    corpus = load_corpus()
-    assert corpus.root == default_corpus_path()
+    corpus = load_corpus("seed")
+    assert corpus.root == corpus_path("seed") != default_corpus_path()
     assert [s.number for s in corpus.sections] == [str(n) for n in range(1, 18)]
     assert corpus.section("ml_basics_qa#7").title == "如何找到让F1最高的分类阈值?"
+
+
+def test_corpus_names_resolve_to_the_bundled_data_and_paths_stay_paths(tmp_path, monkeypatch):
+    assert corpus_path(None) == corpus_path("wethinkin") == default_corpus_path()
+    assert default_corpus_path().is_dir() and (default_corpus_path() / "LICENSE").is_file()
+    assert (default_corpus_path() / "ATTRIBUTION.md").is_file()
+    assert set(BUNDLED) == {"wethinkin", "seed"}
+    (tmp_path / "seed").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert corpus_path("./seed") == tmp_path.joinpath("seed").relative_to(tmp_path)  # a local folder, not the bundle
+    assert corpus_path(tmp_path / "seed") == tmp_path / "seed"
 
 
 def test_folder_is_loaded_recursively_with_relative_doc_ids(seed_corpus_dir):

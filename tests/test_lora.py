@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 def index(tmp_path_factory):
     from conftest import BigramEncoder
 
-    return open_index(load_corpus(), tmp_path_factory.mktemp("home"), encoder=BigramEncoder(), progress=False)
+    return open_index(load_corpus("seed"), tmp_path_factory.mktemp("home"), encoder=BigramEncoder(), progress=False)
 
 
 @pytest.fixture(scope="module")

@@ -29,12 +29,12 @@ def test_the_bundled_tokenizer_read_directly_equals_autotokenizer(assistant):
     from transformers import AutoTokenizer
 
     from assistant.llm.speedups import transformers_model as _transformers_model
-    from corpus.loading import default_corpus_path
+    from corpus.loading import corpus_path
 
     fast = assistant.model.tokenizer
     auto = AutoTokenizer.from_pretrained(_transformers_model(assistant.model.model).name_or_path)
     assert type(fast).__name__ != type(auto).__name__ == "Qwen2Tokenizer"  # really the direct path
-    lines = default_corpus_path().read_text(encoding="utf-8").splitlines()
+    lines = corpus_path("seed").read_text(encoding="utf-8").splitlines()
     assert [fast(line)["input_ids"] for line in lines] == [auto(line)["input_ids"] for line in lines]
     messages = [{"role": "system", "content": "只依据资料回答。"}, {"role": "user", "content": "什么是 Dropout？"}]
     prompt = auto.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def real_index(tmp_path_factory):
-    return open_index(load_corpus(), tmp_path_factory.mktemp("home"), progress=False)
+    return open_index(load_corpus("seed"), tmp_path_factory.mktemp("home"), progress=False)
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from fakes import ScriptedGenerator
 
 @pytest.fixture
 def index(data_home, fake_encoder):
-    return open_index(load_corpus(), data_home, encoder=fake_encoder, progress=False)
+    return open_index(load_corpus("seed"), data_home, encoder=fake_encoder, progress=False)
 
 
 def test_answer_maps_citations_to_sections_and_drops_unknown_ones(index):

@@ -44,7 +44,7 @@ def serve(assistant, drill_path=None):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     home = tmp_path_factory.mktemp("ui-home")
-    index = open_index(load_corpus(), home, encoder=BigramEncoder(), progress=False)
+    index = open_index(load_corpus("seed"), home, encoder=BigramEncoder(), progress=False)
     model = build_tiny_qwen2(tmp_path_factory.mktemp("tiny-qwen2"))
     generator = TransformersChatModel.load(str(model), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=16))
     app, url = serve(StudyAssistant(index, generator, AnswerConfig(k=3, related_share=0.0)), home / "drill.sqlite3")

@@ -14,7 +14,7 @@ from ui.render import answer_markdown, link_citations, sources_markdown
 
 @pytest.fixture
 def index(data_home, fake_encoder):
-    return open_index(load_corpus(), data_home, encoder=fake_encoder, progress=False)
+    return open_index(load_corpus("seed"), data_home, encoder=fake_encoder, progress=False)
 
 
 def handlers_for(index, generator, **config):

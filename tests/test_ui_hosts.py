@@ -17,7 +17,7 @@ from ui.app import allowed_hosts, host_name
 
 @pytest.fixture
 def assistant(data_home, fake_encoder):
-    index = open_index(load_corpus(), data_home, encoder=fake_encoder, progress=False)
+    index = open_index(load_corpus("seed"), data_home, encoder=fake_encoder, progress=False)
     return StudyAssistant(index, ScriptedGenerator("见资料 [1]。"), AnswerConfig())
 
 

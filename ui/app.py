@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from assistant.config import UIConfig
 
-from ui.chat import ChatHandlers, example_questions
+from corpus.scopes import chapters, outline
+
+from ui.chat import ChatHandlers, chapter_questions
 from ui.drill import EMPTY, DrillHandlers
 from ui.render import LABELS
 
@@ -27,6 +29,8 @@ LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": 
 CSS = """
 #sa-sources { max-height: 72vh; overflow-y: auto; }
 #sa-sources .sa-highlight { background: #fff3bf; outline: 2px solid #f59f00; border-radius: 4px; }
+#sa-outline { max-height: 60vh; overflow-y: auto; }
+#sa-outline a.sa-ask { text-decoration: none; }
 """
 
 # A click on a citation link (#sa-src-N) in the chat highlights and scrolls to "[N] …" in the panel.
@@ -47,13 +51,26 @@ JS = """
       heading.scrollIntoView({ behavior: "smooth", block: "start" });
     }
   }, true);
+  // A click on a question in the outline asks it: fill the input box, then press send.
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("#sa-outline a.sa-ask");
+    if (!link) return;
+    event.preventDefault();
+    const box = document.querySelector("#sa-input textarea");
+    const send = document.getElementById("sa-send");
+    if (!box || !send) return;
+    box.value = link.dataset.question;
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+    setTimeout(() => send.click(), 50);
+  }, true);
 }
 """
 
 
-def build_app(assistant, config: UIConfig | None = None, drill: DrillHandlers | None = None) -> "gr.Blocks":  # noqa: F821
+def build_app(assistant, config: UIConfig | None = None, drill: DrillHandlers | None = None,
+              scope: tuple[str, ...] = ()) -> "gr.Blocks":  # noqa: F821
     """The chat page over one ``StudyAssistant`` (or anything with its ``stream``/``index``/``config``),
-    with a Drill tab when ``drill`` handlers are given."""
+    with a Drill tab when ``drill`` handlers are given; ``scope`` is the chapters picked at first."""
     import gradio as gr
 
     config = config or UIConfig()
@@ -62,7 +79,7 @@ def build_app(assistant, config: UIConfig | None = None, drill: DrillHandlers | 
                     "中文、English 均可。")
         with gr.Tabs():
             with gr.Tab("对话", id="chat"):
-                _chat_tab(gr, assistant, config)
+                _chat_tab(gr, assistant, config, scope)
             if drill is not None:
                 with gr.Tab("练习", id="drill", elem_id="sa-drill-tab"):
                     _drill_tab(gr, drill)
@@ -70,9 +87,10 @@ def build_app(assistant, config: UIConfig | None = None, drill: DrillHandlers | 
     return app
 
 
-def _chat_tab(gr, assistant, config: UIConfig) -> None:
+def _chat_tab(gr, assistant, config: UIConfig, scope: tuple[str, ...] = ()) -> None:
     handlers = ChatHandlers(assistant)
     sections = list(assistant.index.sections.values())
+    picks = chapters(sections)
     with gr.Row():
         with gr.Column(scale=3):
             chatbot = gr.Chatbot(label="对话", height=540, latex_delimiters=LATEX, elem_id="sa-chat")
@@ -81,9 +99,11 @@ def _chat_tab(gr, assistant, config: UIConfig) -> None:
                                  show_label=False, scale=5, elem_id="sa-input", autofocus=True)
                 send = gr.Button("发送", variant="primary", scale=1, elem_id="sa-send")
             new_chat = gr.Button("新对话", size="sm", elem_id="sa-new-chat")
-            examples = example_questions(sections, config.examples)
-            if examples:
-                gr.Examples([[q] for q in examples], inputs=box, label="资料中的题目（点击填入）")
+            chosen = gr.Dropdown(picks, value=list(scope), multiselect=True, label="复习范围（不选 = 全部资料）",
+                                 info="选文件夹或文件：检索、例题都只在这些章节里", elem_id="sa-scope",
+                                 visible=len(picks) > 1)
+            questions = gr.Dataset(components=[box], samples=_samples(sections, scope, config.examples),
+                                   label="资料中的题目（点击填入）", samples_per_page=8, elem_id="sa-questions")
         with gr.Column(scale=2):
             sources = gr.Markdown(LABELS["zh"]["empty"], elem_id="sa-sources", latex_delimiters=LATEX)
             with gr.Accordion("设置", open=False):
@@ -96,11 +116,16 @@ def _chat_tab(gr, assistant, config: UIConfig) -> None:
                                       info=f"已加载：{adapter_path}" if adapter_path else "未加载适配器",
                                       elem_id="sa-adapter")
                 gr.Markdown(corpus_summary(assistant), elem_id="sa-corpus")
+            with gr.Accordion("资料目录（点击题目提问）", open=False):
+                gr.HTML(outline_html(sections), elem_id="sa-outline")
     history = gr.State([])
+    chosen.change(lambda picked: gr.Dataset(samples=_samples(sections, picked, config.examples)),
+                  chosen, questions, queue=False, api_name=False)
+    questions.click(lambda sample: sample[0], questions, box, queue=False, api_name=False)
     gr.on(
         [box.submit, send.click],
         handlers.respond,
-        inputs=[box, chatbot, history, k, temperature, adapter],
+        inputs=[box, chatbot, history, k, temperature, adapter, chosen],
         outputs=[box, chatbot, sources, history],
         concurrency_limit=config.concurrency,
         concurrency_id="generate",
@@ -196,6 +221,34 @@ class HostCheck:
                 await send({"type": "http.response.body", "body": HOST_REJECTED})
                 return
         await self.app(scope, receive, send)
+
+
+def _samples(sections, scope, n: int) -> list[list[str]]:
+    return [[question] for question in chapter_questions(sections, scope, n)]
+
+
+def outline_html(sections) -> str:
+    """The corpus as folder -> file -> questions, each level folded (``<details>``); a question
+    is a link the page's script turns into asking it."""
+    from html import escape
+
+    from ui.chat import as_question
+
+    parts = []
+    for folder in outline(sections):
+        files = []
+        for file in folder.files:
+            items = "".join(f'<li><a class="sa-ask" href="#" data-question="{escape(as_question(title))}" '
+                            f'data-ref="{escape(ref)}">{escape(heading)}</a></li>'
+                            for ref, heading, title in file.questions)
+            files.append(f"<details><summary>{escape(file.name)}（{len(file.questions)}）</summary>"
+                         f"<ul>{items}</ul></details>")
+        if folder.name:
+            parts.append(f"<details><summary><b>{escape(folder.name)}</b>（{folder.n_questions} 题）</summary>"
+                         f"<div style='margin-left:1em'>{''.join(files)}</div></details>")
+        else:
+            parts.extend(files)
+    return "".join(parts)
 
 
 def corpus_summary(assistant) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from assistant import Answer
 from assistant.text import question_language
+from corpus.scopes import in_scope, normalise_scope
 
 from ui.render import LABELS, answer_markdown, link_citations, sources_markdown
 
@@ -36,8 +37,9 @@ class ChatHandlers:
 
     def respond(self, message: str, chat: list[dict] | None, history: list[dict] | None,
                 k: float | None = None, temperature: float | None = None,
-                adapter: bool | None = None) -> Iterator[Outputs]:
-        """Stream one answer into the chat; empty input changes nothing; errors become a short message."""
+                adapter: bool | None = None, scope: list[str] | None = None) -> Iterator[Outputs]:
+        """Stream one answer into the chat, from the chapters in ``scope`` (none: all of them);
+        empty input changes nothing; errors become a short message."""
         question = (message or "").strip()[:MAX_QUESTION_CHARS]
         chat, history = list(chat or []), list(history or [])
         if not question:
@@ -47,7 +49,7 @@ class ChatHandlers:
         n_sources = int(k) if k else self.assistant.config.k
         chat += [{"role": "user", "content": question}, {"role": "assistant", "content": "…"}]
         yield "", chat, words["searching"], history
-        options = {"k": n_sources, "temperature": temperature, "adapter": adapter}
+        options = {"k": n_sources, "temperature": temperature, "adapter": adapter, "scope": scope or None}
         text, answer = "", None
         try:
             for item in self.assistant.stream(question, history, **options):
@@ -76,6 +78,21 @@ class ChatHandlers:
         return "", [], LABELS["zh"]["empty"], []
 
 
+def chapter_questions(sections, scope, n: int) -> list[str]:
+    """The questions a learner can click: every question of the chosen chapters, or ``n``
+    spread over the whole corpus when none is chosen."""
+    scope = normalise_scope(scope)
+    if not scope:
+        return example_questions(sections, n)
+    return [as_question(s.title) for s in sections if s.title.strip() and in_scope(s.doc, scope)]
+
+
+def as_question(title: str) -> str:
+    """A section title as a question to ask: ``"Dropout的作用"`` -> ``"Dropout的作用？"``."""
+    title = title.strip()
+    return title.rstrip("?？ ") + ("？" if not title.isascii() else "?")
+
+
 def example_questions(sections, n: int) -> list[str]:
     """``n`` section titles spread over the corpus, as questions to click.
 
@@ -85,4 +102,4 @@ def example_questions(sections, n: int) -> list[str]:
     if not n or not titles:
         return []
     step = max(1, -(-len(titles) // n))
-    return [title.rstrip("?？ ") + ("？" if not title.isascii() else "?") for title in titles[::step][:n]]
+    return [as_question(title) for title in titles[::step][:n]]

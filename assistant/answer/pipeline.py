@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from numbers import Real
 from typing import NamedTuple
 
+from corpus.scopes import normalise_scope
 from index import Hit, SearchIndex
 
 from assistant.answer.followup import retrieval_query
@@ -102,18 +103,23 @@ class AnswerPipeline:
         return self.ask(question, history)
 
     def stream(self, question: str, history: list[dict] | None = None, *, k: int | None = None,
-               temperature: float | None = None, adapter: bool | None = None) -> Iterator[str | Answer]:
+               temperature: float | None = None, adapter: bool | None = None,
+               scope: str | list[str] | None = None) -> Iterator[str | Answer]:
         """Yield the answer's text pieces as they are generated, then the final Answer.
 
         The pieces are the model's synthesis, then the quoted key sentences. The final Answer's
         text is authoritative: when the synthesis turns out ungrounded it is a refusal instead.
         ``k`` (sections retrieved; those far below the top one, ``related_share``, are not given to
         the model) and ``temperature`` override the configured ones; ``adapter=False`` answers
-        without the LoRA adapter (``True``: with it), where the model can switch it.
-        Wrong arguments raise TypeError or ValueError naming the argument.
+        without the LoRA adapter (``True``: with it), where the model can switch it. ``scope``
+        (folder or file names, e.g. ``["深度学习基础"]``) answers from those chapters only.
+        Wrong arguments raise TypeError or ValueError naming the argument; a scope that names no
+        chapter raises UnknownScopeError (a ValueError) listing the chapters.
         """
         question = self._check_question(question)
         history = check_history(history)
+        scope = normalise_scope(scope)
+        self.index.scope_rows(scope)  # an unknown chapter is an error before any work
         k = _check_number("k", k, int, minimum=1)
         temperature = _check_number("temperature", temperature, Real, minimum=0)
         if adapter is not None and not isinstance(adapter, bool):
@@ -123,7 +129,7 @@ class AnswerPipeline:
             return
         started = time.perf_counter()
         query = retrieval_query(question, history)
-        hits = self.index.search(query, k=k or self.config.k)
+        hits = self.index.search(query, k=k or self.config.k, scope=scope)
         timings = {"retrieve": round(time.perf_counter() - started, 4)}
         terms = set(self.index.tokenizer.tokenize_query(query))
         confidence, unknown, passed = retrieval_gate(self.index, self.config, question, terms, hits)
