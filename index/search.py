@@ -1,9 +1,13 @@
-"""Hybrid search: dense (FAISS) and BM25 rankings of chunks, fused per question section.
+"""Hybrid search: dense (FAISS) and BM25 rankings of chunks and dense matches of question
+headings, fused per question section.
 
-Each retriever scores its top chunks; a section takes its best chunk's score from each retriever,
-and the per-section results are fused, by reciprocal rank (``fusion = "rrf"``) or by weighted
-normalised scores (``"score"``). A hit is one section, shown through its best-matching chunk,
-with the fused score and each retriever's own score.
+Each chunk retriever scores its top chunks and a section takes its best chunk's score from it;
+the heading fields score each section's heading (``Section.heading_text``) directly, once with the
+main encoder and once with the heading encoder. The per-section results are fused, by weighted
+normalised scores (``fusion = "score"``) or by reciprocal rank (``"rrf"``). A hit is one section,
+shown through its best-matching chunk, with the fused score and each retriever's own score.
+Learners' questions paraphrase the printed questions, so the heading fields carry much of the
+ranking on a large corpus (benchmarks/retrieval_levers.py).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import numpy as np
 
 from corpus import Chunk, Section
 from corpus.scopes import check_scope, in_scope, normalise_scope
-from index.encoders import Encoder
+from index.encoders import Encoder, embed_queries
 from index.fusion import fuse_rankings, fuse_scores
 from index.lexical import BM25Index, ChineseTokenizer
 from index.vectors import VectorIndex
@@ -39,6 +43,8 @@ class RetrievalConfig:
     rrf_k: float = 10.0  # reciprocal-rank constant for fusion = "rrf": smaller trusts the top ranks more
     dense_weight: float = 0.5  # weight of the dense retriever in the fusion (dev-tuned; BM25 weighs 1)
     bm25_weight: float = 1.0  # weight of the BM25 ranking in the fusion
+    heading_weight: float = 0.25  # weight of the headings matched by the main encoder (dev-tuned)
+    heading_encoder_weight: float = 1.0  # weight of the headings matched by the heading encoder (dev-tuned)
     max_query_chars: int = 2000  # longer queries are cut to this, with a warning
 
     def __post_init__(self):
@@ -64,6 +70,8 @@ class Hit:
     score: float  # fused score (reciprocal-rank sum); only comparable within one query
     dense_score: float | None  # cosine similarity of the section's best chunk, None if not a candidate
     bm25_score: float | None  # BM25 score of the section's best chunk, None if not a candidate
+    heading_score: float | None = None  # cosine similarity of the question to the section's heading
+    # by the heading encoder (by the main encoder when there is none), None if not a candidate
 
     @property
     def section_ref(self) -> str:
@@ -81,6 +89,7 @@ class Hit:
             "score": round(self.score, 6),
             "dense_score": None if self.dense_score is None else round(self.dense_score, 6),
             "bm25_score": None if self.bm25_score is None else round(self.bm25_score, 6),
+            "heading_score": None if self.heading_score is None else round(self.heading_score, 6),
         }
 
 
@@ -89,7 +98,9 @@ class EmptyQueryError(ValueError):
 
 
 class SearchIndex:
-    """Chunks of a corpus with their dense vectors and BM25 index; ``search`` ranks sections."""
+    """Chunks of a corpus with their dense vectors and BM25 index, and each section's heading vectors
+    (``headings`` by the main encoder, ``heading_vectors`` by ``heading_encoder``, rows in the order
+    of ``sections``); ``search`` ranks sections."""
 
     def __init__(
         self,
@@ -102,10 +113,22 @@ class SearchIndex:
         config: RetrievalConfig | None = None,
         manifest: dict | None = None,
         chunk_tokens: list[list[str]] | None = None,
+        headings: np.ndarray | None = None,
+        heading_encoder: Encoder | None = None,
+        heading_vectors: np.ndarray | None = None,
     ):
         if len(vectors) != len(chunks):
             raise ValueError(f"{len(vectors)} vectors for {len(chunks)} chunks")
+        for name, matrix in (("headings", headings), ("heading_vectors", heading_vectors)):
+            if matrix is not None and len(matrix) != len(sections):
+                raise ValueError(f"{len(matrix)} {name} for {len(sections)} sections")
+        if (heading_encoder is None) != (heading_vectors is None):
+            raise ValueError("heading_vectors and heading_encoder come together")
         self.sections = {s.ref: s for s in sections}
+        self._section_refs = [s.ref for s in sections]
+        self.headings = headings
+        self.heading_encoder = heading_encoder
+        self.heading_vectors = heading_vectors
         self.chunks = chunks
         self.vectors = vectors
         self.bm25 = bm25
@@ -116,6 +139,10 @@ class SearchIndex:
         # BM25 terms of each chunk, kept from indexing so answers can be checked against them.
         self._terms = {c.id: frozenset(t) for c, t in zip(chunks, chunk_tokens or [])}
         self._scope_rows: dict[tuple[str, ...], np.ndarray] = {}
+        self._scope_section_rows: dict[tuple[str, ...], np.ndarray] = {}
+        self._first_chunk: dict[str, int] = {}  # section ref -> row of its first chunk
+        for row, chunk in enumerate(chunks):
+            self._first_chunk.setdefault(chunk.section_ref, row)
 
     def search(self, query: str, k: int | None = None, mode: str | None = None,
                scope: str | list[str] | tuple[str, ...] | None = None) -> list[Hit]:
@@ -133,10 +160,14 @@ class SearchIndex:
         rows = self.scope_rows(scope)
         chunk_scores = {}  # retriever -> {chunk row: score} for its top candidates
         if mode in ("hybrid", "dense"):
-            chunk_scores["dense"] = self._dense(query, rows)
+            vector = self.encoder.embed_batch([query])[0]
+            chunk_scores["dense"] = self._dense(vector, rows)
         if mode in ("hybrid", "bm25"):
             chunk_scores["bm25"] = self._bm25(query, rows)
         section_scores = {name: _best_per_section(s, self.chunks) for name, s in chunk_scores.items()}
+        if mode == "hybrid":
+            section_scores.update(self._heading_scores(query, vector, scope))
+        heading_scores = section_scores.get("heading_encoder", section_scores.get("heading", {}))
 
         fused_sections = self._fuse(section_scores)[:k]
         # Within a section, show the chunk that the retrievers agree on best.
@@ -146,10 +177,11 @@ class SearchIndex:
 
         return [
             Hit(
-                chunk=self.chunks[best_chunk[ref]],
+                chunk=self.chunks[best_chunk.get(ref, self._first_chunk[ref])],
                 score=float(score),
                 dense_score=section_scores.get("dense", {}).get(ref),
                 bm25_score=section_scores.get("bm25", {}).get(ref),
+                heading_score=heading_scores.get(ref),
             )
             for ref, score in fused_sections
         ]
@@ -165,8 +197,41 @@ class SearchIndex:
                 [i for i, chunk in enumerate(self.chunks) if in_scope(chunk.doc, scope)], dtype=np.int64)
         return self._scope_rows[scope]
 
+    def _scope_sections(self, scope) -> np.ndarray | None:
+        """Section rows (in ``sections`` order) inside ``scope``; None for the whole corpus."""
+        scope = normalise_scope(scope)
+        if not scope:
+            return None
+        if scope not in self._scope_section_rows:
+            self.scope_rows(scope)  # checks the scope
+            self._scope_section_rows[scope] = np.array(
+                [i for i, ref in enumerate(self._section_refs) if in_scope(self.sections[ref].doc, scope)],
+                dtype=np.int64)
+        return self._scope_section_rows[scope]
+
+    def _heading_scores(self, query: str, vector: np.ndarray, scope) -> dict[str, dict[str, float]]:
+        """Heading field -> {section ref: cosine} for its top candidates among the sections in scope."""
+        rows = self._scope_sections(scope)
+        fields = {}
+        if self.headings is not None and self.config.heading_weight:
+            fields["heading"] = self._top_sections(self.headings @ vector, rows)
+        if self.heading_vectors is not None and self.config.heading_encoder_weight:
+            query_vector = embed_queries(self.heading_encoder, [query])[0]
+            fields["heading_encoder"] = self._top_sections(self.heading_vectors @ query_vector, rows)
+        return fields
+
+    def _top_sections(self, scores: np.ndarray, rows: np.ndarray | None) -> dict[str, float]:
+        if rows is not None:
+            kept = np.full_like(scores, -np.inf)
+            kept[rows] = scores[rows]
+            scores = kept
+        n = min(self.config.candidates, len(scores) if rows is None else len(rows))
+        top = np.argpartition(-scores, n - 1)[:n] if n else []
+        return {self._section_refs[i]: float(scores[i]) for i in top}
+
     def _fuse(self, scores: dict[str, dict]) -> list[tuple]:
-        weights = {"dense": self.config.dense_weight, "bm25": self.config.bm25_weight}
+        weights = {"dense": self.config.dense_weight, "bm25": self.config.bm25_weight,
+                   "heading": self.config.heading_weight, "heading_encoder": self.config.heading_encoder_weight}
         if self.config.fusion == "score":
             return fuse_scores(scores, weights)
         rankings = {name: sorted(s, key=lambda item: -s[item]) for name, s in scores.items()}
@@ -181,6 +246,29 @@ class SearchIndex:
     def text(self) -> str:
         """Every chunk's embed text, lower-cased: for asking whether the corpus mentions a name."""
         return "\n".join(chunk.embed_text for chunk in self.chunks).lower()
+
+    def section_terms(self, ref: str) -> frozenset[str]:
+        """The BM25 terms of all of a section's chunks."""
+        return self._section_terms[ref]
+
+    def section_frequency(self, term: str) -> int:
+        """How many sections have ``term`` among their BM25 terms."""
+        return self._section_frequency.get(term, 0)
+
+    @functools.cached_property
+    def _section_terms(self) -> dict[str, frozenset[str]]:
+        terms: dict[str, set[str]] = {}
+        for chunk in self.chunks:
+            terms.setdefault(chunk.section_ref, set()).update(self.terms(chunk))
+        return {ref: frozenset(t) for ref, t in terms.items()}
+
+    @functools.cached_property
+    def _section_frequency(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for terms in self._section_terms.values():
+            for term in terms:
+                counts[term] = counts.get(term, 0) + 1
+        return counts
 
     def terms(self, chunk: Chunk) -> frozenset[str]:
         """The BM25 terms of a chunk's embed text (title, sub-heading, text)."""
@@ -198,9 +286,8 @@ class SearchIndex:
             query = query[:limit]
         return query
 
-    def _dense(self, query: str, rows: np.ndarray | None = None) -> dict[int, float]:
-        """Chunk row -> cosine similarity for the top candidates (among ``rows`` when given)."""
-        vector = self.encoder.embed_batch([query])[0]
+    def _dense(self, vector: np.ndarray, rows: np.ndarray | None = None) -> dict[int, float]:
+        """Chunk row -> cosine similarity to the query's vector for the top candidates (among ``rows``)."""
         scores, ids = self.vectors.search(vector, self.config.candidates, rows=rows)
         return {int(i): float(s) for s, i in zip(scores, ids)}
 

@@ -25,21 +25,24 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from corpus import Chunk, ChunkConfig, Corpus, Section, chunk_sections
-from index.encoders import DEFAULT_ENCODER, Encoder, embed, make_encoder
+import numpy as np
+
+from index.encoders import DEFAULT_ENCODER, DEFAULT_HEADING_ENCODER, Encoder, embed, make_encoder, make_heading_encoder
 from index.lexical import BM25Index, ChineseTokenizer
 from index.search import RetrievalConfig, SearchIndex
 from index.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1  # bump when parsing, chunking or the saved layout changes meaning
-_FILES = ("sections.jsonl", "chunks.jsonl", "vectors.faiss")
+FORMAT_VERSION = 3  # bump when parsing, chunking or the saved layout changes meaning
+_FILES = ("sections.jsonl", "chunks.jsonl", "vectors.faiss", "headings.npy")
+_HEADING_FILE = "headings-encoder.npy"  # present when a heading encoder is configured
 STALE_TEMP_SECONDS = 3600  # a build's temp folder untouched this long belongs to a killed build
 _TEMP_NAME = re.compile(r"\..+-[0-9a-f]{16}\.[a-z0-9_]{8}")  # tempfile.mkdtemp(prefix=".<index name>.")
 # Every key a manifest written by _build has, with its type.
 _MANIFEST_TYPES = {
     "format_version": int, "corpus_hash": str, "encoder": str, "dim": int, "chunking": dict, "tokenizer": str,
-    "bm25": dict, "vector_index": str, "corpus_root": str, "n_files": int, "n_sections": int, "n_chunks": int,
+    "bm25": dict, "vector_index": str, "heading_encoder": str, "corpus_root": str, "n_files": int, "n_sections": int, "n_chunks": int,
     "files": dict,
 }
 
@@ -49,6 +52,8 @@ class IndexConfig:
     """What the saved index is made of."""
 
     encoder: str = DEFAULT_ENCODER  # "use-multilingual-v3" (bundled) or a sentence-transformers id/dir
+    heading_encoder: str = DEFAULT_HEADING_ENCODER  # embeds each question's heading as its own field:
+    # "multilingual-e5-small" (bundled), a sentence-transformers id/dir, or "" (none)
     vector_index: str = "auto"  # "flat" (exact), "hnsw" (approximate) or "auto" (by size)
     bm25_k1: float = 1.2  # BM25 term-frequency saturation
     bm25_b: float = 0.75  # BM25 length normalisation
@@ -76,21 +81,25 @@ def open_index(
     encoder: Encoder | None = None,
     progress: bool = True,
     rebuild: bool = False,
+    heading_encoder: Encoder | None = None,
 ) -> SearchIndex:
-    """The index for this corpus and these settings: reopened if a valid one is saved, else built."""
+    """The index for this corpus and these settings: reopened if a valid one is saved, else built.
+    ``encoder`` and ``heading_encoder`` default to those ``config`` names."""
     chunking = chunking or ChunkConfig()
     config = config or IndexConfig()
     encoder = encoder or make_encoder(config.encoder)
+    if heading_encoder is None:
+        heading_encoder = make_heading_encoder(config.heading_encoder)
     tokenizer = ChineseTokenizer()
-    identity = _identity(corpus, chunking, config, encoder, tokenizer)
+    identity = _identity(corpus, chunking, config, encoder, tokenizer, heading_encoder)
     path = index_path(data_dir, corpus, identity)
     _remove_stale_temp_folders(path.parent)
     if path.exists() and not rebuild:
         try:
-            return _load(path, identity, encoder, tokenizer, retrieval)
+            return _load(path, identity, encoder, tokenizer, retrieval, heading_encoder)
         except CorruptIndexError as err:
             log.warning("Index at %s is unusable (%s); rebuilding it.", path, err)
-    return _build(corpus, path, identity, chunking, config, encoder, tokenizer, retrieval, progress)
+    return _build(corpus, path, identity, chunking, config, encoder, tokenizer, retrieval, progress, heading_encoder)
 
 
 def index_path(data_dir: Path, corpus: Corpus, identity: dict) -> Path:
@@ -98,7 +107,7 @@ def index_path(data_dir: Path, corpus: Corpus, identity: dict) -> Path:
     return Path(data_dir) / "indexes" / f"{_slug(corpus.root)}-{key}"
 
 
-def _identity(corpus, chunking, config, encoder, tokenizer) -> dict:
+def _identity(corpus, chunking, config, encoder, tokenizer, heading_encoder) -> dict:
     """Everything that, when changed, makes a saved index wrong."""
     return {
         "format_version": FORMAT_VERSION,
@@ -109,10 +118,12 @@ def _identity(corpus, chunking, config, encoder, tokenizer) -> dict:
         "tokenizer": tokenizer.id,
         "bm25": {"k1": config.bm25_k1, "b": config.bm25_b},
         "vector_index": config.vector_index,
+        "heading_encoder": heading_encoder.id if heading_encoder else "",
     }
 
 
-def _build(corpus, path, identity, chunking, config, encoder, tokenizer, retrieval, progress) -> SearchIndex:
+def _build(corpus, path, identity, chunking, config, encoder, tokenizer, retrieval, progress,
+           heading_encoder) -> SearchIndex:
     started = time.perf_counter()
     chunks = chunk_sections(corpus.sections, chunking)
     if not chunks:
@@ -124,6 +135,11 @@ def _build(corpus, path, identity, chunking, config, encoder, tokenizer, retriev
         embed(encoder, texts, batch_size=config.embed_batch_size, progress=progress), config.vector_index
     )
     bm25 = BM25Index(tokens, k1=config.bm25_k1, b=config.bm25_b)
+    heading_texts = [s.heading_text for s in corpus.sections]
+    headings = embed(encoder, heading_texts, batch_size=config.embed_batch_size, progress=progress, what="headings")
+    heading_vectors = None if heading_encoder is None else embed(
+        heading_encoder, heading_texts, batch_size=config.embed_batch_size, progress=progress, what="headings")
+    files = _FILES + ((_HEADING_FILE,) if heading_vectors is not None else ())
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
@@ -131,6 +147,9 @@ def _build(corpus, path, identity, chunking, config, encoder, tokenizer, retriev
         _write_jsonl(tmp / "sections.jsonl", (asdict(s) for s in corpus.sections))
         _write_jsonl(tmp / "chunks.jsonl", ({**asdict(c), "tokens": t} for c, t in zip(chunks, tokens)))
         vectors.save(tmp / "vectors.faiss")
+        np.save(tmp / "headings.npy", headings)
+        if heading_vectors is not None:
+            np.save(tmp / _HEADING_FILE, heading_vectors)
         manifest = {
             **identity,
             "corpus_root": str(corpus.root),
@@ -139,7 +158,7 @@ def _build(corpus, path, identity, chunking, config, encoder, tokenizer, retriev
             "n_chunks": len(chunks),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "build_seconds": round(time.perf_counter() - started, 2),
-            "files": {name: _sha256(tmp / name) for name in _FILES},
+            "files": {name: _sha256(tmp / name) for name in files},
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
         if path.is_dir() and not path.is_symlink():  # a stale or corrupt index with the same key
@@ -153,10 +172,11 @@ def _build(corpus, path, identity, chunking, config, encoder, tokenizer, retriev
             raise
         # Another process finished the same index first: theirs is as good as ours.
     _remove_older_indexes(path, str(corpus.root))
-    return SearchIndex(corpus.sections, chunks, vectors, bm25, encoder, tokenizer, retrieval, manifest, tokens)
+    return SearchIndex(corpus.sections, chunks, vectors, bm25, encoder, tokenizer, retrieval, manifest, tokens,
+                       headings=headings, heading_encoder=heading_encoder, heading_vectors=heading_vectors)
 
 
-def _load(path, identity, encoder, tokenizer, retrieval) -> SearchIndex:
+def _load(path, identity, encoder, tokenizer, retrieval, heading_encoder) -> SearchIndex:
     """The saved index at ``path``; CorruptIndexError naming the fault if anything in it is off."""
     try:
         manifest = json.loads((path / "manifest.json").read_text("utf-8"))
@@ -164,7 +184,7 @@ def _load(path, identity, encoder, tokenizer, retrieval) -> SearchIndex:
         for key, value in identity.items():
             if manifest[key] != value:
                 raise CorruptIndexError(f"manifest {key} is {_short(manifest[key])}, expected {value!r}")
-        for name in _FILES:
+        for name in _files(manifest):
             if _sha256(path / name) != manifest["files"][name]:
                 raise CorruptIndexError(f"{name} does not match its checksum")
         sections = [_record(Section, row, where) for where, row in _read_jsonl(path / "sections.jsonl")]
@@ -181,7 +201,11 @@ def _load(path, identity, encoder, tokenizer, retrieval) -> SearchIndex:
             raise CorruptIndexError(f"{len(vectors)} vectors, {len(chunks)} chunks, "
                                     f"manifest says {manifest['n_chunks']}")
         bm25 = BM25Index(tokens, k1=manifest["bm25"]["k1"], b=manifest["bm25"]["b"])
-        return SearchIndex(sections, chunks, vectors, bm25, encoder, tokenizer, retrieval, manifest, tokens)
+        headings = _load_matrix(path / "headings.npy", len(sections), encoder.dim)
+        heading_vectors = None if heading_encoder is None else _load_matrix(
+            path / _HEADING_FILE, len(sections), heading_encoder.dim)
+        return SearchIndex(sections, chunks, vectors, bm25, encoder, tokenizer, retrieval, manifest, tokens,
+                           headings=headings, heading_encoder=heading_encoder, heading_vectors=heading_vectors)
     except CorruptIndexError:
         raise
     except (OSError, KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as err:
@@ -199,10 +223,24 @@ def _check_manifest(manifest) -> None:
         value = manifest[key]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise CorruptIndexError(f"manifest.json {key} is {_short(value)}, expected {kind.__name__}")
-    for name in _FILES:
+    for name in _files(manifest):
         if not isinstance(manifest["files"].get(name), str):
             raise CorruptIndexError(f"manifest.json files[{name!r}] is {_short(manifest['files'].get(name))}, "
                                     f"expected a sha256")
+
+
+def _files(manifest: dict) -> tuple[str, ...]:
+    """The files an index with this manifest holds."""
+    return _FILES + ((_HEADING_FILE,) if manifest.get("heading_encoder") else ())
+
+
+def _load_matrix(path: Path, rows: int, dim: int) -> np.ndarray:
+    """A saved float32 (rows, dim) matrix; CorruptIndexError when it has another shape or type."""
+    matrix = np.load(path, allow_pickle=False)
+    if matrix.dtype != np.float32 or matrix.shape != (rows, dim):
+        raise CorruptIndexError(f"{path.name} holds a {matrix.dtype} {matrix.shape} array, expected float32 "
+                                f"({rows}, {dim})")
+    return matrix
 
 
 def _record(cls, row, where: str):

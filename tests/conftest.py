@@ -33,6 +33,38 @@ class BigramEncoder:
         return out / np.maximum(norms, 1e-12)
 
 
+class BigramQueryEncoder(BigramEncoder):
+    """Fake heading encoder: like BigramEncoder, with queries embedded apart (``embed_queries``) as
+    the bundled multilingual-e5 does."""
+
+    id = "test-heading-bigram-64"
+
+    def __init__(self):
+        super().__init__()
+        self.queries = 0  # queries embedded so far
+
+    def embed_queries(self, texts):
+        self.queries += len(texts)
+        return self.embed_batch(texts)
+
+
+@pytest.fixture(autouse=True)
+def no_heading_encoder(request, monkeypatch):
+    """Indexes built in fast tests have no heading encoder (loading the bundled multilingual-e5
+    takes seconds, and hashed bigrams are no stand-in for its ranking); the main encoder still
+    matches headings. ``fake_heading_encoder`` puts one in; slow tests use the real one."""
+    if not request.node.get_closest_marker("slow"):
+        monkeypatch.setattr("index.store.make_heading_encoder", lambda name: None)
+
+
+@pytest.fixture
+def fake_heading_encoder(no_heading_encoder, monkeypatch):
+    """Indexes built through the config get a fake heading encoder that embeds queries apart."""
+    encoder = BigramQueryEncoder()
+    monkeypatch.setattr("index.store.make_heading_encoder", lambda name: encoder if name else None)
+    return encoder
+
+
 @pytest.fixture(autouse=True)
 def data_home(tmp_path, monkeypatch):
     """All state (indexes, caches) goes to a fresh temp dir for every test."""
@@ -141,7 +173,9 @@ def seed_corpus_dir(tmp_path):
 
 @pytest.fixture(scope="session")
 def real_assistant(tmp_path_factory):
-    """The assistant on the real bundled model and encoder, built once per test run (slow tests only)."""
+    """The assistant on the real bundled model and encoder over the seed corpus, built once per test
+    run (slow tests only); the collection's own slow tests are in test_real_collection.py."""
     from assistant import StudyAssistant
 
-    return StudyAssistant.from_config(None, progress=False, data_dir=str(tmp_path_factory.mktemp("real-home")))
+    return StudyAssistant.from_config(None, progress=False, data_dir=str(tmp_path_factory.mktemp("real-home")),
+                                      **{"corpus.path": "seed"})

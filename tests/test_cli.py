@@ -75,6 +75,15 @@ def test_eval_retrieval_only_writes_report(run, tmp_path):
     assert out.with_suffix(".md").exists() and out.with_suffix(".png").exists()
 
 
+def test_eval_refuses_a_question_set_whose_gold_sections_are_not_in_the_corpus(run, tmp_path):
+    questions = tmp_path / "q.jsonl"
+    row = {"id": "1", "question": "哈达玛积是什么", "gold_sections": ["ml_basics_qa#12", "其他/笔记#3"], "type": "zh"}
+    questions.write_text(json.dumps(row, ensure_ascii=False), "utf-8")
+    code, _, err = run("eval", "--questions", str(questions), "--out", str(tmp_path / "r.json"), "--retrieval-only")
+    assert code == 2 and "1 gold sections" in err and "其他/笔记#3" in err and "--corpus" in err
+    assert not (tmp_path / "r.json").exists()
+
+
 def test_console_script_help_and_exit_code():
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-m", "assistant.cli", "--help"], capture_output=True, text=True, env=env)

@@ -53,8 +53,45 @@ def test_bundled_question_sets_are_well_formed_and_disjoint():
     assert len(heldout) >= 40
     assert not {q.question for q in heldout} & {q.question for q in dev}
     covered = {g for q in heldout for g in q.gold_sections}
-    assert covered == {str(n) for n in range(1, 18)}
+    assert covered == {f"ml_basics_qa#{n}" for n in range(1, 18)}
     assert {"english", "multi_section", "out_of_corpus", "followup"} <= {q.type for q in heldout}
+
+
+@pytest.mark.parametrize("name, corpus", [("dev", "seed"), ("heldout", "seed"), ("refusal_fresh", "seed"),
+                                          ("collection_dev", "wethinkin"), ("collection_heldout", "wethinkin")])
+def test_every_gold_ref_of_every_question_set_is_a_section_of_its_bundled_corpus(name, corpus):
+    from conftest import REPO
+    from corpus import load_corpus
+
+    refs = {section.ref for section in load_corpus(corpus).sections}
+    questions = load_questions(REPO / "eval" / f"{name}.jsonl")
+    named = {g for q in questions for g in q.relevant}
+    assert named and named <= refs, sorted(named - refs)[:5]
+
+
+def test_the_collection_sets_are_disjoint_and_spread_as_the_issue_asks():
+    from collections import Counter
+
+    from conftest import REPO
+
+    sets = {name: load_questions(REPO / "eval" / f"collection_{name}.jsonl") for name in ("dev", "heldout")}
+    assert not {q.question for q in sets["dev"]} & {q.question for q in sets["heldout"]}
+    for questions in sets.values():
+        types = Counter(q.type for q in questions)
+        files = {g.rpartition("#")[0] for q in questions for g in q.gold_sections}
+        assert len(questions) >= 150 and len(files) >= 60
+        assert types["english"] >= 30 and types["out_of_corpus"] >= 25 and types["followup"] and types["multi_section"]
+        assert all(q.history for q in questions if q.type == "followup")
+
+
+def test_also_relevant_sections_count_as_hits_and_folders_are_tabled():
+    questions = [EvalQuestion("a", "qa", ("ml/x#1",), (), "zh", also_relevant=("cv/y#4",)),
+                 EvalQuestion("b", "qb", ("cv/y#2",), (), "zh")]
+    ranked = {"qa": ["cv/y#4", "ml/x#1"], "qb": ["cv/y#9", "cv/y#8", "cv/y#2"]}
+    metrics, records = evaluate_retrieval(questions, lambda q: ranked[q.question], progress=False)
+    assert [r["first_relevant_rank"] for r in records] == [1, 3]
+    assert metrics["by_folder"] == {"cv": {"hit@1": 0.0, "hit@3": 1.0, "hit@5": 1.0, "mrr": 0.3333, "n": 1},
+                                    "ml": {"hit@1": 1.0, "hit@3": 1.0, "hit@5": 1.0, "mrr": 1.0, "n": 1}}
 
 
 def test_report_files_are_written(tmp_path):

@@ -20,7 +20,7 @@ from assistant.prompts import refusal_text
 from assistant import AnswerConfig
 from assistant.answer.gate import reaches_model
 from corpus import load_corpus
-from index import open_index
+from index import IndexConfig, RetrievalConfig, open_index
 from tiny_model import build_tiny_qwen2
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,9 +28,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
+    """The seed corpus by chunks alone (no heading fields): the examples below, and the tiny
+    model's replies to them, stay those the adapter tests were written against."""
     from conftest import BigramEncoder
 
-    return open_index(load_corpus("seed"), tmp_path_factory.mktemp("home"), encoder=BigramEncoder(), progress=False)
+    return open_index(load_corpus("seed"), tmp_path_factory.mktemp("home"), encoder=BigramEncoder(), progress=False,
+                      config=IndexConfig(heading_encoder=""), retrieval=RetrievalConfig(heading_weight=0))
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import pytest
 
 from corpus import ChunkConfig, load_corpus
 from index import EmptyQueryError, IndexConfig, RetrievalConfig, open_index
+from index.store import FORMAT_VERSION
 
 
 def _results(index, query="dropout 失活"):
@@ -33,7 +34,7 @@ def test_save_reload_gives_identical_results_without_reembedding(seed_corpus_dir
     assert manifest["corpus_hash"] == corpus.content_hash
     assert manifest["encoder"] == "test-bigram-64" and manifest["dim"] == 64
     assert manifest["chunking"] == {"max_chars": 600, "overlap_chars": 100}
-    assert manifest["n_sections"] == 5 and manifest["format_version"] == 1
+    assert manifest["n_sections"] == 5 and manifest["format_version"] == FORMAT_VERSION
 
 
 def test_changed_corpus_file_triggers_a_rebuild_and_old_index_is_removed(seed_corpus_dir, data_home, fake_encoder):
@@ -56,8 +57,10 @@ def test_changed_settings_trigger_a_rebuild(seed_corpus_dir, data_home, fake_enc
     assert small.manifest["chunking"] == {"max_chars": 50, "overlap_chars": 10}
 
 
-@pytest.mark.parametrize("damage", ["truncate_vectors", "garble_chunks", "delete_manifest", "edit_manifest"])
-def test_corrupt_index_is_detected_and_rebuilt(seed_corpus_dir, data_home, fake_encoder, caplog, damage):
+@pytest.mark.parametrize("damage", ["truncate_vectors", "garble_chunks", "delete_manifest", "edit_manifest",
+                                    "swap_heading_vectors"])
+def test_corrupt_index_is_detected_and_rebuilt(seed_corpus_dir, data_home, fake_encoder, fake_heading_encoder, caplog,
+                                               damage):
     corpus = load_corpus(seed_corpus_dir)
     good = _results(open_index(corpus, data_home, encoder=fake_encoder, progress=False))
     path = _only_index_dir(data_home)
@@ -66,6 +69,9 @@ def test_corrupt_index_is_detected_and_rebuilt(seed_corpus_dir, data_home, fake_
         (path / "vectors.faiss").write_bytes(data[: len(data) // 2])
     elif damage == "garble_chunks":
         (path / "chunks.jsonl").write_text('{"id": "x"}\n', "utf-8")
+    elif damage == "swap_heading_vectors":  # right shape, wrong vectors: only the checksum tells
+        vectors = np.load(path / "headings-encoder.npy")
+        np.save(path / "headings-encoder.npy", vectors[::-1].copy())
     elif damage == "delete_manifest":
         (path / "manifest.json").unlink()
     else:

@@ -15,7 +15,7 @@ from assistant.llm.transformers_backend import TransformersChatModel
 from assistant import AnswerConfig, StudyAssistant
 from conftest import BigramEncoder
 from corpus import load_corpus
-from index import open_index
+from index import IndexConfig, open_index
 from tiny_model import build_tiny_qwen2
 
 CHROMIUM = "/usr/bin/chromium"
@@ -44,7 +44,8 @@ def serve(assistant, drill_path=None):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     home = tmp_path_factory.mktemp("ui-home")
-    index = open_index(load_corpus("seed"), home, encoder=BigramEncoder(), progress=False)
+    index = open_index(load_corpus("seed"), home, encoder=BigramEncoder(), progress=False,
+                      config=IndexConfig(heading_encoder=""))
     model = build_tiny_qwen2(tmp_path_factory.mktemp("tiny-qwen2"))
     generator = TransformersChatModel.load(str(model), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=16))
     app, url = serve(StudyAssistant(index, generator, AnswerConfig(k=3, related_share=0.0)), home / "drill.sqlite3")

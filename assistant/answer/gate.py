@@ -1,16 +1,20 @@
 """The gate before the model: is the question covered by the notes at all?
 
-A question is refused without the model when retrieval found little of its terms in the sources
-(``retrieval_confidence``) or when it names something the notes never mention (``unknown_names``,
-``uncovered_topics``). After the model, ``weak_retrieval`` decides whether a doubtful reply
-becomes a refusal or gives way to quotes.
+A question is refused without the model when it names something the corpus never mentions
+(``unknown_names``), or when the retrieved sources hold little of it: few of its terms
+(``retrieval_confidence``), or, for a Chinese question, little of its terms' weight, each term
+weighing by how rare it is in the corpus (``evidence_coverage``: "红烧肉怎么做才能肥而不腻" over the
+ML notes finds only "怎么做"). Both come from the corpus and the retrieval, not from a word list,
+so the gate works on any notes; the thresholds were calibrated on the collection's dev questions
+(eval/collection_dev.jsonl, see ``AnswerConfig``). After the model, ``weak_retrieval`` decides
+whether a doubtful reply becomes a refusal or gives way to quotes.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import re
-from importlib import resources
 from typing import NamedTuple
 
 from index import Hit, SearchIndex
@@ -31,25 +35,48 @@ def retrieval_confidence(index: SearchIndex, terms: set[str], hits: list[Hit]) -
     return len(terms & found) / len(terms)
 
 
+def evidence_coverage(index: SearchIndex, terms: set[str], hits: list[Hit]) -> float:
+    """Share of the query's term weight found in the retrieved sections, in [0, 1], each term
+    weighing its inverse section frequency in the corpus (a term no section has weighs most):
+    a question whose rare words the sources lack scores low however many common words they share."""
+    if not terms or not hits:
+        return 0.0
+    found = frozenset().union(*(index.section_terms(hit.section_ref) for hit in hits))
+    weights = {term: _idf(index, term) for term in terms}
+    return sum(weight for term, weight in weights.items() if term in found) / sum(weights.values())
+
+
+def _idf(index: SearchIndex, term: str) -> float:
+    n = len(index.sections)
+    return math.log((n + 1) / (index.section_frequency(term) + 0.5))
+
+
 class Gate(NamedTuple):
     """What is checked before the model is asked."""
 
     confidence: float  # retrieval_confidence
     unknown: list[str]  # names the question uses that the corpus lacks, once each whatever the case
-    passed: bool  # the model is asked: confidence at least min_confidence and no unknown name
+    passed: bool  # the model is asked: confidence at least min_confidence, a Chinese question's
+    # coverage at least min_coverage, and no unknown name
+    coverage: float = 1.0  # evidence_coverage
 
 
 def retrieval_gate(index: SearchIndex, config: AnswerConfig, question: str, terms: set[str],
                    hits: list[Hit]) -> Gate:
     """The check made before the model is asked: a question that does not pass it is refused
-    without the model (its confidence is under ``config.min_confidence`` or a name is listed)."""
+    without the model (see ``Gate.passed``)."""
     confidence = retrieval_confidence(index, terms, hits)
+    # a follow-up's query carries the previous question too; the coverage is of this question's
+    # own terms ("那L2正则呢？"), of the query's when it has none ("那它呢？")
+    coverage = evidence_coverage(index, set(index.tokenizer.tokenize_query(question)) or terms, hits)
     unknown: list[str] = []
     if config.refuse_unknown_names:
-        for name in unknown_names(index, question) + uncovered_topics(index, question):
+        for name in unknown_names(index, question):
             if name.lower() not in (seen.lower() for seen in unknown):
                 unknown.append(name)
-    return Gate(confidence, unknown, confidence >= config.min_confidence and not unknown)
+    # English words rarely occur in Chinese notes: an English question's coverage says little.
+    covered = question_language(question) == "en" or coverage >= config.min_coverage
+    return Gate(confidence, unknown, confidence >= config.min_confidence and covered and not unknown, coverage)
 
 
 def reaches_model(index: SearchIndex, config: AnswerConfig, question: str, hits: list[Hit]) -> bool:
@@ -73,20 +100,9 @@ def unknown_names(index: SearchIndex, question: str) -> list[str]:
         names = [m.group(0) for m in re.finditer(r"(?<![.?!]\s)(?<!^)\b[A-Z][A-Za-z0-9\-]{2,}", question.strip())]
     return list(dict.fromkeys(
         name for name in names
-        if name.lower() not in known and any(len(p) > 1 and p not in known for p in name.lower().split("-"))
+        if name.lower() not in known and not _mentions(index.text, name)  # "for" is a stopword, not unknown
+        and any(len(p) > 1 and p not in known for p in name.lower().split("-"))
     ))
-
-
-def uncovered_topics(index: SearchIndex, question: str) -> list[str]:
-    """Machine-learning topics the question names (``assistant/data/ml_topics.txt``) that the corpus
-    never mentions under any of their names, as written in the question:
-    ``"Transformer里的位置编码是怎么做的？" -> ["位置编码"]`` over notes without positional encoding."""
-    covered = _covered_topics(index.text)
-    found = []
-    for number, names in enumerate(_topics()):
-        if number not in covered:
-            found += [m.group(0) for m in (_name_pattern(name).search(question) for name in names) if m][:1]
-    return found
 
 
 @functools.cache
@@ -100,19 +116,6 @@ def _name_pattern(name: str) -> re.Pattern:
 
 def _mentions(text: str, name: str) -> bool:
     return _name_pattern(name).search(text) is not None
-
-
-@functools.cache
-def _topics() -> list[list[str]]:
-    lines = resources.files("assistant").joinpath("data/ml_topics.txt").read_text("utf-8").splitlines()
-    return [[name.strip().lower() for name in line.split("|") if name.strip()]
-            for line in lines if line.strip() and not line.startswith("#")]
-
-
-@functools.lru_cache(maxsize=8)
-def _covered_topics(corpus_text: str) -> frozenset[int]:
-    """Topics (line numbers) of which the corpus mentions at least one name."""
-    return frozenset(n for n, names in enumerate(_topics()) if any(_mentions(corpus_text, name) for name in names))
 
 
 @functools.lru_cache(maxsize=8)

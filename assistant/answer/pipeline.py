@@ -132,9 +132,10 @@ class AnswerPipeline:
         hits = self.index.search(query, k=k or self.config.k, scope=scope)
         timings = {"retrieve": round(time.perf_counter() - started, 4)}
         terms = set(self.index.tokenizer.tokenize_query(query))
-        confidence, unknown, passed = retrieval_gate(self.index, self.config, question, terms, hits)
-        if not passed:
-            text = refusal_with_closest(question, hits, unknown)
+        gate = retrieval_gate(self.index, self.config, question, terms, hits)
+        confidence = gate.confidence
+        if not gate.passed:
+            text = refusal_with_closest(question, hits, gate.unknown)
             timings.update(first_token=None, total=round(time.perf_counter() - started, 4))
             yield text
             yield Answer(text, [], hits, refused=True, timings=timings, query=query, confidence=confidence)

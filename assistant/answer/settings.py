@@ -11,13 +11,20 @@ SOURCE_SCOPES = ("section", "chunk")
 class AnswerConfig:
     """How many sources an answer gets and when to refuse without asking the model.
 
-    The thresholds were calibrated on the dev questions (eval/dev.jsonl) with the bundled model;
-    ``study-assistant eval`` shows their effect on refusal accuracy and false refusals.
+    The gate's thresholds (``min_confidence``, ``min_coverage``) were calibrated on the collection's
+    dev questions (eval/collection_dev.jsonl), the answer checks' (``min_grounding``,
+    ``refuse_below``, ``en_strong_similarity``, ``related_share``) on the seed's (eval/dev.jsonl)
+    with the bundled model; ``study-assistant eval`` shows their effect on refusal accuracy and
+    false refusals.
     """
 
     k: int = 3  # sections retrieved and given to the model as numbered sources (see related_share)
     min_confidence: float = 0.05  # retrieval confidence (share of the query's terms found in the
     # sources) below this: refuse without the model
+    min_coverage: float = 0.12  # a Chinese question whose evidence coverage (its terms' weight found
+    # in the sources, rare terms weighing most) is below this is refused without the model.
+    # Calibrated on eval/collection_dev.jsonl: 0.12 refuses 2 of the 7 out-of-collection questions
+    # that name nothing unknown, and 1 of 232 covered ones
     min_grounding: float = 0.6  # a synthesis with a smaller share of its terms in the sources is doubtful
     refuse_below: float = 0.3  # a doubtful answer (ungrounded, or the model refused) under this
     # retrieval confidence becomes a refusal; above it, the quoted key sentences answer alone
@@ -25,8 +32,7 @@ class AnswerConfig:
     # cosine similarity counts as strongly retrieved for the rule above, whatever its term overlap
     # (English words rarely occur in Chinese notes)
     refuse_unknown_names: bool = True  # refuse without the model a question naming a term the corpus
-    # never mentions ("Focal Loss里的gamma…", "How does PCA…"), or a machine-learning topic
-    # (assistant/data/ml_topics.txt) none of whose names the corpus mentions ("位置编码")
+    # never mentions ("Focal Loss里的gamma…", "How does PCA…")
     source_scope: str = "section"  # what a source's text is drawn from: "section" (the retrieved
     # section's whole text) or "chunk" (only the chunk that matched); a section holds more of the
     # answer's key points
@@ -45,7 +51,7 @@ class AnswerConfig:
     def __post_init__(self):
         if self.k < 1:
             raise ValueError(f"answer k should be positive, got {self.k}")
-        for name in ("min_confidence", "min_grounding", "refuse_below", "en_strong_similarity", "related_share"):
+        for name in ("min_confidence", "min_coverage", "min_grounding", "refuse_below", "en_strong_similarity", "related_share"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} should be in [0, 1], got {getattr(self, name)}")
         if self.source_scope not in SOURCE_SCOPES:

@@ -1,0 +1,112 @@
+"""The heading fields: each question's heading matched on its own, by the main encoder and by the
+heading encoder, fused with the chunk retrievers and narrowed by scope like them."""
+
+import json
+
+import numpy as np
+import pytest
+
+from corpus import load_corpus
+from index import RetrievalConfig, open_index
+from index.store import IndexConfig
+
+# The answer texts share no word with the questions a learner would type; only the headings do.
+NOTES = {
+    "ml/basics.md": """## 1.什么是过拟合？
+模型记住了训练样本里的噪声，换一批样本就表现变差。
+
+## 2.什么是梯度消失？
+反向传播时连乘的导数越来越小，靠近输入的层几乎不更新。
+""",
+    "cv/detect.md": """## 1.什么是非极大值抑制？
+按置信度排序后删去与更高分框重叠太多的框。
+
+## 2.什么是锚框？
+预先设定的一组不同尺度与长宽比的参考框。
+""",
+}
+
+
+@pytest.fixture
+def notes(tmp_path):
+    root = tmp_path / "notes"
+    for name, text in NOTES.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, "utf-8")
+    return load_corpus(root)
+
+
+def _heading_only(**weights) -> RetrievalConfig:
+    """Retrieval by one heading field alone (the other retrievers weigh nothing)."""
+    base = {"dense_weight": 0, "bm25_weight": 0, "heading_weight": 0, "heading_encoder_weight": 0}
+    return RetrievalConfig(**{**base, **weights})
+
+
+def test_heading_text_joins_group_headings_and_title_once():
+    from corpus.sections import Section
+
+    section = Section("d", "3", "什么是锚框？", "…", heading_path=("目标检测", "什么是锚框？"))
+    assert section.heading_text == "目标检测 什么是锚框？"
+    assert Section("d", "1", "t", "…").heading_text == "t"
+
+
+@pytest.mark.parametrize("field", ["heading_weight", "heading_encoder_weight"])
+def test_each_heading_field_alone_finds_the_question_whose_heading_matches(notes, data_home, fake_encoder,
+                                                                           fake_heading_encoder, field):
+    index = open_index(notes, data_home, encoder=fake_encoder, retrieval=_heading_only(**{field: 1}),
+                       progress=False)
+    queries = fake_heading_encoder.queries
+    hits = index.search("梯度消失是什么", k=2)
+    assert hits[0].section_ref == "ml/basics#2"
+    assert hits[0].chunk.section_ref == "ml/basics#2"  # shown through its own chunk
+    assert hits[0].heading_score is not None and hits[0].heading_score >= hits[1].heading_score
+    assert fake_heading_encoder.queries == queries + (field == "heading_encoder_weight")
+
+
+def test_the_heading_encoder_score_is_the_one_a_hit_reports(notes, data_home, fake_encoder, fake_heading_encoder):
+    index = open_index(notes, data_home, encoder=fake_encoder, progress=False)
+    hit = index.search("锚框")[0]
+    section = hit.section_ref
+    row = [s.ref for s in notes.sections].index(section)
+    query = index.heading_encoder.embed_queries(["锚框"])[0]
+    assert hit.heading_score == pytest.approx(float(index.heading_vectors[row] @ query), abs=1e-6)
+
+
+def test_scope_narrows_the_heading_fields_too(notes, data_home, fake_encoder, fake_heading_encoder):
+    index = open_index(notes, data_home, encoder=fake_encoder, retrieval=_heading_only(heading_encoder_weight=1),
+                       progress=False)
+    assert index.search("什么是锚框", k=1)[0].section_ref == "cv/detect#2"
+    hits = index.search("什么是锚框", k=4, scope="ml")
+    assert hits and {h.section_ref for h in hits} <= {"ml/basics#1", "ml/basics#2"}
+
+
+def test_without_a_heading_encoder_the_main_encoder_matches_headings(notes, data_home, fake_encoder,
+                                                                    fake_heading_encoder):
+    index = open_index(notes, data_home, config=IndexConfig(heading_encoder=""), encoder=fake_encoder,
+                       retrieval=_heading_only(heading_weight=1), progress=False)
+    assert index.heading_encoder is None and index.heading_vectors is None
+    manifest = index.manifest
+    assert manifest["heading_encoder"] == "" and "headings-encoder.npy" not in manifest["files"]
+    assert index.search("非极大值抑制", k=1)[0].section_ref == "cv/detect#1"
+    assert index.search("非极大值抑制", k=1)[0].heading_score is not None
+
+
+def test_headings_are_saved_and_reloaded_without_embedding_again(notes, data_home, fake_encoder,
+                                                                 fake_heading_encoder):
+    built = open_index(notes, data_home, encoder=fake_encoder, progress=False)
+    calls = (fake_encoder.calls, fake_heading_encoder.calls)
+    reloaded = open_index(notes, data_home, encoder=fake_encoder, progress=False)
+    assert (fake_encoder.calls, fake_heading_encoder.calls) == calls
+    assert np.array_equal(reloaded.headings, built.headings)
+    assert np.array_equal(reloaded.heading_vectors, built.heading_vectors)
+    assert reloaded.manifest["heading_encoder"] == "test-heading-bigram-64"
+    manifest = json.loads((data_home / "indexes").glob("*/manifest.json").__next__().read_text())
+    assert set(manifest["files"]) >= {"headings.npy", "headings-encoder.npy"}
+
+
+def test_changing_the_heading_encoder_rebuilds(notes, data_home, fake_encoder, fake_heading_encoder):
+    open_index(notes, data_home, encoder=fake_encoder, progress=False)
+    calls = fake_encoder.calls
+    index = open_index(notes, data_home, config=IndexConfig(heading_encoder=""), encoder=fake_encoder,
+                       progress=False)
+    assert fake_encoder.calls > calls and index.heading_vectors is None
