@@ -66,9 +66,10 @@ def retrieval_gate(index: SearchIndex, config: AnswerConfig, question: str, term
     """The check made before the model is asked: a question that does not pass it is refused
     without the model (see ``Gate.passed``)."""
     confidence = retrieval_confidence(index, terms, hits)
-    # a follow-up's query carries the previous question too; the coverage is of this question's
-    # own terms ("那L2正则呢？"), of the query's when it has none ("那它呢？")
-    coverage = evidence_coverage(index, set(index.tokenizer.tokenize_query(question)) or terms, hits)
+    # a follow-up's query carries the previous question too: the question is covered when either
+    # its own terms ("那L2正则呢？") or the query's ("那它呢？" with the question before) are
+    own = set(index.tokenizer.tokenize_query(question))
+    coverage = max(evidence_coverage(index, terms, hits), evidence_coverage(index, own, hits) if own else 0.0)
     unknown: list[str] = []
     if config.refuse_unknown_names:
         for name in unknown_names(index, question):
