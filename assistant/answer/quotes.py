@@ -9,6 +9,8 @@ sentences (marked as quotes, with their source number) keeps the answer faithful
 
 from __future__ import annotations
 
+import re
+
 from index import Hit, SearchIndex
 
 from assistant.answer.settings import AnswerConfig
@@ -107,10 +109,21 @@ def synthesis_of(text: str) -> str:
     return text
 
 
+def quote_line(sentence: str) -> str:
+    """A sentence as quoted: without its list marker, its bold marks kept only when they pair up
+    (a sentence cut from a bold run would otherwise show a stray "**").
+
+    >>> quote_line("- **方法**：分步验证。"), quote_line("* 方法**：分步验证。"), quote_line("• 早停")
+    ('**方法**：分步验证。', '方法：分步验证。', '早停')
+    """
+    line = re.sub(r"^\s*(?:[-*•](?=\s)|[-•])\s*", "", sentence).strip()
+    return line.replace("**", "") if line.count("**") % 2 else line
+
+
 def compose(synthesis: str, quotes: list[tuple[int, str]], language: str) -> str:
     """Synthesis, then the quoted sentences as a list: ``> 句子 [n]``."""
     if not quotes:
         return synthesis
     heading = QUOTES_HEADING["zh" if language == "zh" else "en"]
-    lines = [f"> {sentence.lstrip('-* ').strip()} [{n}]" for n, sentence in quotes]
+    lines = [f"> {quote_line(sentence)} [{n}]" for n, sentence in quotes]
     return f"{synthesis}\n\n{heading}\n" + "\n".join(lines) if synthesis else f"{heading}\n" + "\n".join(lines)
