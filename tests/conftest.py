@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-WETHINKIN = REPO.parent / "shared" / "corpora" / "wethinkin"
+WETHINKIN = REPO / "corpus" / "data" / "wethinkin"  # the bundled collection
 
 
 class BigramEncoder:

@@ -7,7 +7,6 @@ import pytest
 from conftest import WETHINKIN
 from corpus import load_corpus, parse_sections
 
-pytestmark = pytest.mark.skipif(not WETHINKIN.exists(), reason=f"{WETHINKIN} not present")
 
 # A numbered question heading: <h1>-<h3> whose text starts with a number and "." or "、".
 _NUMBERED_HTML = re.compile(r"^\s*<h[1-3][^>]*>\s*\d+\s*[.、．]", re.M)
