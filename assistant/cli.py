@@ -573,14 +573,21 @@ def cmd_eval(args) -> int:
                          f"{config.corpus.path or 'wethinkin'} (e.g. {', '.join(missing[:3])}): is --corpus right? "
                          f"The seed question sets (eval/dev.jsonl, eval/heldout.jsonl) need --corpus seed.")
 
-    def retrieve(item):
-        query = retrieval_query(item.question, list(item.history))
-        return [hit.section_ref for hit in index.search(query, k=k, scope=scope)]
+    searched: dict[str, tuple[str, list]] = {}  # question id -> (query, hits): one search serves both
 
-    def gate(item):
-        query = retrieval_query(item.question, list(item.history))
-        hits = index.search(query, k=config.answer.k, scope=scope)
-        return retrieval_gate(index, config.answer, item.question, set(index.tokenizer.tokenize_query(query)), hits)
+    def search(item):
+        if item.id not in searched:
+            query = retrieval_query(item.question, list(item.history))
+            searched[item.id] = query, index.search(query, k=max(k, config.answer.k), scope=scope)
+        return searched[item.id]
+
+    def retrieve(item):
+        return [hit.section_ref for hit in search(item)[1][:k]]
+
+    def gate(item):  # the answer's sources are the first answer.k of the same ranking
+        query, hits = search(item)
+        terms = set(index.tokenizer.tokenize_query(query))
+        return retrieval_gate(index, config.answer, item.question, terms, hits[:config.answer.k])
 
     metrics, records = evaluate_retrieval(questions, retrieve)
     gate_metrics = evaluate_gate(questions, gate, records)
