@@ -303,6 +303,9 @@ GATE_NOTES = """## 1.什么是过拟合？
 
 ## 4.for循环和while循环怎么选？
 次数已知时用 for 循环，条件驱动时用 while 循环。
+
+## 5.Huber Loss和NMS是什么？
+Huber Loss 对离群点不敏感；NMS（非极大值抑制）去掉重叠的框，保留 center 最准的那个。Focal-Loss 关注难样本。
 """
 
 
@@ -355,6 +358,22 @@ def test_words_the_notes_print_count_as_known_even_when_search_skips_them(gate_i
     assert "for" not in gate_index.vocabulary
     assert unknown_names(gate_index, "for循环什么时候用？") == []
     assert unknown_names(gate_index, "foreach循环什么时候用？") == ["foreach"]
+
+
+def test_a_name_of_known_words_that_the_notes_never_write_together_is_unknown(gate_index):
+    """"Center Loss" and "Soft-NMS" are near misses: the notes have "center", "Loss" and "NMS",
+    never the names; a name the notes do write, however joined, is known."""
+    from assistant.answer.gate import unknown_names
+
+    assert unknown_names(gate_index, "人脸识别里的Center Loss是怎么压缩类内距离的？") == ["Center Loss"]
+    assert unknown_names(gate_index, "What is Soft-NMS, and how does it differ from NMS?") == ["Soft-NMS"]
+    assert unknown_names(gate_index, "Huber Loss对离群点为什么不敏感？") == []
+    assert unknown_names(gate_index, "What does Huber-Loss do with outliers?") == []
+    assert unknown_names(gate_index, "focal loss关注什么样本？") == []  # lower case: not taken for a name
+    assert unknown_names(gate_index, "Focal Loss关注什么样本？") == []  # written "Focal-Loss" in the notes
+    generator = ScriptedGenerator("不应被调用")
+    answer = StudyAssistant(gate_index, generator).ask("人脸识别里的Center Loss是怎么压缩类内距离的？")
+    assert answer.refused and generator.calls == [] and "资料中没有出现：Center Loss" in answer.text
 
 
 def test_a_refusal_names_each_unknown_term_once(index):

@@ -92,18 +92,49 @@ def unknown_names(index: SearchIndex, question: str) -> list[str]:
     In a Chinese question, any English word: ``"Focal Loss里的gamma参数起什么作用？" -> ["Focal", "gamma"]``
     over notes without them ("Loss" is in the notes). In an English question, only capitalised words
     and acronyms of 3+ letters that do not start a sentence (ordinary English words are never in
-    Chinese notes): ``"How does PCA reduce dimensionality?" -> ["PCA"]``.
+    Chinese notes): ``"How does PCA reduce dimensionality?" -> ["PCA"]``. A name of several words
+    or hyphenated parts is unknown when the corpus never writes it together, even if it has every
+    part: "Center Loss" over notes with "center" and "Huber Loss" (``_phrases``).
     """
     known = index.vocabulary | index.tokenizer.glossary_words(question) | _math_names(index.text)
     if question_language(question) == "zh":
         names = re.findall(r"[A-Za-z][A-Za-z0-9\-]+", question)
     else:
         names = [m.group(0) for m in re.finditer(r"(?<![.?!]\s)(?<!^)\b[A-Z][A-Za-z0-9\-]{2,}", question.strip())]
-    return list(dict.fromkeys(
+    unknown = list(dict.fromkeys(
         name for name in names
         if name.lower() not in known and not _mentions(index.text, name)  # "for" is a stopword, not unknown
         and any(len(p) > 1 and p not in known for p in name.lower().split("-"))
     ))
+    seen = {part.lower() for name in unknown for part in re.split(r"[\s\-]+", name)}
+    return unknown + [phrase for phrase in _phrases(question)
+                      if not _mentions_phrase(index.text, phrase)
+                      and not seen & {part.lower() for part in re.split(r"[\s\-]+", phrase)}]
+
+
+def _phrases(question: str) -> list[str]:
+    """Names of several words or parts with a capital letter in them: "Center Loss", "Soft-NMS",
+    "Score Distillation Sampling" (in an English question, capitalised words that do not start a
+    sentence, or a hyphenated name with a capital after the hyphen)."""
+    if question_language(question) == "zh":
+        found = [n for n in re.findall(r"[A-Za-z][A-Za-z0-9]*(?:[ \-][A-Za-z0-9]+)+", question) if re.search("[A-Z]", n)]
+    else:
+        found = re.findall(r"(?<![.?!]\s)(?<!^)\b[A-Z][A-Za-z0-9]*(?:[ \-][A-Z0-9][A-Za-z0-9]*)+", question.strip())
+        found += re.findall(r"\b[A-Za-z][A-Za-z0-9]*-[A-Z0-9][A-Za-z0-9]*\b", question)
+    return list(dict.fromkeys(found))
+
+
+def _mentions_phrase(text: str, phrase: str) -> bool:
+    """Whether ``text`` writes the phrase's parts together, joined by a space, "-", "_" or nothing
+    ("center loss", "center-loss", "centerloss" all mention "Center Loss")."""
+    parts = [re.escape(part) for part in re.split(r"[\s\-]+", phrase.lower()) if part]
+    pattern = r"(?<![a-z0-9_])" + r"[\s\-_]?".join(parts) + r"(?![a-z0-9_])"
+    return _cached_pattern(pattern).search(text) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_pattern(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
 
 
 @functools.cache
