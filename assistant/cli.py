@@ -239,7 +239,7 @@ def cmd_serve(args) -> int:
     config = load_config(args)
     started = time.perf_counter()
     print("Loading the index and the model (the first run builds the index and converts the model: "
-          "about a minute)…", file=sys.stderr, flush=True)
+          "under two minutes)…", file=sys.stderr, flush=True)
     assistant = load_assistant(args)
     assistant.model.warm_up()
     import ui  # gradio loads only for this command
