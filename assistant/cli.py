@@ -156,14 +156,20 @@ def _parser() -> argparse.ArgumentParser:
     drill = commands.add_parser("drill", parents=[common, model], help="practise: answer questions, get graded",
                                 description="The assistant asks a corpus question, grades your answer against the "
                                 "section's key points (and the LLM's judgement), shows what you missed and "
-                                "schedules the section again (SM-2): weak and unseen topics come first. "
-                                "Commands: /skip, /progress, /quit.")
+                                "schedules the section again by FSRS: due topics least likely recalled come "
+                                "first, then unseen ones. Commands: /skip, /progress, /quit.")
     drill.add_argument("--learner", default=None, help="whose progress (default: $USER)")
     drill.add_argument("--judge-weight", type=float, default=0.0,
                        help="share of the score from the LLM's 0/1/2 grade (default 0: key points only, no model "
                             "load; the bundled 0.5B model's grades did not track hand grades)")
     drill.add_argument("--recover", action="store_true",
                        help="keep a damaged progress file aside (renamed, not deleted) and start a new one")
+    drill.add_argument("--self-rate", action="store_true",
+                       help="after each answer, rate your own recall (again/hard/good/easy) for the scheduler "
+                            "instead of the grade's band")
+    drill.add_argument("--fit", action="store_true",
+                       help="fit FSRS parameters to the learner's own reviews (needs 512 reviews spaced a day or "
+                            "more), show the log loss before and after, keep them if better, and exit")
     drill.set_defaults(handler=cmd_drill)
 
     doctor = commands.add_parser("doctor", parents=[common], help="check the data dir, the model files and the index",
@@ -356,12 +362,17 @@ def cmd_drill(args) -> int:
         return 1
     if kept:
         print(f"Kept the damaged progress file as {kept}; starting a new one.", file=sys.stderr)
+    if store.migrated:
+        print(f"Carried {store.migrated} cards over from SM-2 to FSRS scheduling (their answers replayed).",
+              file=sys.stderr)
+    learner = args.learner or getpass.getuser() or "me"
+    if args.fit:
+        return fit_learner(store, learner)
     if not args.judge_weight:
         index, model = open_search_index(config), None
     else:
         assistant = load_assistant(args)
         index, model = assistant.index, assistant.model
-    learner = args.learner or getpass.getuser() or "me"
     session = DrillSession(index, model, store, learner, judge_weight=args.judge_weight)
 
     def saved(action, answer: str = ""):
@@ -403,7 +414,8 @@ def cmd_drill(args) -> int:
             continue
         if answer == "/skip":
             answer = ""
-        result = saved(lambda: session.submit(question, answer), answer)
+        rating = ask_rating() if args.self_rate else None
+        result = saved(lambda: session.submit(question, answer, rating), answer)
         if result is None:
             return 1
         print(f"得分 {result.score:.0%}（要点覆盖 {result.coverage:.0%}"
@@ -412,15 +424,62 @@ def cmd_drill(args) -> int:
             print(f"  ✓ {point}")
         for point in result.missed:
             print(f"  ✗ {point}")
-        days = max(0.0, (result.next_due - time.time()) / 86400)
-        print(f"参考：{result.reference} · {days:.0f} 天后再练")
+        from assistant.drill.schedule import until
+
+        print(f"参考：{result.reference} · {until(result.next_due - time.time())}后再练")
+
+
+def ask_rating() -> str | None:
+    """The learner's own rating of their recall, asked until it is one (Enter: by the grade)."""
+    from assistant.drill.schedule import parse_rating
+
+    while True:
+        try:
+            text = input("自评（回车 = 按得分；again / hard / good / easy）：").strip()
+        except EOFError:
+            return None
+        if not text:
+            return None
+        try:
+            parse_rating(text)
+            return text
+        except ValueError as err:
+            print(err)
+
+
+def fit_learner(store, learner: str) -> int:
+    """``drill --fit``: fit FSRS parameters to the learner's reviews; keep them if they predict better."""
+    from assistant.drill.schedule import NotEnoughReviews, fit_parameters
+
+    reviews = store.review_history(learner)
+    try:
+        fitted, before, after = fit_parameters(reviews)
+    except NotEnoughReviews as err:
+        print(f"Not fitted for {learner}: {err}. The default parameters stay.", file=sys.stderr)
+        return 1
+    print(f"{learner}: {len(reviews)} reviews; log loss of the predicted recalls {before:.4f} with the default "
+          f"parameters, {after:.4f} with the fitted ones.")
+    if after < before:
+        store.save_parameters(learner, fitted, time.time())
+        print("The fitted parameters schedule this learner from now on.")
+    else:
+        print("The fitted parameters predict no better; the defaults stay.")
+    return 0
 
 
 def format_progress(rows: list[dict]) -> str:
-    """One line per section: answers given, last and mean score."""
+    """One line per section: answers given, last and mean score, predicted recall now, next review."""
+    from assistant.drill.schedule import until
+
     lines = []
+    now = time.time()
     for row in rows:
-        scores = "未练习" if not row["answers"] else f"{row['answers']} 次，最近 {row['last']:.0%}，平均 {row['mean']:.0%}"
+        if not row["answers"]:
+            scores = "未练习"
+        else:
+            scores = (f"{row['answers']} 次，最近 {row['last']:.0%}，平均 {row['mean']:.0%}，"
+                      f"现在记得的把握 {row['recall']:.0%}，"
+                      + ("该复习了" if row["due"] <= now else f"{until(row['due'] - now)}后复习"))
         lines.append(f"  {row['number']:>3}. {row['title'][:30]:<30}  {scores}")
     return "\n".join(lines)
 

@@ -223,6 +223,23 @@ def test_drill_grades_answers_shows_progress_and_keeps_history(use_fake_encoder,
 
     reviews = DrillStore.open(data_home / "drill.sqlite3").reviews("ana")
     assert [r["section_ref"] for r in reviews] == ["ml_basics_qa#1", "ml_basics_qa#2"]  # the skip counts as 0
+    assert "现在记得的把握" in out and "分钟后再练" in out  # FSRS: a first answer comes back within minutes
+
+
+def test_drill_self_rating_is_asked_checked_and_recorded(use_fake_encoder, run, monkeypatch, data_home):
+    inputs = iter(["数据增强", "perfect", "easy", "/quit"])
+    prompts = []
+    monkeypatch.setattr("builtins.input", lambda prompt: prompts.append(prompt) or next(inputs))
+    code, out, _ = run("drill", "--learner", "ana", "--self-rate")
+    assert code == 0 and "again, hard, good, easy" in out and sum("自评" in p for p in prompts) == 2
+    from assistant.drill.store import DrillStore
+
+    assert [r["rating"] for r in DrillStore.open(data_home / "drill.sqlite3").reviews("ana")] == ["easy"]
+
+
+def test_drill_fit_needs_enough_reviews(use_fake_encoder, run, data_home):
+    code, _, err = run("drill", "--learner", "ana", "--fit")
+    assert code == 1 and "fitting needs at least 512" in err and "default parameters stay" in err
 
 
 def test_drill_on_a_damaged_store_is_a_clear_error_then_recovers(use_fake_encoder, run, monkeypatch, data_home):

@@ -1,4 +1,5 @@
-"""Drill mode: SM-2 scheduling on a fake clock, grading with known key points, the SQLite store."""
+"""Drill mode: FSRS scheduling on a fake UTC clock, SM-2 files carried over, grading with known key
+points, the SQLite store."""
 
 import sqlite3
 
@@ -6,7 +7,10 @@ import pytest
 
 from assistant.drill import DrillSession
 from assistant.drill.grading import extract_key_points, point_coverage
-from assistant.drill.store import DAY, Card, DrillStore, DrillStoreError, pick_next, sm2
+from assistant.drill.schedule import (MIN_FIT_REVIEWS, NotEnoughReviews, Review, fit_parameters, log_loss,
+                                     make_scheduler, parse_rating, rating_for)
+from assistant.drill.store import DAY, Card, DrillStore, DrillStoreError, pick_next
+from fsrs import Rating
 from corpus import load_corpus
 from fakes import ScriptedGenerator
 from index import open_index
@@ -32,24 +36,50 @@ def store(tmp_path):
     store.close()
 
 
-def test_sm2_intervals_grow_with_good_answers_and_reset_after_a_weak_one():
-    card = Card("d#1")
-    intervals = []
-    for _ in range(4):
-        card = sm2(card, 1.0, now=0)
-        intervals.append(card.interval_days)
-    assert intervals[:2] == [1.0, 6.0] and intervals[2] > 6 and intervals[3] > intervals[2]
-    assert card.easiness > 2.5 and card.repetitions == 4
-    weak = sm2(card, 0.2, now=0)
-    assert (weak.repetitions, weak.interval_days, weak.due) == (0, 1.0, DAY) and weak.easiness < card.easiness
-    assert sm2(Card("x", easiness=1.3), 0.0, 0).easiness == 1.3  # floor
+def test_fsrs_intervals_grow_with_good_answers_and_shrink_after_a_forgotten_one(store):
+    now = 1_000_000.0
+    gaps = []
+    for _ in range(5):
+        card = store.record("ana", "d#1", 1.0, "…", [], now)
+        gaps.append(card.due - now)
+        now = card.due  # answered when due
+    # learning steps first (minutes), then days growing with each good answer
+    assert gaps[0] < DAY and all(b > a for a, b in zip(gaps[1:], gaps[2:])) and gaps[-1] > 5 * DAY
+    assert store.cards("ana")["d#1"].state == "review" and store.cards("ana")["d#1"].reviews == 5
+    forgotten = store.record("ana", "d#1", 0.0, "", [], now)
+    assert forgotten.due - now < DAY and forgotten.state == "relearning"
+    assert forgotten.stability < card.stability
 
 
-def test_pick_next_prefers_due_weak_sections_then_unseen_then_soonest():
+def test_grades_and_learners_own_words_become_ratings():
+    assert [rating_for(s) for s in (0.0, 0.2, 0.34, 0.5, 0.67, 1.0)] == [
+        Rating.Again, Rating.Again, Rating.Hard, Rating.Hard, Rating.Good, Rating.Good]
+    assert [parse_rating(w) for w in ("again", " Easy ", "3")] == [Rating.Again, Rating.Easy, Rating.Good]
+    with pytest.raises(ValueError, match="again, hard, good, easy"):
+        parse_rating("perfect")
+
+
+def test_an_easy_rating_from_the_learner_spaces_a_card_further_than_the_grade_would(store):
+    graded = store.record("ana", "d#1", 0.8, "…", [], 0.0)  # Good by its grade
+    easy = store.record("bo", "d#1", 0.8, "…", [], 0.0, rating=Rating.Easy)
+    assert easy.due > graded.due and [r["rating"] for r in store.reviews("bo")] == ["easy"]
+
+
+def test_retrievability_falls_with_time_and_orders_due_cards(index, store):
+    card = store.record("ana", "d#1", 1.0, "…", [], 0.0)
+    card = store.record("ana", "d#1", 1.0, "…", [], card.due)
+    later = [store.retrievability("ana", card, card.due + days * DAY) for days in (0, 5, 30)]
+    assert 1 >= later[0] > later[1] > later[2] > 0
+    assert store.retrievability("ana", Card("never"), 0.0) == 0.0
+
+
+def test_pick_next_prefers_due_sections_least_likely_recalled_then_unseen_then_soonest():
     refs = ["a", "b", "c"]
     assert pick_next(refs, {}, now=0) == "a"  # nothing seen: corpus order
     cards = {"a": Card("a", due=50, last_score=0.9), "b": Card("b", due=10, last_score=0.2)}
-    assert pick_next(refs, cards, now=100) == "b"  # both due: the weaker one
+    assert pick_next(refs, cards, now=100) == "b"  # both due, no prediction given: the weaker one
+    recall = {"a": 0.3, "b": 0.8}
+    assert pick_next(refs, cards, now=100, retrievability=lambda c: recall[c.section_ref]) == "a"
     assert pick_next(refs, cards, now=5) == "c"  # none due: the unseen one
     cards["c"] = Card("c", due=30, last_score=1.0)
     assert pick_next(refs, cards, now=5) == "b"  # all seen, none due: soonest
@@ -60,12 +90,15 @@ def test_session_order_on_a_fake_clock(index, store):
     session = DrillSession(index, None, store, "ana", clock=clock)
     first = session.next_question()
     assert first.section_ref == "ml_basics_qa#1"
-    session.submit(first, "")  # a blank answer: score 0, due again in a day
+    session.submit(first, "")  # a blank answer: score 0 (Again), due again within minutes
     second = session.next_question()
     assert second.section_ref == "ml_basics_qa#2"  # not due yet: the next unseen one
     session.submit(second, "增加训练数据，降低模型复杂度，正则化，dropout，early stopping，集成学习")
     clock.now += 1.5 * DAY
     assert session.next_question().section_ref == "ml_basics_qa#1"  # the failed one is due first
+    rows = {row["section_ref"]: row for row in session.progress()}
+    assert rows["ml_basics_qa#1"]["recall"] < rows["ml_basics_qa#2"]["recall"] <= 1
+    assert rows["ml_basics_qa#3"]["recall"] is None and rows["ml_basics_qa#3"]["due"] is None
 
 
 def test_grading_with_known_key_points(index, store):
@@ -139,6 +172,87 @@ def test_a_locked_file_says_so(tmp_path):
     finally:
         holder.rollback()
         holder.close()
+
+
+SM2_FILE = """
+CREATE TABLE cards (learner TEXT NOT NULL, section_ref TEXT NOT NULL, easiness REAL NOT NULL,
+    interval_days REAL NOT NULL, repetitions INTEGER NOT NULL, due REAL NOT NULL, last_score REAL NOT NULL,
+    reviews INTEGER NOT NULL, PRIMARY KEY (learner, section_ref));
+CREATE TABLE reviews (learner TEXT NOT NULL, section_ref TEXT NOT NULL, at REAL NOT NULL,
+    score REAL NOT NULL, answer TEXT NOT NULL, missed TEXT NOT NULL);
+CREATE TABLE key_points (section_ref TEXT NOT NULL, text_sha TEXT NOT NULL, points TEXT NOT NULL,
+    PRIMARY KEY (section_ref, text_sha));
+"""
+
+
+def test_a_file_written_by_the_sm2_drill_is_carried_over_whole(tmp_path):
+    """Every SM-2 card gets an FSRS card from its own answers; the old rows and reviews stay."""
+    path = tmp_path / "drill.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(SM2_FILE)
+    reviews = [("ana", "s#1", 0.0, 1.0), ("ana", "s#1", DAY, 0.9), ("ana", "s#1", 7 * DAY, 1.0),
+               ("ana", "s#2", 0.0, 0.1), ("bo", "s#1", 0.0, 0.5)]
+    old.executemany("INSERT INTO reviews VALUES (?, ?, ?, ?, '…', '')", [(l, r, at, sc) for l, r, at, sc in reviews])
+    old.executemany("INSERT INTO cards VALUES (?, ?, 2.5, ?, 1, ?, ?, ?)", [
+        ("ana", "s#1", 6.0, 13 * DAY, 1.0, 3), ("ana", "s#2", 1.0, DAY, 0.1, 1), ("bo", "s#1", 1.0, DAY, 0.5, 1),
+        ("bo", "s#9", 6.0, 20 * DAY, 0.8, 2)])  # s#9: its reviews were never written
+    old.commit()
+    old.close()
+
+    store = DrillStore.open(path)
+    assert store.migrated == 4
+    ana, bo = store.cards("ana"), store.cards("bo")
+    assert set(ana) == {"s#1", "s#2"} and set(bo) == {"s#1", "s#9"}
+    assert ana["s#1"].reviews == 3 and ana["s#1"].state == "review" and ana["s#1"].due > 7 * DAY + DAY
+    assert ana["s#2"].last_score == 0.1 and ana["s#2"].due < DAY  # forgotten: back within the day
+    assert bo["s#9"].due == 20 * DAY  # no answers to replay: the SM-2 due time is kept
+    assert sorted((r["section_ref"], r["rating"]) for r in store.reviews("ana")) == [
+        ("s#1", "good"), ("s#1", "good"), ("s#1", "good"), ("s#2", "again")]
+    store.close()
+    kept = sqlite3.connect(path)
+    assert kept.execute("SELECT COUNT(*) FROM cards").fetchone()[0] == 4  # SM-2 rows kept as they were
+    kept.close()
+    again = DrillStore.open(path)
+    assert again.migrated == 0 and again.cards("ana") == ana  # carried over once
+    again.close()
+
+
+def _simulated_reviews(days=120, sections=40, forget_after=6.0):
+    """A learner who recalls a section when reviewed within ``forget_after`` times its answers so
+    far days of the previous review, answering each section when FSRS says it is due."""
+    store_now = {f"s#{i}": float(i % 7) * DAY for i in range(sections)}
+    counts = dict.fromkeys(store_now, 0)
+    last = {}
+    scheduler = make_scheduler()
+    cards = {}
+    from assistant.drill.schedule import new_card, utc
+
+    out = []
+    while True:
+        ref, at = min(store_now.items(), key=lambda item: item[1])
+        if at > days * DAY:
+            return out
+        recalled = ref not in last or (at - last[ref]) / DAY <= forget_after * (counts[ref] + 1)
+        rating = Rating.Good if recalled else Rating.Again
+        out.append(Review(ref, at, rating))
+        card, _ = scheduler.review_card(cards.get(ref) or new_card(ref, at), rating, review_datetime=utc(at))
+        cards[ref], last[ref], counts[ref] = card, at, counts[ref] + 1
+        store_now[ref] = max(card.due.timestamp(), at + 3600)
+
+
+def test_fitting_a_learners_parameters_lowers_their_log_loss_and_is_saved(store):
+    reviews = _simulated_reviews(days=200, sections=100)  # 700 spaced reviews
+    fitted, before, after = fit_parameters(reviews)
+    assert len(fitted) == len(make_scheduler().parameters) and after < before
+    assert log_loss(make_scheduler(fitted), reviews) == after
+    store.save_parameters("ana", fitted, now=0.0)
+    assert store.parameters("ana") == fitted and store.scheduler("ana").parameters == tuple(fitted)
+    assert store.parameters("bo") is None
+    with pytest.raises(NotEnoughReviews, match=str(MIN_FIT_REVIEWS)):
+        fit_parameters(reviews[:10])
+    with pytest.raises(ValueError):
+        store.save_parameters("ana", [1.0, 2.0], now=0.0)
+    assert store.parameters("ana") == fitted
 
 
 def _sha(index, ref):

@@ -154,6 +154,9 @@ def test_drill_handlers_ask_grade_and_report_progress(index, tmp_path):
     result, rows = drill.submit("ana", question, "数据增强，过采样，损失函数的权重均衡")
     assert result.startswith("**得分") and "答到：数据增强" in result and "参考：ml_basics_qa 第1题" in result
     assert rows == [["1. 数据类别不平衡怎么处理?", rows[0][1], 1]] and rows[0][1] > 0
+    assert "下次复习：" in result and "分钟后" in result  # a first answer: FSRS's learning step
+    easy, _ = drill.submit("bo", question, "数据增强", "easy")  # the learner's own rating schedules it
+    assert "天后" in easy and drill.store.reviews("bo")[0]["rating"] == "easy"
     assert drill.submit("ana", None, "x")[0] == "先点击“下一题”。"
 
 

@@ -134,6 +134,9 @@ def _chat_tab(gr, assistant, config: UIConfig, scope: tuple[str, ...] = ()) -> N
     new_chat.click(handlers.clear, None, [box, chatbot, sources, history], queue=False, api_name=False)
 
 
+SELF_RATINGS = {"按得分": None, "忘了": "again", "吃力": "hard", "记得": "good", "轻松": "easy"}
+
+
 def _drill_tab(gr, drill: DrillHandlers) -> None:
     import pandas as pd
 
@@ -147,6 +150,8 @@ def _drill_tab(gr, drill: DrillHandlers) -> None:
         next_button = gr.Button("下一题", variant="primary", scale=1, elem_id="sa-drill-next")
     question_md = gr.Markdown(EMPTY, elem_id="sa-drill-question")
     answer = gr.Textbox(label="你的回答", lines=4, elem_id="sa-drill-answer")
+    rating = gr.Radio(list(SELF_RATINGS), value="按得分", label="自评（可选）：排下次复习时用你的自评代替得分",
+                      elem_id="sa-drill-rating")
     submit = gr.Button("提交评分", elem_id="sa-drill-submit")
     result = gr.Markdown(elem_id="sa-drill-result")
     progress = gr.BarPlot(frame([]), x="主题", y="平均得分", y_lim=[0, 100], title="各主题平均得分（%）",
@@ -157,12 +162,12 @@ def _drill_tab(gr, drill: DrillHandlers) -> None:
         text, state, cleared, result_text, rows = drill.next(name)
         return text, state, cleared, result_text, frame(rows)
 
-    def on_submit(name, state, text):
-        result_text, rows = drill.submit(name, state, text)
+    def on_submit(name, state, text, own):
+        result_text, rows = drill.submit(name, state, text, SELF_RATINGS.get(own))
         return result_text, frame(rows)
 
     next_button.click(on_next, [learner], [question_md, question, answer, result, progress], api_name="drill_next")
-    submit.click(on_submit, [learner, question, answer], [result, progress], concurrency_id="generate",
+    submit.click(on_submit, [learner, question, answer, rating], [result, progress], concurrency_id="generate",
                  api_name="drill_submit")
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 
+from assistant.drill.schedule import until
+
 from assistant.drill import DrillQuestion, DrillSession, DrillStoreError
 
 log = logging.getLogger(__name__)
@@ -45,16 +47,17 @@ class DrillHandlers:
             return shown, question, answer or "", f"⚠️ {err}", []
         return question_markdown(asked), asked.__dict__, "", "", rows
 
-    def submit(self, learner: str, question: dict | None, answer: str) -> tuple[str, list[list]]:
+    def submit(self, learner: str, question: dict | None, answer: str, rating: str | None = None) -> tuple[str, list[list]]:
         """(result Markdown, progress rows); a short message instead when there is nothing to grade.
-        The answer box is not an output: on any failure the learner's text stays there to submit again."""
+        ``rating`` is the learner's own ("again" … "easy"; None or "": by the grade). The answer box
+        is not an output: on any failure the learner's text stays there to submit again."""
         if self.error:
             return f"⚠️ {self.error}", []
         if not question or not (learner or "").strip():
             return "先点击“下一题”。", []
         session = self.session(learner)
         try:
-            result = session.submit(DrillQuestion(**question), answer or "")
+            result = session.submit(DrillQuestion(**question), answer or "", rating or None)
         except DrillStoreError as err:  # nothing recorded; the answer stays in its box
             kept = "你的回答还在输入框里，没有保存；稍后再点“提交评分”即可。"
             return f"⚠️ {err}\n\n{kept}", _progress_or_none(session)
@@ -65,7 +68,8 @@ class DrillHandlers:
                  + ("" if result.judge is None else f"，模型评分 {result.judge:.0%}") + "）", ""]
         lines += [f"- 答到：{point}" for point in result.covered]
         lines += [f"- **漏掉**：{point}" for point in result.missed]
-        lines += ["", f"参考：{result.reference}（在“对话”里问这道题可看到原文与出处）"]
+        lines += ["", f"下次复习：{until(result.next_due - session.clock())}后",
+                  f"参考：{result.reference}（在“对话”里问这道题可看到原文与出处）"]
         return "\n".join(lines), _progress_or_none(session)
 
 

@@ -1,24 +1,33 @@
-"""Drill progress on disk (SQLite, standard library) and SM-2 spaced-repetition scheduling.
+"""Drill progress on disk (SQLite, standard library), scheduled by FSRS (``assistant.drill.schedule``).
 
     store = DrillStore.open(data_dir / "drill.sqlite3")
-    card = store.record("ana", "ml_basics_qa#8", score=0.4, answer="…", now=time.time())
+    card = store.record("ana", "ml_basics_qa#8", score=0.4, answer="…", missed=[], now=time.time())
     card.due      # when section 8 comes back: soon after a weak answer, later after good ones
+    store.retrievability("ana", card, now)   # the predicted chance of recalling it now
 
 One row per (learner, section) card and one per review; every change is one transaction, so an
-interrupted process never loses recorded history. While another process locks the file, each
-operation retries with backoff (0.1 s doubling, ``retry_seconds`` in all) and then raises
-``DrillStoreLocked``. A damaged file is never overwritten: opening it raises ``DrillStoreDamaged``
-naming it, and ``DrillStore.recover`` keeps it aside (under a name no other file has) before
-starting anew.
+interrupted process never loses recorded history. A file written when drill used SM-2 is carried
+over when opened: each SM-2 card is rescheduled by replaying its recorded answers through FSRS
+(``DrillStore.migrated`` counts them), and the SM-2 rows are kept as they were. While another
+process locks the file, each operation retries with backoff (0.1 s doubling, ``retry_seconds`` in
+all) and then raises ``DrillStoreLocked``. A damaged file is never overwritten: opening it raises
+``DrillStoreDamaged`` naming it, and ``DrillStore.recover`` keeps it aside (under a name no other
+file has) before starting anew.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from fsrs import Card as FsrsCard
+from fsrs import Rating, State
+
+from assistant.drill.schedule import Review, make_scheduler, new_card, rating_for, replay, utc
 
 DAY = 86400.0
 LOCK_RETRY_SECONDS = 10.0  # how long an operation keeps retrying a file locked by another process
@@ -28,13 +37,20 @@ CREATE TABLE IF NOT EXISTS cards (
     easiness REAL NOT NULL, interval_days REAL NOT NULL, repetitions INTEGER NOT NULL,
     due REAL NOT NULL, last_score REAL NOT NULL, reviews INTEGER NOT NULL,
     PRIMARY KEY (learner, section_ref));
+CREATE TABLE IF NOT EXISTS fsrs_cards (
+    learner TEXT NOT NULL, section_ref TEXT NOT NULL, card TEXT NOT NULL,
+    due REAL NOT NULL, last_score REAL NOT NULL, reviews INTEGER NOT NULL,
+    PRIMARY KEY (learner, section_ref));
+CREATE TABLE IF NOT EXISTS fsrs_parameters (
+    learner TEXT PRIMARY KEY, parameters TEXT NOT NULL, fitted_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS reviews (
     learner TEXT NOT NULL, section_ref TEXT NOT NULL, at REAL NOT NULL,
-    score REAL NOT NULL, answer TEXT NOT NULL, missed TEXT NOT NULL);
+    score REAL NOT NULL, answer TEXT NOT NULL, missed TEXT NOT NULL, rating INTEGER);
 CREATE TABLE IF NOT EXISTS key_points (
     section_ref TEXT NOT NULL, text_sha TEXT NOT NULL, points TEXT NOT NULL,
     PRIMARY KEY (section_ref, text_sha));
 """
+# The table ``cards`` holds SM-2 state from before FSRS: read once, to carry it over, never written.
 
 
 class DrillStoreError(RuntimeError):
@@ -51,41 +67,35 @@ class DrillStoreDamaged(DrillStoreError):
 
 @dataclass(frozen=True)
 class Card:
-    """A learner's schedule for one section (SM-2 state)."""
+    """A learner's schedule for one section (FSRS state)."""
 
     section_ref: str
-    easiness: float = 2.5  # SM-2 E-factor, >= 1.3
-    interval_days: float = 0.0  # days until the next review after the last one
-    repetitions: int = 0  # good answers in a row
     due: float = 0.0  # unix time it is due again
     last_score: float = 0.0  # last grade in [0, 1]
     reviews: int = 0  # answers recorded
+    fsrs: FsrsCard | None = field(default=None, compare=False, repr=False)  # None: never reviewed
+
+    @property
+    def state(self) -> str:
+        """"learning", "review" or "relearning" (FSRS's states)."""
+        return (self.fsrs.state if self.fsrs else State.Learning).name.lower()
+
+    @property
+    def stability(self) -> float | None:
+        """Days until recall is predicted to fall to 90%."""
+        return self.fsrs.stability if self.fsrs else None
 
 
-def sm2(card: Card, score: float, now: float) -> Card:
-    """The card after an answer graded ``score`` in [0, 1] (SM-2 with quality = round(5 * score)).
-
-    A weak answer (quality < 3) resets the repetitions and brings the section back in a day;
-    good ones space it out 1, 6, then interval x E-factor days.
-    """
-    quality = round(5 * min(1.0, max(0.0, score)))
-    easiness = max(1.3, card.easiness + 0.1 - (5 - quality) * (0.08 + (5 - quality) * 0.02))
-    if quality < 3:
-        repetitions, interval = 0, 1.0
-    else:
-        repetitions = card.repetitions + 1
-        interval = 1.0 if repetitions == 1 else 6.0 if repetitions == 2 else round(card.interval_days * easiness, 1)
-    return Card(card.section_ref, easiness, interval, repetitions, now + interval * DAY, score, card.reviews + 1)
-
-
-def pick_next(section_refs: list[str], cards: dict[str, Card], now: float) -> str:
-    """The section to ask next: a due one (weakest last answer first), else one never seen (corpus
-    order), else the one due soonest."""
+def pick_next(section_refs: list[str], cards: dict[str, Card], now: float,
+              retrievability=lambda card: card.last_score) -> str:
+    """The section to ask next: a due one (least likely recalled first, by ``retrievability``), else
+    one never seen (corpus order), else the one due soonest."""
     if not section_refs:
         raise ValueError("the corpus has no sections to drill")
-    due = [c for ref, c in cards.items() if ref in section_refs and c.due <= now]
+    wanted = set(section_refs)
+    due = [c for ref, c in cards.items() if ref in wanted and c.due <= now]
     if due:
-        return min(due, key=lambda c: (c.last_score, c.due)).section_ref
+        return min(due, key=lambda c: (retrievability(c), c.last_score, c.due)).section_ref
     unseen = [ref for ref in section_refs if ref not in cards]
     if unseen:
         return unseen[0]
@@ -100,6 +110,7 @@ class DrillStore:
         self.path = path
         self.retry_seconds = retry_seconds  # total wait for a lock held by another process
         self.lock = threading.Lock()  # the web page calls from worker threads: one statement at a time
+        self.migrated = 0  # SM-2 cards carried over to FSRS when this store was opened
 
     @classmethod
     def open(cls, path: str | Path, retry_seconds: float | None = None) -> "DrillStore":
@@ -120,6 +131,7 @@ class DrillStore:
             if store._retry(lambda: db.execute("PRAGMA quick_check").fetchone()[0]) != "ok":
                 raise DrillStoreDamaged(_damaged_message(path, "integrity check failed"))
             store._retry(lambda: db.executescript(SCHEMA))
+            store.migrated = store._transaction(_carry_over_sm2)
         except BaseException:
             db.close()
             raise
@@ -140,32 +152,66 @@ class DrillStore:
         return cls.open(path, retry_seconds), kept
 
     def cards(self, learner: str) -> dict[str, Card]:
-        rows = self._read("SELECT section_ref, easiness, interval_days, repetitions, due, last_score, reviews "
-                          "FROM cards WHERE learner = ?", (learner,))
-        return {row[0]: Card(*row) for row in rows}
+        rows = self._read("SELECT section_ref, due, last_score, reviews, card FROM fsrs_cards WHERE learner = ?",
+                          (learner,))
+        return {row[0]: _card(row) for row in rows}
+
+    def scheduler(self, learner: str):
+        """The learner's FSRS scheduler: their fitted parameters (``save_parameters``), else the defaults."""
+        rows = self._read("SELECT parameters FROM fsrs_parameters WHERE learner = ?", (learner,))
+        return make_scheduler(json.loads(rows[0][0]) if rows else None)
+
+    def parameters(self, learner: str) -> list[float] | None:
+        """The learner's fitted FSRS parameters, None while the defaults serve."""
+        rows = self._read("SELECT parameters FROM fsrs_parameters WHERE learner = ?", (learner,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def save_parameters(self, learner: str, parameters: list[float], now: float) -> None:
+        """Schedule ``learner`` by these parameters from now on (cards keep their state)."""
+        make_scheduler(parameters)  # validates: out-of-range parameters raise ValueError, nothing saved
+        self._transaction(lambda db: db.execute("INSERT OR REPLACE INTO fsrs_parameters VALUES (?, ?, ?)",
+                                                (learner, json.dumps(list(parameters)), now)))
+
+    def retrievability(self, learner: str, card: Card, now: float, scheduler=None) -> float:
+        """Predicted chance in [0, 1] that ``learner`` recalls the card's section at ``now`` (0 if never reviewed)."""
+        if card.fsrs is None:
+            return 0.0
+        return float((scheduler or self.scheduler(learner)).get_card_retrievability(card.fsrs, utc(now)))
 
     def record(self, learner: str, section_ref: str, score: float, answer: str, missed: list[str],
-               now: float) -> Card:
-        """Store one graded answer and the rescheduled card, atomically (both rows or neither)."""
+               now: float, rating: Rating | None = None) -> Card:
+        """Store one graded answer and the rescheduled card, atomically (both rows or neither).
+        ``rating`` is the learner's own (again/hard/good/easy); without it the grade gives it (``rating_for``)."""
+        rating = rating_for(score) if rating is None else Rating(rating)
+        scheduler = self.scheduler(learner)
 
         def write(db: sqlite3.Connection) -> Card:
-            row = db.execute("SELECT section_ref, easiness, interval_days, repetitions, due, last_score, reviews "
-                             "FROM cards WHERE learner = ? AND section_ref = ?", (learner, section_ref)).fetchone()
-            card = sm2(Card(*row) if row else Card(section_ref), score, now)
-            db.execute("INSERT INTO reviews VALUES (?, ?, ?, ?, ?, ?)",
-                       (learner, section_ref, now, score, answer, "\n".join(missed)))
-            db.execute("INSERT OR REPLACE INTO cards VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       (learner, section_ref, card.easiness, card.interval_days, card.repetitions, card.due,
-                        card.last_score, card.reviews))
+            row = db.execute("SELECT section_ref, due, last_score, reviews, card FROM fsrs_cards "
+                             "WHERE learner = ? AND section_ref = ?", (learner, section_ref)).fetchone()
+            before = _card(row) if row else Card(section_ref)
+            reviewed, _ = scheduler.review_card(before.fsrs or new_card(section_ref, now), rating,
+                                                review_datetime=utc(now))
+            card = Card(section_ref, reviewed.due.timestamp(), score, before.reviews + 1, reviewed)
+            db.execute("INSERT INTO reviews (learner, section_ref, at, score, answer, missed, rating) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (learner, section_ref, now, score, answer, "\n".join(missed), int(rating)))
+            db.execute("INSERT OR REPLACE INTO fsrs_cards VALUES (?, ?, ?, ?, ?, ?)",
+                       (learner, section_ref, reviewed.to_json(), card.due, card.last_score, card.reviews))
             return card
 
         return self._transaction(write)
 
     def reviews(self, learner: str) -> list[dict]:
-        rows = self._read("SELECT section_ref, at, score, answer, missed FROM reviews WHERE learner = ? ORDER BY at",
-                          (learner,))
-        return [{"section_ref": r[0], "at": r[1], "score": r[2], "answer": r[3], "missed": r[4].split("\n") if r[4]
-                 else []} for r in rows]
+        rows = self._read("SELECT section_ref, at, score, answer, missed, rating FROM reviews WHERE learner = ? "
+                          "ORDER BY at", (learner,))
+        return [{"section_ref": r[0], "at": r[1], "score": r[2], "answer": r[3],
+                 "missed": r[4].split("\n") if r[4] else [], "rating": _rating(r[5], r[2]).name.lower()}
+                for r in rows]
+
+    def review_history(self, learner: str) -> list[Review]:
+        """The learner's answers as the scheduler sees them (for ``schedule.fit_parameters``)."""
+        rows = self._read("SELECT section_ref, at, score, rating FROM reviews WHERE learner = ? ORDER BY at", (learner,))
+        return [Review(ref, at, _rating(rating, score)) for ref, at, score, rating in rows]
 
     def key_points(self, section_ref: str, text_sha: str) -> list[str] | None:
         rows = self._read("SELECT points FROM key_points WHERE section_ref = ? AND text_sha = ?",
@@ -219,6 +265,38 @@ class DrillStore:
             pause = min(delay, self.retry_seconds - waited)
             time.sleep(pause)
             waited, delay = waited + pause, delay * 2
+
+
+def _card(row) -> Card:
+    ref, due, last_score, reviews, data = row
+    return Card(ref, due, last_score, reviews, FsrsCard.from_json(data))
+
+
+def _rating(stored: int | None, score: float) -> Rating:
+    """The rating of a recorded answer: as stored, or from its grade for answers from before FSRS."""
+    return rating_for(score) if stored is None else Rating(stored)
+
+
+def _carry_over_sm2(db: sqlite3.Connection) -> int:
+    """Give every SM-2 card that has no FSRS card one, by replaying its recorded answers through
+    FSRS (a card with no recorded answer keeps its SM-2 due time); returns how many were carried over.
+    Older files get the reviews' ``rating`` column first."""
+    if "rating" not in {row[1] for row in db.execute("PRAGMA table_info(reviews)")}:
+        db.execute("ALTER TABLE reviews ADD COLUMN rating INTEGER")
+    pending = db.execute("SELECT c.learner, c.section_ref, c.due, c.last_score, c.reviews FROM cards c "
+                         "LEFT JOIN fsrs_cards f ON f.learner = c.learner AND f.section_ref = c.section_ref "
+                         "WHERE f.section_ref IS NULL").fetchall()
+    schedulers: dict[str, object] = {}
+    for learner, ref, due, last_score, reviews in pending:
+        if learner not in schedulers:
+            rows = db.execute("SELECT parameters FROM fsrs_parameters WHERE learner = ?", (learner,)).fetchall()
+            schedulers[learner] = make_scheduler(json.loads(rows[0][0]) if rows else None)
+        history = [Review(ref, at, _rating(rating, score)) for at, score, rating in db.execute(
+            "SELECT at, score, rating FROM reviews WHERE learner = ? AND section_ref = ? ORDER BY at", (learner, ref))]
+        card = replay(schedulers[learner], history).get(ref) or new_card(ref, due)
+        db.execute("INSERT INTO fsrs_cards VALUES (?, ?, ?, ?, ?, ?)",
+                   (learner, ref, card.to_json(), card.due.timestamp(), last_score, reviews))
+    return len(pending)
 
 
 def _is_busy(err: sqlite3.Error) -> bool:
