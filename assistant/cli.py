@@ -153,17 +153,20 @@ def _parser() -> argparse.ArgumentParser:
                             "before and after (default eval/heldout.jsonl; '' to skip)")
     train.set_defaults(handler=cmd_train_lora)
 
-    drill = commands.add_parser("drill", parents=[common, model], help="practise: answer questions, get graded",
+    drill = commands.add_parser("drill", parents=[common, model, scoped], help="practise: answer questions, get graded",
                                 description="The assistant asks a corpus question, grades your answer against the "
                                 "section's key points (and the LLM's judgement), shows what you missed and "
-                                "schedules the section again by FSRS: due topics least likely recalled come "
-                                "first, then unseen ones. Commands: /skip, /progress, /quit.")
+                                "schedules the section again by FSRS. Each day's queue: the due questions "
+                                "(least likely recalled first), then new ones up to --new-per-day, from the "
+                                "chapters in --scope. Commands: /skip, /progress, /quit.")
     drill.add_argument("--learner", default=None, help="whose progress (default: $USER)")
     drill.add_argument("--judge-weight", type=float, default=0.0,
                        help="share of the score from the LLM's 0/1/2 grade (default 0: key points only, no model "
                             "load; the bundled 0.5B model's grades did not track hand grades)")
     drill.add_argument("--recover", action="store_true",
                        help="keep a damaged progress file aside (renamed, not deleted) and start a new one")
+    drill.add_argument("--new-per-day", type=int, default=20, metavar="N",
+                       help="new questions a day after the due ones (default 20)")
     drill.add_argument("--self-rate", action="store_true",
                        help="after each answer, rate your own recall (again/hard/good/easy) for the scheduler "
                             "instead of the grade's band")
@@ -373,7 +376,11 @@ def cmd_drill(args) -> int:
     else:
         assistant = load_assistant(args)
         index, model = assistant.index, assistant.model
-    session = DrillSession(index, model, store, learner, judge_weight=args.judge_weight)
+    try:
+        session = DrillSession(index, model, store, learner, judge_weight=args.judge_weight,
+                               scope=checked_scope(args, index), new_per_day=args.new_per_day)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
 
     def saved(action, answer: str = ""):
         """``action()``; while the progress file stays locked, say so and offer to try again (Enter)
@@ -393,11 +400,20 @@ def cmd_drill(args) -> int:
                     print(f"\nYour answer was not saved; here it is to copy:\n{answer}")
                 return None
 
-    print(f"Drill for {learner} ({len(index.sections)} questions). Answer in a line; /skip, /progress, /quit.")
+    queue = saved(session.queue)
+    if queue is None:
+        return 1
+    print(f"Drill for {learner}: {len(session.refs)} questions"
+          + (f" in {', '.join(session.scope)}" if session.scope else "")
+          + f"; today {queue['due']} due, {min(queue['new_left'], queue['unseen'])} new. "
+          "Answer in a line; /skip, /progress, /quit.")
     while True:
-        question = saved(session.next_question)
+        question = saved(lambda: session.next_question() or DONE)
         if question is None:
             return 1
+        if question is DONE:
+            print(queue_done(session))
+            return 0
         print(f"\n第{question.number}题：{question.title}")
         try:
             answer = input("> ").strip()
@@ -407,10 +423,10 @@ def cmd_drill(args) -> int:
         if answer in ("/quit", "/exit"):
             return 0
         if answer == "/progress":
-            rows = saved(session.progress)
+            rows = saved(lambda: (session.chapter_progress(), session.progress()))
             if rows is None:
                 return 1
-            print(format_progress(rows))
+            print(format_progress(*rows))
             continue
         if answer == "/skip":
             answer = ""
@@ -467,19 +483,42 @@ def fit_learner(store, learner: str) -> int:
     return 0
 
 
-def format_progress(rows: list[dict]) -> str:
-    """One line per section: answers given, last and mean score, predicted recall now, next review."""
+DONE = object()  # next_question's "queue done for today", told apart from a locked file's None
+
+
+def queue_done(session) -> str:
+    """What the drill says when today's queue is done."""
+    from assistant.drill.schedule import until
+
+    queue = session.queue()
+    text = f"今天的队列已完成（今天新学 {queue['new_today']} 题，上限 {session.new_per_day}）。"
+    if queue["next_due"] is not None:
+        text += f"下一题 {until(queue['next_due'] - time.time())}后到期。"
+    if queue["unseen"] and not queue["new_left"]:
+        text += "想多学新题可加 --new-per-day。"
+    return text
+
+
+def format_progress(chapters: list[dict], rows: list[dict]) -> str:
+    """Per chapter: answered, due now, mean score and predicted recall; then each answered question:
+    answers given, last and mean score, predicted recall now, next review."""
     from assistant.drill.schedule import until
 
     lines = []
+    for chapter in chapters:
+        line = f"  {chapter['chapter']}：{chapter['answered']}/{chapter['questions']} 题练过"
+        if chapter["answered"]:
+            line += (f"，到期 {chapter['due']}，平均得分 {chapter['mean_score']:.0%}，"
+                     f"现在记得的把握 {chapter['mean_recall']:.0%}")
+        lines.append(line)
     now = time.time()
-    for row in rows:
-        if not row["answers"]:
-            scores = "未练习"
-        else:
-            scores = (f"{row['answers']} 次，最近 {row['last']:.0%}，平均 {row['mean']:.0%}，"
-                      f"现在记得的把握 {row['recall']:.0%}，"
-                      + ("该复习了" if row["due"] <= now else f"{until(row['due'] - now)}后复习"))
+    answered = [row for row in rows if row["answers"]]
+    if answered:
+        lines.append("")
+    for row in answered:
+        scores = (f"{row['answers']} 次，最近 {row['last']:.0%}，平均 {row['mean']:.0%}，"
+                  f"现在记得的把握 {row['recall']:.0%}，"
+                  + ("该复习了" if row["due"] <= now else f"{until(row['due'] - now)}后复习"))
         lines.append(f"  {row['number']:>3}. {row['title'][:30]:<30}  {scores}")
     return "\n".join(lines)
 

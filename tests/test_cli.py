@@ -237,6 +237,16 @@ def test_drill_self_rating_is_asked_checked_and_recorded(use_fake_encoder, run, 
     assert [r["rating"] for r in DrillStore.open(data_home / "drill.sqlite3").reviews("ana")] == ["easy"]
 
 
+def test_drill_stops_when_todays_queue_is_done_and_checks_its_scope(use_fake_encoder, run, monkeypatch, data_home):
+    inputs = iter(["数据增强", "过采样", "/quit"])
+    monkeypatch.setattr("builtins.input", lambda _: next(inputs))
+    code, out, _ = run("drill", "--learner", "ana", "--new-per-day", "1", "--scope", "ml_basics_qa")
+    assert code == 0 and "today 0 due, 1 new" in out and "今天的队列已完成（今天新学 1 题，上限 1）" in out
+    assert "分钟后到期" in out and out.count("第1题：") == 1
+    code, _, err = run("drill", "--learner", "ana", "--scope", "深度学习基础")
+    assert code == 2 and "No chapter '深度学习基础'" in err
+
+
 def test_drill_fit_needs_enough_reviews(use_fake_encoder, run, data_home):
     code, _, err = run("drill", "--learner", "ana", "--fit")
     assert code == 1 and "fitting needs at least 512" in err and "default parameters stay" in err

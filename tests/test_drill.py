@@ -101,6 +101,32 @@ def test_session_order_on_a_fake_clock(index, store):
     assert rows["ml_basics_qa#3"]["recall"] is None and rows["ml_basics_qa#3"]["due"] is None
 
 
+def test_drill_keeps_to_its_chapters_and_to_a_daily_number_of_new_questions(tmp_path, data_home, fake_encoder, store):
+    from corpus.scopes import UnknownScopeError
+
+    for doc, topic in (("基础/过拟合", "过拟合"), ("进阶/正则化", "正则化")):
+        (tmp_path / "notes" / doc).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "notes" / f"{doc}.md").write_text(
+            f"## 1.什么是{topic}？\n{topic}的定义。\n\n## 2.怎么处理{topic}？\n处理{topic}的办法。\n", "utf-8")
+    index = open_index(load_corpus(tmp_path / "notes"), data_home, encoder=fake_encoder, progress=False)
+    clock = Clock()
+    session = DrillSession(index, None, store, "ana", clock=clock, scope=["进阶"], new_per_day=1)
+    first = session.next_question()
+    assert first.section_ref == "进阶/正则化#1" and session.refs == ["进阶/正则化#1", "进阶/正则化#2"]
+    session.submit(first, "正则化的定义", rating="easy")
+    assert session.next_question() is None  # nothing due, and today's one new question is done
+    queue = session.queue()
+    assert (queue["due"], queue["new_today"], queue["new_left"], queue["unseen"]) == (0, 1, 0, 1)
+    assert queue["next_due"] > clock.now + DAY
+    clock.now += DAY  # a new day: one more new question
+    assert session.next_question().section_ref == "进阶/正则化#2"
+    assert [(c["chapter"], c["questions"], c["answered"]) for c in session.chapter_progress()] == [("进阶", 2, 1)]
+    everything = DrillSession(index, None, store, "ana", clock=clock)
+    assert [(c["chapter"], c["answered"]) for c in everything.chapter_progress()] == [("基础", 0), ("进阶", 1)]
+    with pytest.raises(UnknownScopeError, match="高级"):
+        DrillSession(index, None, store, "ana", scope=["高级"])
+
+
 def test_grading_with_known_key_points(index, store):
     session = DrillSession(index, ScriptedGenerator("2"), store, "ana", judge_weight=0.5)
     ref = "ml_basics_qa#8"

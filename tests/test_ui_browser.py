@@ -149,6 +149,82 @@ def test_drill_tab_asks_grades_and_charts_progress(server, browser, tmp_path):
     page.locator("#sa-drill-submit").click()
     expect(page.locator("#sa-drill-result")).to_contain_text("得分", timeout=60_000)
     expect(page.locator("#sa-drill-result")).to_contain_text("参考：ml_basics_qa 第1题")
-    expect(page.locator("#sa-drill-progress")).to_contain_text("数据类别", timeout=30_000)  # the chart's axis
+    expect(page.locator("#sa-drill-result")).to_contain_text("下次复习：")
+    expect(page.locator("#sa-drill-table")).to_contain_text("1/17", timeout=30_000)  # per-chapter progress
+    expect(page.locator("#sa-drill-progress")).to_contain_text("ml_basics_qa", timeout=30_000)  # the chart's axis
     page.screenshot(path=str(tmp_path / "drill.png"), full_page=True)
+    page.close()
+
+
+CHAPTER_NOTES = {
+    "基础/过拟合": ["什么是过拟合？", "怎么缓解过拟合？"],
+    "基础/梯度": ["什么是梯度消失？"],
+    "进阶/正则化": ["L1正则为什么产生稀疏解？", "什么是权重衰减？"],
+}
+
+
+@pytest.fixture(scope="module")
+def chapters_server(tmp_path_factory):
+    """The page over notes in two folders (three files), to pick chapters on."""
+    notes = tmp_path_factory.mktemp("chapter-notes")
+    for doc, questions in CHAPTER_NOTES.items():
+        (notes / doc).parent.mkdir(parents=True, exist_ok=True)
+        body = "".join(f"## {n}.{q}\n{q.rstrip('？')}：这是资料里的回答，讲{q[:4]}的要点。\n\n"
+                       for n, q in enumerate(questions, 1))
+        (notes / f"{doc}.md").write_text(body, "utf-8")
+    home = tmp_path_factory.mktemp("chapter-home")
+    index = open_index(load_corpus(notes), home, encoder=BigramEncoder(), progress=False,
+                       config=IndexConfig(heading_encoder=""))
+    model = build_tiny_qwen2(tmp_path_factory.mktemp("tiny-qwen2-chapters"))
+    generator = TransformersChatModel.load(str(model), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=8))
+    app, url = serve(StudyAssistant(index, generator, AnswerConfig(k=3, related_share=0.0, refuse_unknown_names=False,
+                                                                   min_confidence=0.0, min_coverage=0.0)),
+                     home / "drill.sqlite3")
+    yield url
+    app.close()
+
+
+def pick_chapter(page, dropdown: str, chapter: str):
+    page.locator(f"{dropdown} input").first.click()
+    page.get_by_role("option", name=chapter, exact=True).click()
+    page.keyboard.press("Escape")
+
+
+def test_a_chapter_picked_on_the_page_narrows_questions_sources_and_drill(chapters_server, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(chapters_server)
+    examples = page.locator("#sa-questions")
+    expect(examples).to_contain_text("什么是过拟合？")  # no chapter picked: questions from everywhere
+    pick_chapter(page, "#sa-scope", "进阶")
+    expect(examples).not_to_contain_text("什么是过拟合？", timeout=10_000)
+    expect(examples).to_contain_text("L1正则为什么产生稀疏解？")
+    # a question about another chapter is searched inside the picked one only
+    page.locator("#sa-input textarea").fill("什么是过拟合？")
+    page.locator("#sa-input textarea").press("Enter")
+    sources = page.locator("#sa-sources")
+    expect(sources).to_contain_text("[1]", timeout=60_000)
+    expect(sources).to_contain_text("进阶/正则化")
+    expect(sources).not_to_contain_text("基础/")
+    # the outline: folder -> file -> question; a click asks it
+    page.get_by_text("资料目录（点击题目提问）").click()
+    page.locator("#sa-outline summary", has_text="基础").first.click()
+    page.locator("#sa-outline summary", has_text="梯度").click()
+    page.locator("#sa-outline a.sa-ask", has_text="什么是梯度消失").click()
+    expect(page.locator("#sa-chat")).to_contain_text("什么是梯度消失？", timeout=30_000)
+    # the drill keeps to its own chapter pick
+    page.get_by_role("tab", name="练习").click()
+    page.locator("#sa-learner textarea, #sa-learner input").first.fill("ana")
+    pick_chapter(page, "#sa-drill-scope", "基础/梯度")
+    page.locator("#sa-drill-next").click()
+    expect(page.locator("#sa-drill-question")).to_contain_text("什么是梯度消失", timeout=30_000)
+    page.locator("#sa-drill-answer textarea").fill("梯度消失的要点")
+    page.locator("#sa-drill-rating").get_by_text("轻松").click()
+    page.locator("#sa-drill-submit").click()
+    expect(page.locator("#sa-drill-result")).to_contain_text("天后", timeout=60_000)  # rated easy: days away
+    expect(page.locator("#sa-drill-table")).to_contain_text("1/1", timeout=30_000)
+    page.locator("#sa-drill-next").click()  # the chapter's only question is done: the queue says so
+    expect(page.locator("#sa-drill-question")).to_contain_text("今天的队列已完成", timeout=30_000)
+    page.screenshot(path=str(tmp_path / "chapters.png"), full_page=True)
     page.close()

@@ -150,10 +150,11 @@ def test_drill_handlers_ask_grade_and_report_progress(index, tmp_path):
     drill = DrillHandlers(index, None, DrillStore.open(tmp_path / "drill.sqlite3"))
     assert drill.next("  ")[1] is None  # a name is needed to keep progress
     text, question, answer, result, rows = drill.next("ana")
-    assert text.startswith("### 第1题") and question["section_ref"] == "ml_basics_qa#1" and rows == []
+    assert text.startswith("### 第1题") and question["section_ref"] == "ml_basics_qa#1"
+    assert rows == [["ml_basics_qa", 0, None, 0, "0/17"]]  # one chapter (the seed's one file), nothing practised
     result, rows = drill.submit("ana", question, "数据增强，过采样，损失函数的权重均衡")
     assert result.startswith("**得分") and "答到：数据增强" in result and "参考：ml_basics_qa 第1题" in result
-    assert rows == [["1. 数据类别不平衡怎么处理?", rows[0][1], 1]] and rows[0][1] > 0
+    assert rows == [["ml_basics_qa", 6, rows[0][2], 0, "1/17"]] and rows[0][2] > 0
     assert "下次复习：" in result and "分钟后" in result  # a first answer: FSRS's learning step
     easy, _ = drill.submit("bo", question, "数据增强", "easy")  # the learner's own rating schedules it
     assert "天后" in easy and drill.store.reviews("bo")[0]["rating"] == "easy"

@@ -140,13 +140,15 @@ SELF_RATINGS = {"按得分": None, "忘了": "again", "吃力": "hard", "记得"
 def _drill_tab(gr, drill: DrillHandlers) -> None:
     import pandas as pd
 
-    columns = ["主题", "平均得分", "次数"]
+    columns = ["章节", "已练 %", "平均得分 %", "到期", "已练 / 题数"]
 
     def frame(rows):
         return pd.DataFrame(rows, columns=columns)
 
     with gr.Row():
-        learner = gr.Textbox(label="名字", placeholder="例如：ana", scale=3, elem_id="sa-learner")
+        learner = gr.Textbox(label="名字", placeholder="例如：ana", scale=2, elem_id="sa-learner")
+        chosen = gr.Dropdown(chapters(drill.index.sections.values()), value=[], multiselect=True, scale=3,
+                             label="练习范围（不选 = 全部资料）", elem_id="sa-drill-scope")
         next_button = gr.Button("下一题", variant="primary", scale=1, elem_id="sa-drill-next")
     question_md = gr.Markdown(EMPTY, elem_id="sa-drill-question")
     answer = gr.Textbox(label="你的回答", lines=4, elem_id="sa-drill-answer")
@@ -154,21 +156,23 @@ def _drill_tab(gr, drill: DrillHandlers) -> None:
                       elem_id="sa-drill-rating")
     submit = gr.Button("提交评分", elem_id="sa-drill-submit")
     result = gr.Markdown(elem_id="sa-drill-result")
-    progress = gr.BarPlot(frame([]), x="主题", y="平均得分", y_lim=[0, 100], title="各主题平均得分（%）",
+    progress = gr.BarPlot(frame([]), x="章节", y="已练 %", y_lim=[0, 100], title="各章节已练题目（%）", height=280,
                           elem_id="sa-drill-progress")
+    table = gr.Dataframe(frame([]), label="各章节进度", interactive=False, elem_id="sa-drill-table")
     question = gr.State(None)
 
-    def on_next(name):
-        text, state, cleared, result_text, rows = drill.next(name)
-        return text, state, cleared, result_text, frame(rows)
+    def on_next(name, scope):
+        text, state, cleared, result_text, rows = drill.next(name, scope=scope)
+        return text, state, cleared, result_text, frame(rows), frame(rows)
 
-    def on_submit(name, state, text, own):
-        result_text, rows = drill.submit(name, state, text, SELF_RATINGS.get(own))
-        return result_text, frame(rows)
+    def on_submit(name, state, text, own, scope):
+        result_text, rows = drill.submit(name, state, text, SELF_RATINGS.get(own), scope=scope)
+        return result_text, frame(rows), frame(rows)
 
-    next_button.click(on_next, [learner], [question_md, question, answer, result, progress], api_name="drill_next")
-    submit.click(on_submit, [learner, question, answer, rating], [result, progress], concurrency_id="generate",
-                 api_name="drill_submit")
+    next_button.click(on_next, [learner, chosen], [question_md, question, answer, result, progress, table],
+                      api_name="drill_next")
+    submit.click(on_submit, [learner, question, answer, rating, chosen], [result, progress, table],
+                 concurrency_id="generate", api_name="drill_submit")
 
 
 def launch(app, config: UIConfig | None = None, block: bool = True):

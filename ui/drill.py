@@ -1,8 +1,8 @@
-"""The Drill tab's handlers: next question, grade an answer, per-topic progress (plain data in and out).
+"""The Drill tab's handlers: next question, grade an answer, per-chapter progress (plain data in and out).
 
     handlers = DrillHandlers(assistant.index, assistant.model, DrillStore.open(path))
-    question_md, question, answer, result_md, progress = handlers.next("ana")
-    result_md, progress = handlers.submit("ana", question, "L1 的解常在坐标轴上……")
+    question_md, question, answer, result_md, progress = handlers.next("ana", scope=["深度学习基础"])
+    result_md, progress = handlers.submit("ana", question, "L1 的解常在坐标轴上……", rating="good")
 """
 
 from __future__ import annotations
@@ -25,12 +25,14 @@ class DrillHandlers:
         self.index, self.model, self.store = index, model, store
         self.error = error  # why the store could not be opened; shown instead of the drill
 
-    def session(self, learner: str) -> DrillSession:
-        return DrillSession(self.index, self.model, self.store, learner or "")
+    def session(self, learner: str, scope=None) -> DrillSession:
+        return DrillSession(self.index, self.model, self.store, learner or "", scope=scope or ())
 
-    def next(self, learner: str, question: dict | None = None,
-             answer: str = "") -> tuple[str, dict | None, str, str, list[list]]:
-        """(question Markdown, question state, cleared answer box, cleared result, progress rows).
+    def next(self, learner: str, question: dict | None = None, answer: str = "",
+             scope: list[str] | None = None) -> tuple[str, dict | None, str, str, list[list]]:
+        """(question Markdown, question state, cleared answer box, cleared result, progress rows)
+        from today's queue in the chapters of ``scope`` (none: all); when the queue is done, the
+        question says so and when the next one is due.
 
         When the progress file cannot be read (locked by another process), the current ``question``
         and ``answer`` come back unchanged and the result says why."""
@@ -38,16 +40,19 @@ class DrillHandlers:
             return f"⚠️ {self.error}", None, "", "", []
         if not (learner or "").strip():
             return "请先输入你的名字（用来保存练习进度）。", None, "", "", []
-        session = self.session(learner)
+        session = self.session(learner, scope)
         try:
             asked = session.next_question()
-            rows = progress_rows(session.progress())
+            rows = progress_rows(session.chapter_progress())
+            if asked is None:
+                return done_markdown(session), None, "", "", rows
         except DrillStoreError as err:
             shown = question_markdown(DrillQuestion(**question)) if question else EMPTY
             return shown, question, answer or "", f"⚠️ {err}", []
         return question_markdown(asked), asked.__dict__, "", "", rows
 
-    def submit(self, learner: str, question: dict | None, answer: str, rating: str | None = None) -> tuple[str, list[list]]:
+    def submit(self, learner: str, question: dict | None, answer: str, rating: str | None = None,
+               scope: list[str] | None = None) -> tuple[str, list[list]]:
         """(result Markdown, progress rows); a short message instead when there is nothing to grade.
         ``rating`` is the learner's own ("again" … "easy"; None or "": by the grade). The answer box
         is not an output: on any failure the learner's text stays there to submit again."""
@@ -55,7 +60,7 @@ class DrillHandlers:
             return f"⚠️ {self.error}", []
         if not question or not (learner or "").strip():
             return "先点击“下一题”。", []
-        session = self.session(learner)
+        session = self.session(learner, scope)
         try:
             result = session.submit(DrillQuestion(**question), answer or "", rating or None)
         except DrillStoreError as err:  # nothing recorded; the answer stays in its box
@@ -77,15 +82,26 @@ def question_markdown(question: DrillQuestion) -> str:
     return f"### 第{question.number}题\n{question.title}\n\n<sub>用自己的话回答，写出要点即可。</sub>"
 
 
+def done_markdown(session: DrillSession) -> str:
+    """Today's queue is done: what was learnt and when the next question is due."""
+    queue = session.queue()
+    text = f"### 今天的队列已完成\n今天新学 {queue['new_today']} 题（每天上限 {session.new_per_day}）。"
+    if queue["next_due"] is not None:
+        text += f"下一题 {until(queue['next_due'] - session.clock())}后到期。"
+    return text
+
+
 def _progress_or_none(session: DrillSession) -> list[list]:
     """Progress rows, or none while the progress file cannot be read."""
     try:
-        return progress_rows(session.progress())
+        return progress_rows(session.chapter_progress())
     except DrillStoreError:
         return []
 
 
-def progress_rows(progress: list[dict]) -> list[list]:
-    """Rows for the progress chart: [topic, mean score %, answers], practised topics only."""
-    return [[f"{row['number']}. {row['title'][:14]}", round(100 * row["mean"]), row["answers"]]
-            for row in progress if row["answers"]]
+def progress_rows(chapters: list[dict]) -> list[list]:
+    """Rows for the per-chapter chart and table: [chapter, answered %, mean score %, due now,
+    answered / questions], every chapter in scope."""
+    return [[row["chapter"], round(100 * row["answered"] / row["questions"]),
+             None if row["mean_score"] is None else round(100 * row["mean_score"]), row["due"],
+             f"{row['answered']}/{row['questions']}"] for row in chapters]

@@ -24,8 +24,22 @@ import time
 from dataclasses import dataclass, field
 
 from assistant.drill.grading import coverage_score, extract_key_points, judge_answer, point_coverage
+from corpus.scopes import check_scope, in_scope, normalise_scope
+
 from assistant.drill.schedule import parse_rating
 from assistant.drill.store import DrillStore, pick_next
+
+
+NEW_PER_DAY = 20  # new questions a day, after the due ones
+
+
+def chapter_of(doc: str) -> str:
+    """A document's chapter: its top-level folder, or the file itself at the corpus root."""
+    return doc.split("/")[0]
+
+
+def _day(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d", time.localtime(timestamp))
 
 
 @dataclass(frozen=True)
@@ -52,19 +66,48 @@ class DrillSession:
     """One learner's drill over an index's sections, recorded in a ``DrillStore``."""
 
     def __init__(self, index, model, store: DrillStore, learner: str, judge_weight: float = 0.0,
-                 clock=time.time):
+                 clock=time.time, scope=(), new_per_day: int = NEW_PER_DAY):
         if not learner.strip():
             raise ValueError("learner name is empty: pass a name so progress can be kept")
         if not 0 <= judge_weight <= 1:
             raise ValueError(f"judge_weight should be in [0, 1], got {judge_weight}")
+        if new_per_day < 0:
+            raise ValueError(f"new_per_day should be >= 0, got {new_per_day}")
         self.index, self.model, self.store = index, model, store
         self.learner, self.judge_weight, self.clock = learner.strip(), judge_weight, clock
+        self.scope = normalise_scope(scope)
+        check_scope(self.scope, {section.doc for section in index.sections.values()})  # UnknownScopeError
+        self.new_per_day = new_per_day
+        self.refs = [ref for ref, section in index.sections.items() if in_scope(section.doc, self.scope)]
 
-    def next_question(self) -> DrillQuestion:
-        refs = list(self.index.sections)
-        now, scheduler = self.clock(), self.store.scheduler(self.learner)
-        ref = pick_next(refs, self.store.cards(self.learner), now,
-                        lambda card: self.store.retrievability(self.learner, card, now, scheduler))
+    def queue(self) -> dict:
+        """Today's queue in scope: ``due`` (answered before, due now), ``new_today`` (first answered
+        today, any chapter), ``new_left`` (new ones still allowed today), ``unseen`` (never answered)
+        and ``next_due`` (the earliest due time still ahead, None if none)."""
+        now, cards = self.clock(), self.store.cards(self.learner)
+        first: dict[str, float] = {}
+        for review in self.store.reviews(self.learner):
+            first.setdefault(review["section_ref"], review["at"])
+        today = _day(now)
+        new_today = sum(1 for at in first.values() if _day(at) == today)
+        ahead = [cards[ref].due for ref in self.refs if ref in cards and cards[ref].due > now]
+        return {"due": sum(1 for ref in self.refs if ref in cards and cards[ref].due <= now),
+                "new_today": new_today, "new_left": max(0, self.new_per_day - new_today),
+                "unseen": sum(1 for ref in self.refs if ref not in cards), "next_due": min(ahead, default=None)}
+
+    def next_question(self) -> DrillQuestion | None:
+        """The next question of today's queue in scope: a due one (least likely recalled first), else
+        a new one in corpus order while today's new ones are under ``new_per_day``; None when the
+        queue is done for today (``queue()`` says when the next one is due)."""
+        now, scheduler, cards = self.clock(), self.store.scheduler(self.learner), self.store.cards(self.learner)
+        due = [ref for ref in self.refs if ref in cards and cards[ref].due <= now]
+        if due:
+            ref = pick_next(due, cards, now, lambda card: self.store.retrievability(self.learner, card, now, scheduler))
+        else:
+            unseen = [ref for ref in self.refs if ref not in cards]
+            if not unseen or not self.queue()["new_left"]:
+                return None
+            ref = unseen[0]
         section = self.index.sections[ref]
         return DrillQuestion(ref, section.number, section.title.strip())
 
@@ -99,17 +142,38 @@ class DrillSession:
                            f"{section.doc} 第{section.number}题 {section.title.strip()}", card.due,
                            round(time.perf_counter() - started, 3))
 
+    def chapter_progress(self) -> list[dict]:
+        """Per chapter in scope (a top-level folder; a file at the corpus root): questions, how many
+        answered, due now, the mean last score and mean predicted recall of the answered ones."""
+        rows: dict[str, dict] = {}
+        for row in self.progress():
+            chapter = rows.setdefault(row["chapter"], {"chapter": row["chapter"], "questions": 0, "answered": 0,
+                                                       "due": 0, "scores": [], "recalls": []})
+            chapter["questions"] += 1
+            if row["answers"]:
+                chapter["answered"] += 1
+                chapter["due"] += row["due"] <= self.clock()
+                chapter["scores"].append(row["last"])
+                chapter["recalls"].append(row["recall"])
+        for chapter in rows.values():
+            scores, recalls = chapter.pop("scores"), chapter.pop("recalls")
+            chapter["mean_score"] = round(sum(scores) / len(scores), 3) if scores else None
+            chapter["mean_recall"] = round(sum(recalls) / len(recalls), 3) if recalls else None
+        return list(rows.values())
+
     def progress(self) -> list[dict]:
-        """Per section: title, answers given, last and mean score, the predicted chance of recalling
-        it now (FSRS retrievability; None if never answered) and when it is due."""
+        """Per section in scope: its chapter, title, answers given, last and mean score, the predicted
+        chance of recalling it now (FSRS retrievability; None if never answered) and when it is due."""
         cards, now, scheduler = self.store.cards(self.learner), self.clock(), self.store.scheduler(self.learner)
         scores: dict[str, list[float]] = {}
         for review in self.store.reviews(self.learner):
             scores.setdefault(review["section_ref"], []).append(review["score"])
         rows = []
-        for ref, section in self.index.sections.items():
+        for ref in self.refs:
+            section = self.index.sections[ref]
             card, history = cards.get(ref), scores.get(ref, [])
-            rows.append({"section_ref": ref, "number": section.number, "title": section.title.strip(),
+            rows.append({"section_ref": ref, "chapter": chapter_of(section.doc), "number": section.number,
+                         "title": section.title.strip(),
                          "answers": len(history), "last": card.last_score if card else None,
                          "mean": round(sum(history) / len(history), 3) if history else None,
                          "recall": round(self.store.retrievability(self.learner, card, now, scheduler), 3)
