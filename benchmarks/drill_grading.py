@@ -55,7 +55,7 @@ def main() -> None:
     from assistant.drill.store import DrillStore
     from assistant.indexing import open_search_index
 
-    config = Config()
+    config = Config().with_overrides(**{"corpus.path": "seed"})  # the graded answers are to seed questions
     if args.no_judge:
         index, generator = open_search_index(config, progress=False), None
     else:

@@ -164,6 +164,32 @@ def test_extract_and_cover_points_on_a_hand_written_section(index):
     assert covered == ["正则化约束参数"] and len(missed) == 2  # English term expanded to 正则化
 
 
+def test_english_notes_and_lists_of_names_yield_key_points(index):
+    text = ("Dropout randomly zeroes activations during training. It keeps units from co-adapting.\n"
+            "- Use it after dense layers\n- Scale activations at test time")
+    points = extract_key_points(text)
+    assert points == ["Use it after dense layers", "Scale activations at test time",
+                      "Dropout randomly zeroes activations during training.", "It keeps units from co-adapting."]
+    covered, missed = point_coverage(points, "Dropout zeroes random activations while training; put it after dense layers",
+                                     index.tokenizer)
+    assert covered == ["Use it after dense layers", "Dropout randomly zeroes activations during training."]
+    assert extract_key_points("有哪些经典的轻量化网络：\n1. SqueezeNet\n2. MobileNet\n3. AI绘画") == [
+        "SqueezeNet", "MobileNet", "AI绘画"]
+    assert extract_key_points("`std::deque`是C++标准库中的双端队列，支持高效的双端插入和删除操作，允许快速随机访问，"
+                              "适合需要在两端频繁操作的场景，但在中间位置插入和删除元素时性能较差，且与`std::vector`相比，内存使用效率稍低。") == [
+        "`std::deque`是C++标准库中的双端队列"]
+    assert extract_key_points("满二叉树的节点数量 $n=2h-1$ ，所以只需判断 $n+1$ 是否为偶数。") == [
+        "满二叉树的节点数量 $n=2h-1$ ，所以只需判断 $n+1$ 是否为偶数。"]
+    assert extract_key_points("$$J=\\frac{1}{2n}\\sum (h-y)^2$$\n如下图所示：") == []
+
+
+def test_a_section_without_key_points_is_not_drilled(tmp_path, data_home, fake_encoder, store):
+    (tmp_path / "notes.md").write_text("## 1.写出注意力公式\n$$Attention(Q,K,V)=softmax(QK^T)V$$\n\n"
+                                       "## 2.什么是过拟合？\n过拟合是训练集好、测试集差。\n", "utf-8")
+    index = open_index(load_corpus(tmp_path / "notes.md"), data_home, encoder=fake_encoder, progress=False)
+    assert DrillSession(index, None, store, "ana").next_question().section_ref == "notes#2"
+
+
 def test_progress_survives_a_restart(index, tmp_path):
     path = tmp_path / "drill.sqlite3"
     store = DrillStore.open(path)

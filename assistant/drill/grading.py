@@ -25,7 +25,8 @@ def extract_key_points(text: str, max_points: int = MAX_POINTS) -> list[str]:
 
     ``"过拟合是…。\\n- 1. 增加数据\\n- 2. 正则化" -> ["增加数据", "正则化", "过拟合是…。"]``
     """
-    sentences = split_sentences(text)
+    # English sentences too: "… training. It keeps …" is two points
+    sentences = [part for sentence in split_sentences(text) for part in re.split(r"(?<=[a-z]{2}[.!?])\s+(?=[A-Z])", sentence)]
     items = [s for s in sentences if re.match(r"^([-*•]|\d+[.、)]|[（(]\d+[)）])", s)]
     ordered = items + [s for s in sentences if s not in items]
     points = []
@@ -33,8 +34,8 @@ def extract_key_points(text: str, max_points: int = MAX_POINTS) -> list[str]:
         point = re.sub(r"\*\*|__", "", sentence)
         point = re.sub(r"^([-*•]\s*)?(\d+[.、)]\s*|[（(]\d+[)）]\s*)?", "", point).strip()
         if len(point) > POINT_CHARS:
-            point = re.split(r"[,，;；:：]", point[:POINT_CHARS])[0]
-        if is_point(point) and point not in points:
+            point = re.split(r"[,，;；：]|(?<!:):(?!:)", point[:POINT_CHARS])[0]  # not inside "std::deque"
+        if (is_point(point) or sentence in items and is_name(point)) and point not in points:
             points.append(point)
         if len(points) == max_points:
             break
@@ -42,10 +43,20 @@ def extract_key_points(text: str, max_points: int = MAX_POINTS) -> list[str]:
 
 
 def is_point(text: str) -> bool:
-    """A gradable statement: some Chinese, no formula, not a figure caption or a lead-in ending in a colon."""
-    cjk = sum("\u4e00" <= ch <= "\u9fff" for ch in text)
-    return (cjk >= 4 and "$" not in text and not text.endswith((":", "："))
-            and not re.search(r"如上图|如下图|示意图|如下所示", text))
+    """A gradable statement: at least 4 Chinese characters or English words (outside formulas; an
+    English word counts two characters, so "AI绘画" and "Dropout drops units at random" pass), not a
+    display formula, not a figure caption or a lead-in ending in a colon."""
+    prose = re.sub(r"\$[^$]*\$", " ", text)  # inline formulas ($n+1$) do not count, nor block a point
+    cjk = sum("\u4e00" <= ch <= "\u9fff" for ch in prose)
+    words = len(re.findall(r"[A-Za-z][A-Za-z0-9+#\-]*", prose))
+    return (cjk + 2 * words >= 4 and (cjk >= 4 or words >= 4 or cjk + words >= 3) and "$$" not in text
+            and "$" not in prose and not text.endswith((":", "："))
+            and not re.search(r"如上图|如下图|示意图|如下所示|as shown (above|below)", text, re.I))
+
+
+def is_name(text: str) -> bool:
+    """A list item that only names something ("MobileNet", "AI绘画"): a point when the list is the answer."""
+    return bool(re.fullmatch(r"[A-Za-z][A-Za-z0-9+#.\-]{2,}(\s[A-Za-z0-9][A-Za-z0-9+#.\-]*){0,2}|[\u4e00-\u9fffA-Za-z0-9]{2,12}", text.strip()))
 
 
 def point_coverage(points: list[str], answer: str, tokenizer) -> tuple[list[str], list[str]]:

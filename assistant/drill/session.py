@@ -104,10 +104,12 @@ class DrillSession:
         if due:
             ref = pick_next(due, cards, now, lambda card: self.store.retrievability(self.learner, card, now, scheduler))
         else:
-            unseen = [ref for ref in self.refs if ref not in cards]
-            if not unseen or not self.queue()["new_left"]:
+            if not self.queue()["new_left"]:
                 return None
-            ref = unseen[0]
+            # the first new question that can be graded (a section of only code or formulas has no key point)
+            ref = next((ref for ref in self.refs if ref not in cards and self.key_points(ref)), None)
+            if ref is None:
+                return None
         section = self.index.sections[ref]
         return DrillQuestion(ref, section.number, section.title.strip())
 
