@@ -1,8 +1,10 @@
-"""Drill grading against hand grades: eval/drill_graded.jsonl (26 answers of varying quality over
-13 seed sections, each graded by hand 0 = wrong, 1 = partial, 2 = good).
+"""Drill grading against hand grades (0 = wrong, 1 = partial, 2 = good): eval/drill_graded.jsonl
+(26 answers over 13 seed sections) or eval/drill_graded_collection.jsonl (answers over the
+collection's sections, split into dev and held-out halves).
 
     python benchmarks/drill_grading.py                # key points + the bundled LLM's judgement (30 %)
     python benchmarks/drill_grading.py --no-judge     # key-point coverage only (the default grading)
+    python benchmarks/drill_grading.py --no-judge --items eval/drill_graded_collection.jsonl --split heldout
 
 The assistant's score in [0, 1] is bucketed (< 1/3 -> 0, < 2/3 -> 1, else 2) and compared:
 exact agreement, agreement within one grade, Spearman correlation of score and hand grade, and
@@ -47,6 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", default=str(REPO / "eval" / "drill_graded.jsonl"))
     parser.add_argument("--no-judge", action="store_true", help="key-point coverage only (no LLM)")
+    parser.add_argument("--split", choices=["dev", "heldout"], help="only the items of this split")
     parser.add_argument("--out", default="")
     args = parser.parse_args()
 
@@ -55,7 +58,10 @@ def main() -> None:
     from assistant.drill.store import DrillStore
     from assistant.indexing import open_search_index
 
-    config = Config().with_overrides(**{"corpus.path": "seed"})  # the graded answers are to seed questions
+    items = [json.loads(line) for line in Path(args.items).read_text("utf-8").splitlines() if line.strip()]
+    items = [item for item in items if args.split is None or item.get("split") == args.split]
+    seed = "section_ref" not in items[0]  # the seed set names its sections by number alone
+    config = Config().with_overrides(**{"corpus.path": "seed" if seed else None})
     if args.no_judge:
         index, generator = open_search_index(config, progress=False), None
     else:
@@ -63,13 +69,12 @@ def main() -> None:
 
         assistant = StudyAssistant.from_settings(config, progress=False)
         index, generator = assistant.index, assistant.model
-    items = [json.loads(line) for line in Path(args.items).read_text("utf-8").splitlines() if line.strip()]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         store = DrillStore.open(Path(tmp) / "drill.sqlite3")
         session = DrillSession(index, generator, store, "bench", judge_weight=0.0 if args.no_judge else 0.3)
         for item in items:
-            ref = f"ml_basics_qa#{item['section']}"
+            ref = f"ml_basics_qa#{item['section']}" if seed else item["section_ref"]
             section = index.sections[ref]
             session.key_points(ref)  # extracted once per section, as in use; not timed
             started = time.perf_counter()
@@ -83,7 +88,7 @@ def main() -> None:
         store.close()
     hand, grade = [r["hand"] for r in rows], [r["grade"] for r in rows]
     report = {
-        "items": len(rows), "judge": not args.no_judge,
+        "items": len(rows), "judge": not args.no_judge, "file": args.items, "split": args.split,
         "exact_agreement": round(sum(h == g for h, g in zip(hand, grade)) / len(rows), 3),
         "within_one": round(sum(abs(h - g) <= 1 for h, g in zip(hand, grade)) / len(rows), 3),
         "spearman": round(spearman([r["score"] for r in rows], [float(h) for h in hand]), 3),
@@ -92,7 +97,9 @@ def main() -> None:
     }
     print(f"exact agreement {report['exact_agreement']:.3f}, within one {report['within_one']:.3f}, "
           f"Spearman {report['spearman']:.3f}, median {report['median_seconds']} s per answer")
-    out = Path(args.out or REPO / "benchmarks" / "results" / f"drill_grading{'_nojudge' if args.no_judge else ''}.json")
+    name = "drill_grading" + ("" if seed else "_collection") + (f"_{args.split}" if args.split else "") \
+        + ("_nojudge" if args.no_judge else "")
+    out = Path(args.out or REPO / "benchmarks" / "results" / f"{name}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", "utf-8")
     print(f"Wrote {out}")
