@@ -101,6 +101,14 @@ class Section:
         question, then its title, each once (``"分类模型 如何找到让F1最高的分类阈值?"``)."""
         return " ".join(dict.fromkeys([*self.heading_path[:-1], self.title]))
 
+    def lead_text(self, chars: int) -> str:
+        """The question's title and the opening of its answer, ``chars`` characters in all, without
+        display formulas, code blocks, images or HTML tags: what most answers define first
+        (``"什么是过拟合？ 过拟合是指模型在训练集上表现很好…"``)."""
+        body = re.sub(r"\$\$.*?\$\$|```.*?```|!\[.*?\]\(.*?\)|<[^>]+>", " ", self.text, flags=re.S)
+        body = re.sub(r"\s+", " ", body).strip()
+        return f"{self.title} {body}"[:chars].strip()
+
 
 @dataclass(frozen=True)
 class _Heading:

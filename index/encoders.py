@@ -17,12 +17,15 @@ An encoder with ``embed_queries`` embeds queries differently from the texts it i
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 DEFAULT_ENCODER = "use-multilingual-v3"
 DEFAULT_HEADING_ENCODER = "multilingual-e5-small"
+BUNDLED_VECTORS = Path(__file__).parent / "data" / "vectors"  # <encoder id>.npz: see VectorCache
 
 
 class Encoder(Protocol):
@@ -107,17 +110,63 @@ def embed_queries(encoder: Encoder, texts: list[str]) -> np.ndarray:
     return method(texts) if method else encoder.embed_batch(texts)
 
 
+class VectorCache:
+    """Vectors an encoder gave, keyed by the sha256 of the text it embedded: texts found here are
+    not embedded again. The package ships one for the heading encoder over the bundled collection
+    (``BUNDLED_VECTORS``, written by ``python -m index.bundled_vectors``), so building the default
+    index skips its slowest step; a text that differs by one character is embedded as usual."""
+
+    def __init__(self, keys: np.ndarray, vectors: np.ndarray):
+        if len(keys) != len(vectors):
+            raise ValueError(f"{len(keys)} keys for {len(vectors)} vectors")
+        self.rows = {np.asarray(key, dtype=np.uint8).tobytes(): i for i, key in enumerate(keys)}
+        self.vectors = vectors
+
+    @staticmethod
+    def key(text: str) -> bytes:
+        return hashlib.sha256(text.encode("utf-8")).digest()[:16]
+
+    @classmethod
+    def bundled(cls, encoder_id: str, dim: int) -> "VectorCache | None":
+        """The shipped cache for this encoder, None when there is none (or it has another width)."""
+        path = BUNDLED_VECTORS / f"{encoder_id.replace('/', '_')}.npz"
+        if not path.is_file():
+            return None
+        with np.load(path, allow_pickle=False) as saved:
+            vectors = saved["vectors"].astype(np.float32)
+            return cls(saved["keys"], vectors) if vectors.ndim == 2 and vectors.shape[1] == dim else None
+
+    @staticmethod
+    def save(path: Path, texts: list[str], vectors: np.ndarray) -> None:
+        # (n, 16) bytes as uint8: numpy's fixed-width bytes type would drop a digest's trailing zero bytes
+        keys = np.frombuffer(b"".join(VectorCache.key(text) for text in texts), dtype=np.uint8).reshape(-1, 16)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, keys=keys, vectors=vectors.astype(np.float32))
+
+    def get(self, text: str) -> np.ndarray | None:
+        row = self.rows.get(self.key(text))
+        return None if row is None else self.vectors[row]
+
+
 def embed(encoder: Encoder, texts: list[str], batch_size: int = 64, progress: bool = True,
-          what: str = "chunks") -> np.ndarray:
-    """Embed any number of texts in batches, with a progress bar on long runs -> (n, dim)."""
+          what: str = "chunks", cache: VectorCache | None = None) -> np.ndarray:
+    """Embed any number of texts in batches, with a progress bar on long runs -> (n, dim); texts
+    ``cache`` holds are taken from it."""
     from tqdm.auto import tqdm
 
     out = np.empty((len(texts), encoder.dim), dtype=np.float32)
-    bar = tqdm(total=len(texts), desc=f"Embedding {what}", unit=what.rstrip("s"), disable=not progress)
-    for start in range(0, len(texts), batch_size):
-        batch = texts[start : start + batch_size]
-        out[start : start + len(batch)] = encoder.embed_batch(batch)
-        bar.update(len(batch))
+    todo = []
+    for i, text in enumerate(texts):
+        cached = cache.get(text) if cache is not None else None
+        if cached is None:
+            todo.append(i)
+        else:
+            out[i] = cached
+    bar = tqdm(total=len(todo), desc=f"Embedding {what}", unit=what.rstrip("s"), disable=not progress or not todo)
+    for start in range(0, len(todo), batch_size):
+        rows = todo[start : start + batch_size]
+        out[rows] = encoder.embed_batch([texts[i] for i in rows])
+        bar.update(len(rows))
     bar.close()
     return out
 

@@ -43,8 +43,9 @@ class RetrievalConfig:
     rrf_k: float = 10.0  # reciprocal-rank constant for fusion = "rrf": smaller trusts the top ranks more
     dense_weight: float = 0.5  # weight of the dense retriever in the fusion (dev-tuned; BM25 weighs 1)
     bm25_weight: float = 1.0  # weight of the BM25 ranking in the fusion
-    heading_weight: float = 0.25  # weight of the headings matched by the main encoder (dev-tuned)
-    heading_encoder_weight: float = 1.0  # weight of the headings matched by the heading encoder (dev-tuned)
+    heading_weight: float = 0.5  # weight of the headings matched by the main encoder (dev-tuned)
+    heading_encoder_weight: float = 1.0  # weight of the heading encoder's field (each question's title and
+    # the opening of its answer, ``IndexConfig.heading_lead_chars``; dev-tuned)
     max_query_chars: int = 2000  # longer queries are cut to this, with a warning
 
     def __post_init__(self):

@@ -110,3 +110,73 @@ def test_changing_the_heading_encoder_rebuilds(notes, data_home, fake_encoder, f
     index = open_index(notes, data_home, config=IndexConfig(heading_encoder=""), encoder=fake_encoder,
                        progress=False)
     assert fake_encoder.calls > calls and index.heading_vectors is None
+
+
+def test_lead_text_is_the_title_and_the_opening_of_the_answer_without_formulas_or_code():
+    from corpus.sections import Section
+
+    text = "过拟合指模型\n记住了噪声。\n$$L = \\sum x$$\n```python\nfit()\n```\n<b>换一批</b>样本就变差。"
+    section = Section("d", "1", "什么是过拟合？", text)
+    assert section.lead_text(200) == "什么是过拟合？ 过拟合指模型 记住了噪声。 换一批 样本就变差。"
+    assert section.lead_text(12) == "什么是过拟合？ 过拟合指"
+
+
+def test_the_heading_encoder_embeds_the_lead_and_changing_its_length_rebuilds(notes, data_home, fake_encoder,
+                                                                             fake_heading_encoder):
+    from index.store import heading_encoder_texts
+
+    index = open_index(notes, data_home, encoder=fake_encoder, retrieval=_heading_only(heading_encoder_weight=1),
+                       progress=False)
+    row = [s.ref for s in notes.sections].index("ml/basics#1")
+    lead = notes.sections[row].lead_text(IndexConfig().heading_lead_chars)
+    assert lead.startswith("什么是过拟合？ 模型记住了") and heading_encoder_texts(notes.sections, IndexConfig())[row] == lead
+    assert np.allclose(index.heading_vectors[row], fake_heading_encoder.embed_batch([lead])[0])
+    # the answer's opening is what the field matches on: a query worded like it finds it
+    assert index.search("反向传播时导数连乘越来越小", k=1)[0].section_ref == "ml/basics#2"
+    calls = fake_heading_encoder.calls
+    headings_only = open_index(notes, data_home, config=IndexConfig(heading_lead_chars=0), encoder=fake_encoder,
+                               retrieval=_heading_only(heading_encoder_weight=1), progress=False)
+    assert fake_heading_encoder.calls > calls and headings_only.manifest["heading_lead_chars"] == 0
+    assert headings_only.search("反向传播时导数连乘越来越小", k=1)[0].section_ref != "ml/basics#2"
+    assert np.allclose(headings_only.heading_vectors[row],
+                       fake_heading_encoder.embed_batch([notes.sections[row].heading_text])[0])
+
+
+def test_embed_takes_what_the_vector_cache_holds_and_embeds_the_rest(tmp_path, fake_encoder):
+    from index.encoders import VectorCache, embed
+
+    texts = ["过拟合", "梯度消失", "锚框"]
+    cached = np.eye(3, fake_encoder.dim, dtype=np.float32)[:2]
+    VectorCache.save(tmp_path / "v.npz", texts[:2], cached)
+    with np.load(tmp_path / "v.npz") as saved:
+        cache = VectorCache(saved["keys"], saved["vectors"])
+    calls = fake_encoder.calls
+    out = embed(fake_encoder, texts, progress=False, cache=cache)
+    assert np.array_equal(out[:2], cached) and fake_encoder.calls == calls + 1
+    assert np.allclose(out[2], fake_encoder.embed_batch(["锚框"])[0])
+
+
+def test_the_shipped_heading_vectors_cover_the_bundled_collection():
+    """The package's cached vectors for the heading encoder must match today's collection and lead
+    texts, or building the default index silently pays the full embedding time again
+    (``python -m index.bundled_vectors`` rewrites them)."""
+    from index.encoders import DEFAULT_HEADING_ENCODER, VectorCache
+    from index.store import heading_encoder_texts
+
+    cache = VectorCache.bundled(DEFAULT_HEADING_ENCODER, 384)
+    texts = heading_encoder_texts(load_corpus("wethinkin").sections, IndexConfig())
+    missing = [text for text in texts if cache.get(text) is None]
+    assert not missing, f"{len(missing)} of {len(texts)} texts not cached, e.g. {missing[0]!r}"
+    assert np.allclose(np.linalg.norm(cache.vectors, axis=1), 1, atol=1e-3)
+
+
+@pytest.mark.slow
+def test_the_shipped_heading_vectors_are_the_encoders_own():
+    from index.encoders import VectorCache, make_heading_encoder
+    from index.store import heading_encoder_texts
+
+    encoder = make_heading_encoder(IndexConfig().heading_encoder)
+    cache = VectorCache.bundled(encoder.id, encoder.dim)
+    texts = heading_encoder_texts(load_corpus("wethinkin").sections, IndexConfig())[::500]
+    fresh = encoder.embed_batch(texts)
+    assert all(float(cache.get(t) @ v) > 0.999 for t, v in zip(texts, fresh))
