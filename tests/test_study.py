@@ -370,6 +370,7 @@ def test_a_name_of_known_words_that_the_notes_never_write_together_is_unknown(ga
     assert unknown_names(gate_index, "Huber Loss对离群点为什么不敏感？") == []
     assert unknown_names(gate_index, "What does Huber-Loss do with outliers?") == []
     assert unknown_names(gate_index, "focal loss关注什么样本？") == []  # lower case: not taken for a name
+    assert unknown_names(gate_index, "Why is Huber Loss used with multi-NMS boxes?") == []
     assert unknown_names(gate_index, "Focal Loss关注什么样本？") == []  # written "Focal-Loss" in the notes
     generator = ScriptedGenerator("不应被调用")
     answer = StudyAssistant(gate_index, generator).ask("人脸识别里的Center Loss是怎么压缩类内距离的？")

@@ -113,14 +113,15 @@ def unknown_names(index: SearchIndex, question: str) -> list[str]:
 
 
 def _phrases(question: str) -> list[str]:
-    """Names of several words or parts with a capital letter in them: "Center Loss", "Soft-NMS",
-    "Score Distillation Sampling" (in an English question, capitalised words that do not start a
-    sentence, or a hyphenated name with a capital after the hyphen)."""
+    """Names of several words or parts with a capital letter in them. In a Chinese question any
+    run of Latin words is a name ("Center Loss", "Score Distillation Sampling"); in an English one
+    only a hyphenated name with capitals on both sides of the hyphen ("Soft-NMS", "SAM-2"), as
+    capitalised words side by side are often ordinary ("a Python AI service"), and "multi-GPU" or
+    "LLaVA-style" are plain compounds."""
     if question_language(question) == "zh":
         found = [n for n in re.findall(r"[A-Za-z][A-Za-z0-9]*(?:[ \-][A-Za-z0-9]+)+", question) if re.search("[A-Z]", n)]
     else:
-        found = re.findall(r"(?<![.?!]\s)(?<!^)\b[A-Z][A-Za-z0-9]*(?:[ \-][A-Z0-9][A-Za-z0-9]*)+", question.strip())
-        found += re.findall(r"\b[A-Za-z][A-Za-z0-9]*-[A-Z0-9][A-Za-z0-9]*\b", question)
+        found = re.findall(r"\b[A-Z][A-Za-z0-9]*(?:-[A-Z0-9][A-Za-z0-9]*)+\b", question)
     return list(dict.fromkeys(found))
 
 
