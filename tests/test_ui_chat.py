@@ -134,7 +134,18 @@ def test_ui_config_rejects_bad_values():
     with pytest.raises(ValueError, match="port"):
         UIConfig(port=0)
     with pytest.raises(ValueError, match="concurrency"):
-        UIConfig(concurrency=0)
+        UIConfig(concurrency=-1)
+
+
+def test_the_page_answers_one_at_a_time_in_process_and_many_at_once_over_a_server():
+    from assistant.config import SERVER_CONCURRENCY, UIConfig, answers_at_once
+    from assistant.llm import GenerationConfig
+    from assistant.llm.openai_backend import OpenAIChatModel
+
+    server = OpenAIChatModel(GenerationConfig(backend="openai"))
+    assert answers_at_once(UIConfig(), ScriptedGenerator("x")) == 1
+    assert answers_at_once(UIConfig(), server) == SERVER_CONCURRENCY > 1
+    assert answers_at_once(UIConfig(concurrency=3), server) == 3
 
 
 def test_adapter_switch_reaches_the_generator(index):

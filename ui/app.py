@@ -4,15 +4,15 @@
     from ui import build_app, launch
     launch(build_app(StudyAssistant.from_config(None)))     # http://127.0.0.1:7860
 
-Generation is serialised through Gradio's queue (``UIConfig.concurrency``): waiting users see their
-place in it. The page's script makes a click on a citation [n] jump to source n in the panel. The
+Generation goes through Gradio's queue: one answer at a time for the in-process model, several
+for a server that batches (``UIConfig.concurrency``); waiting users see their place in it. The page's script makes a click on a citation [n] jump to source n in the panel. The
 server answers only requests whose Host header names it (``UIConfig.allowed_hosts``), so a web page
 elsewhere cannot reach a loopback server through DNS rebinding.
 """
 
 from __future__ import annotations
 
-from assistant.config import UIConfig
+from assistant.config import UIConfig, answers_at_once
 
 from corpus.scopes import chapters, outline
 
@@ -74,20 +74,21 @@ def build_app(assistant, config: UIConfig | None = None, drill: DrillHandlers | 
     import gradio as gr
 
     config = config or UIConfig()
+    limit = answers_at_once(config, assistant.model)
     with gr.Blocks(title="机器学习面试复习助手 · Study assistant", analytics_enabled=False) as app:
         gr.Markdown("## 机器学习面试复习助手\n根据本地资料回答问题，并标注每句话的来源；资料里没有的内容会直说。"
                     "中文、English 均可。")
         with gr.Tabs():
             with gr.Tab("对话", id="chat"):
-                _chat_tab(gr, assistant, config, scope)
+                _chat_tab(gr, assistant, config, limit, scope)
             if drill is not None:
                 with gr.Tab("练习", id="drill", elem_id="sa-drill-tab"):
                     _drill_tab(gr, drill)
-    app.queue(default_concurrency_limit=config.concurrency, max_size=config.max_queue)
+    app.queue(default_concurrency_limit=limit, max_size=config.max_queue)
     return app
 
 
-def _chat_tab(gr, assistant, config: UIConfig, scope: tuple[str, ...] = ()) -> None:
+def _chat_tab(gr, assistant, config: UIConfig, limit: int, scope: tuple[str, ...] = ()) -> None:
     handlers = ChatHandlers(assistant)
     sections = list(assistant.index.sections.values())
     picks = chapters(sections)
@@ -127,7 +128,7 @@ def _chat_tab(gr, assistant, config: UIConfig, scope: tuple[str, ...] = ()) -> N
         handlers.respond,
         inputs=[box, chatbot, history, k, temperature, adapter, chosen],
         outputs=[box, chatbot, sources, history],
-        concurrency_limit=config.concurrency,
+        concurrency_limit=limit,
         concurrency_id="generate",
         api_name="respond",
     )

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterator
 
 from assistant import Answer
+from assistant.llm.errors import BackendError
 from assistant.text import question_language
 from corpus.scopes import in_scope, normalise_scope
 
@@ -59,6 +60,12 @@ class ChatHandlers:
                 text += item
                 chat[-1] = {"role": "assistant", "content": link_citations(text, n_sources)}
                 yield "", chat, words["searching"], history
+        except BackendError as err:  # the model server failed: say where and what, keep what came
+            log.warning("Answering %r failed: %s", question, err)
+            said = link_citations(text, n_sources) + "\n\n" if text.strip() else ""
+            chat[-1] = {"role": "assistant", "content": f"{said}⚠️ {err}"}
+            yield "", chat, words["empty"], history
+            return
         except Exception as err:  # the page keeps serving; the traceback goes to the server log
             log.exception("Answering %r failed", question)
             chat[-1] = {"role": "assistant", "content": FAILURE[language].format(kind=type(err).__name__)}

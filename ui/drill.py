@@ -73,6 +73,8 @@ class DrillHandlers:
                  + ("" if result.judge is None else f"，模型评分 {result.judge:.0%}") + "）", ""]
         lines += [f"- 答到：{point}" for point in result.covered]
         lines += [f"- **漏掉**：{point}" for point in result.missed]
+        if result.note:
+            lines += ["", f"⚠️ {result.note}"]
         lines += ["", f"下次复习：{until(result.next_due - session.clock())}后",
                   f"参考：{result.reference}（在“对话”里问这道题可看到原文与出处）"]
         return "\n".join(lines), _progress_or_none(session)

