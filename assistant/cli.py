@@ -202,9 +202,10 @@ def _parser() -> argparse.ArgumentParser:
     export_model.add_argument("--out", required=True, help="folder to write")
     export_model.set_defaults(handler=cmd_export_model)
 
-    doctor = commands.add_parser("doctor", parents=[common], help="check the data dir, the model files and the index",
+    doctor = commands.add_parser("doctor", parents=[common, model], help="check the data dir, the model (or its server) and the index",
                                  description="Check that the assistant's state is whole: the data dir is writable, "
-                                 "the converted model matches the size and sha256 recorded when it was converted, "
+                                 "the converted model matches the size and sha256 recorded when it was converted "
+                                 "(or, with --base-url, the server answers and serves the configured names), "
                                  "and the index loads. Exits 1 when a check fails, saying how to fix it.")
     doctor.set_defaults(handler=cmd_doctor)
 
@@ -281,6 +282,13 @@ def cmd_serve(args) -> int:
           "under two minutes)…", file=sys.stderr, flush=True)
     assistant = load_assistant(args)
     assistant.model.warm_up()
+    if config.llm.backend == "openai":
+        from assistant.llm.errors import BackendError
+
+        try:
+            print(f"Answers come from {assistant.model.served_model()} at {config.llm.base_url}.", file=sys.stderr)
+        except BackendError as err:  # the page still starts; each answer says what is wrong until it is up
+            print(f"warning: {err}", file=sys.stderr)
     import ui  # gradio loads only for this command
     from assistant.drill.store import DrillStore, DrillStoreError
 
@@ -314,6 +322,9 @@ def cmd_train_lora(args) -> int:
     )
 
     config = load_config(args)
+    if config.llm.backend != "transformers":
+        raise UsageError("train-lora trains in-process: drop --backend/--base-url (export the adapter for a "
+                         "server with `study-assistant export-adapter`).")
     index = open_search_index(config)
     if args.check:  # rebuild the examples of an adapter's recorded recipe, without training
         adapter = None if config.llm.adapter in ("default", "none", "") else config.llm.adapter

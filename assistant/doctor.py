@@ -1,4 +1,5 @@
-"""``study-assistant doctor``: check the data dir, the bundled model's files and the index.
+"""``study-assistant doctor``: check the data dir, the model (the bundled model's files, or the
+server and the names it serves) and the index.
 
 Each check is ``(name, ok, detail)``, e.g. ``("data dir", True, "/home/me/.cache/study-assistant is
 writable")``; the CLI prints one line per check and exits 1 when any failed.
@@ -14,7 +15,8 @@ Check = tuple[str, bool, str]  # (what was checked, whether it is fine, what was
 
 def run_doctor(config) -> list[Check]:
     """All checks for ``config`` (an ``assistant.config.Config``), in the order they are printed."""
-    return [check_data_dir(config.data_path), *check_model(config), check_index(config)]
+    model = check_server(config) if config.llm.backend == "openai" else check_model(config)
+    return [check_data_dir(config.data_path), *model, check_index(config)]
 
 
 def check_data_dir(path: Path) -> Check:
@@ -60,6 +62,28 @@ def check_model(config) -> list[Check]:
                                                  "(about a minute)."))
     else:
         checks.append(("converted model", True, f"{folder}: every file matches its size and sha256"))
+    return checks
+
+
+def check_server(config) -> list[Check]:
+    """The OpenAI-compatible server: reachable, and serving the configured model and adapter."""
+    from assistant.llm.errors import BackendError
+    from assistant.llm.openai_backend import OpenAIChatModel
+
+    model = OpenAIChatModel(config.llm)
+    try:
+        served = model.served_names()
+    except BackendError as err:
+        return [("model server", False, str(err))]
+    checks = [("model server", True, f"{model.base_url} serves {', '.join(served) or 'no model'}")]
+    wanted = [name for name in (None if config.llm.model == "bundled" else config.llm.model, model.adapter) if name]
+    # SGLang names an adapter "base:adapter" without listing it: the base model being served is enough
+    missing = [name for name in wanted if name not in served and name.rsplit(":", 1)[0] not in served]
+    if missing:
+        checks.append(("served names", False, f"{', '.join(map(repr, missing))} not among them; fix [llm] model "
+                                              "/ adapter or the server's --served-model-name / --lora-modules"))
+    elif not served:
+        checks.append(("served names", False, "the server lists no model"))
     return checks
 
 

@@ -179,3 +179,14 @@ def test_backend_settings_are_checked():
         Config.from_dict({"llm": {"timeout_s": 0}})
     config = Config.from_dict({"llm": {"backend": "openai", "base_url": "https://llm.lan/v1", "model": "m"}})
     assert config.llm.backend == "openai" and config.ui.concurrency == 0
+
+
+def test_doctor_checks_the_server_and_the_names_it_serves(run, stub):
+    code, out, err = run("doctor", "--base-url", stub.url)
+    assert code == 0 and f"ok    model server: {stub.url} serves stub-model" in out
+    code, out, err = run("doctor", "--base-url", stub.url, "--adapter", "study-other")
+    assert code == 1 and "FAIL  served names: 'study-other' not among them" in out
+    code, out, err = run("doctor", "--base-url", stub.url, "--adapter", "stub-model:study")  # SGLang's naming
+    assert code == 0 and "FAIL" not in out
+    code, out, err = run("doctor", "--base-url", closed_port_url())
+    assert code == 1 and "FAIL  model server: Could not list its models" in out

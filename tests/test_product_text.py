@@ -5,7 +5,7 @@ import re
 
 from conftest import REPO
 
-HISTORY = re.compile(r"\b[Ss]essions? \d|shipped until|tried in|\bv\d{1,2}\b(?! run)")
+HISTORY = re.compile(r"\b[Ss]essions? \d|shipped until|tried in|(?<!/)\bv\d{1,2}\b(?! run)")  # "/v1" is an API path
 NAMES = ("use-multilingual-v3", "jieba-search-v1", "multilingual v3")  # model and format ids, not versions of ours
 
 

@@ -56,11 +56,15 @@ class OpenAIChatModel(ChatModel):
         """The model name requests use: the configured one, or (``model = "bundled"``) the first
         one the server lists."""
         if self.served is None:
-            models = self._call("list its models", lambda: list(self.client.models.list()))
-            if not models:
+            names = self.served_names()
+            if not names:
                 raise BackendError(f"The model server at {self.base_url} serves no model (GET /models is empty).")
-            self.served = models[0].id
+            self.served = names[0]
         return self.served
+
+    def served_names(self) -> list[str]:
+        """The model (and adapter) names the server lists (GET /models)."""
+        return [model.id for model in self._call("list its models", lambda: list(self.client.models.list()))]
 
     def stream(self, messages: list[dict], options: GenerationOptions | None = None) -> Iterator[str]:
         options = options or GenerationOptions()

@@ -20,7 +20,7 @@ class GenerationConfig:
     base_url: str = "http://127.0.0.1:8000/v1"  # the server's OpenAI API root (backend "openai")
     api_key_env: str = "OPENAI_API_KEY"  # environment variable holding the server's API key (never
     # written in the config file); unset: a placeholder key, which local servers accept
-    timeout_s: float = 120.0  # seconds to wait for the server to start replying or send the next piece
+    timeout_s: float = 60.0  # seconds to wait for the server to start replying or send the next piece
     max_retries: int = 2  # retries, with exponential backoff, after a refused connection, 408, 429, 5xx
     context_tokens: int = 0  # prompt + reply limit on a server (0: 8192); in-process, the model's own
     device: str = "auto"  # "auto" (cuda if available, else cpu), "cpu" or "cuda"
