@@ -5,6 +5,8 @@ collection's sections, split into dev and held-out halves).
     python benchmarks/drill_grading.py                # key points + the bundled LLM's judgement (30 %)
     python benchmarks/drill_grading.py --no-judge     # key-point coverage only (the default grading)
     python benchmarks/drill_grading.py --no-judge --items eval/drill_graded_collection.jsonl --split heldout
+    python benchmarks/drill_grading.py --base-url http://127.0.0.1:8000/v1 --judge-weight 0.5 \
+        --items eval/drill_graded_collection.jsonl --split dev   # the judge on an OpenAI-compatible server
 
 The assistant's score in [0, 1] is bucketed (< 1/3 -> 0, < 2/3 -> 1, else 2) and compared:
 exact agreement, agreement within one grade, Spearman correlation of score and hand grade, and
@@ -50,6 +52,9 @@ def main() -> None:
     parser.add_argument("--items", default=str(REPO / "eval" / "drill_graded.jsonl"))
     parser.add_argument("--no-judge", action="store_true", help="key-point coverage only (no LLM)")
     parser.add_argument("--split", choices=["dev", "heldout"], help="only the items of this split")
+    parser.add_argument("--judge-weight", type=float, default=0.3, help="the judge's share of the score")
+    parser.add_argument("--base-url", help="judge with the model an OpenAI-compatible server serves")
+    parser.add_argument("--model", default="bundled", help="the served model's name (with --base-url)")
     parser.add_argument("--out", default="")
     args = parser.parse_args()
 
@@ -64,6 +69,11 @@ def main() -> None:
     config = Config().with_overrides(**{"corpus.path": "seed" if seed else None})
     if args.no_judge:
         index, generator = open_search_index(config, progress=False), None
+    elif args.base_url:
+        from assistant.llm import load_chat_model
+
+        config = config.with_overrides(**{"llm.backend": "openai", "llm.base_url": args.base_url, "llm.model": args.model})
+        index, generator = open_search_index(config, progress=False), load_chat_model(config.llm, config.data_path)
     else:
         from assistant import StudyAssistant
 
@@ -72,7 +82,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         store = DrillStore.open(Path(tmp) / "drill.sqlite3")
-        session = DrillSession(index, generator, store, "bench", judge_weight=0.0 if args.no_judge else 0.3)
+        session = DrillSession(index, generator, store, "bench", judge_weight=0.0 if args.no_judge else args.judge_weight)
         for item in items:
             ref = f"ml_basics_qa#{item['section']}" if seed else item["section_ref"]
             section = index.sections[ref]
@@ -88,7 +98,8 @@ def main() -> None:
         store.close()
     hand, grade = [r["hand"] for r in rows], [r["grade"] for r in rows]
     report = {
-        "items": len(rows), "judge": not args.no_judge, "file": args.items, "split": args.split,
+        "items": len(rows), "judge": None if args.no_judge else getattr(generator, "name", "bundled"),
+        "judge_weight": 0.0 if args.no_judge else args.judge_weight, "file": args.items, "split": args.split,
         "exact_agreement": round(sum(h == g for h, g in zip(hand, grade)) / len(rows), 3),
         "within_one": round(sum(abs(h - g) <= 1 for h, g in zip(hand, grade)) / len(rows), 3),
         "spearman": round(spearman([r["score"] for r in rows], [float(h) for h in hand]), 3),
@@ -98,7 +109,7 @@ def main() -> None:
     print(f"exact agreement {report['exact_agreement']:.3f}, within one {report['within_one']:.3f}, "
           f"Spearman {report['spearman']:.3f}, median {report['median_seconds']} s per answer")
     name = "drill_grading" + ("" if seed else "_collection") + (f"_{args.split}" if args.split else "") \
-        + ("_nojudge" if args.no_judge else "")
+        + ("_nojudge" if args.no_judge else "_server" if args.base_url else "")
     out = Path(args.out or REPO / "benchmarks" / "results" / f"{name}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", "utf-8")

@@ -20,7 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class StubServer:
     """Actions, one per chat request in order (then "ok"): "ok" streams ``reply``; "<status>" (e.g.
     "429", "503", "400") answers that HTTP status with an error body; "malformed" streams a line that
-    is not JSON; "truncated" streams half the reply and closes without finishing; "stall" waits
+    is not JSON; "truncated" streams half the reply and closes without finishing; "error event" streams half the
+    reply, then an error event as vLLM does when generation fails; "stall" waits
     ``stall_s`` before answering."""
 
     def __init__(self, reply: str = "好的 [1]", model: str = "stub-model", stall_s: float = 5.0):
@@ -60,11 +61,13 @@ class StubServer:
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Connection", "close")
                 self.end_headers()
-                text = stub.reply if action != "truncated" else stub.reply[: len(stub.reply) // 2]
+                text = stub.reply if action not in ("truncated", "error event") else stub.reply[: len(stub.reply) // 2]
                 for i in range(0, len(text), 3):
                     self._event(self._chunk(text[i:i + 3], None))
                 if action == "malformed":
                     self.wfile.write(b"data: {this is not json\n\n")
+                elif action == "error event":
+                    self._event({"error": {"message": "CUDA out of memory", "type": "InternalServerError"}})
                 elif action != "truncated":
                     self._event(self._chunk("", "stop"))
                     self.wfile.write(b"data: [DONE]\n\n")

@@ -106,6 +106,7 @@ FAULTS = [  # (script, settings, words the message must hold, requests made)
     (["401"], {"api_key_env": "STUDY_SERVER_KEY"}, ["refused the API key", "STUDY_SERVER_KEY"], 1),
     (["malformed"], {}, ["not an OpenAI-compatible stream"], 1),
     (["truncated"], {}, ["before it finished", "cut"], 1),
+    (["error event"], {}, ["reported an error in the middle of the reply", "CUDA out of memory"], 1),
     (["stall"], {"timeout_s": 0.5, "max_retries": 0}, ["did not answer within 0.5 s"], 1),
 ]
 
@@ -190,3 +191,21 @@ def test_doctor_checks_the_server_and_the_names_it_serves(run, stub):
     assert code == 0 and "FAIL" not in out
     code, out, err = run("doctor", "--base-url", closed_port_url())
     assert code == 1 and "FAIL  model server: Could not list its models" in out
+
+
+def test_chat_in_the_terminal_says_what_failed_and_goes_on_with_the_conversation(run, stub, monkeypatch):
+    asked = iter(["什么是过拟合？", "Dropout的作用？", "那怎么解决？"])
+
+    def typed(prompt=""):
+        try:
+            return next(asked)
+        except StopIteration:
+            raise EOFError from None
+
+    monkeypatch.setattr("builtins.input", typed)
+    stub.script = ["ok", "400", "ok"]
+    code, out, err = run("chat", "--base-url", stub.url)
+    assert code == 0 and "HTTP 400" in err and stub.url in err and "Traceback" not in err
+    last = stub.requests[-1]["messages"]
+    turns = [m["content"] for m in last if m["role"] in ("user", "assistant")]
+    assert "什么是过拟合？" in turns and not any("Dropout" in t for t in turns[:-1])  # the failed turn left no trace

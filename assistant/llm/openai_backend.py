@@ -134,7 +134,10 @@ class OpenAIChatModel(ChatModel):
                                f"({_detail(err)}).") from None
         except httpx.TransportError as err:  # the connection broke in the middle of a stream
             raise BackendError(f"Could not {what}: the connection to {where} broke ({_reason(err)}).") from None
-        except (openai.APIError, json.JSONDecodeError, UnicodeDecodeError, AttributeError, IndexError) as err:
+        except openai.APIError as err:  # an error event inside the stream (vLLM sends one on failure)
+            raise BackendError(f"Could not {what}: {where} reported an error in the middle of the reply "
+                               f"({_detail(err)}).") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, IndexError, TypeError) as err:
             raise BackendError(f"Could not {what}: {where} sent a reply that is not an OpenAI-compatible "
                                f"stream ({type(err).__name__}: {str(err)[:200]}).") from None
 
