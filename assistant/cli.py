@@ -168,13 +168,13 @@ def _parser() -> argparse.ArgumentParser:
                                 "(least likely recalled first), then new ones up to --new-per-day, from the "
                                 "chapters in --scope. Commands: /skip, /progress, /quit.")
     drill.add_argument("--learner", default=None, help="whose progress (default: $USER)")
-    drill.add_argument("--judge-weight", type=float, default=0.0,
-                       help="share of the score from the LLM's 0/1/2 grade (default 0: key points only, no model "
-                            "load; the bundled 0.5B model's grades did not track hand grades)")
+    drill.add_argument("--judge-weight", type=float, default=None,
+                       help="share of the score from the LLM's 0/1/2 grade (default [drill] judge_weight, 0: key "
+                            "points only, no model load; the bundled 0.5B model's grades did not track hand grades)")
     drill.add_argument("--recover", action="store_true",
                        help="keep a damaged progress file aside (renamed, not deleted) and start a new one")
-    drill.add_argument("--new-per-day", type=int, default=20, metavar="N",
-                       help="new questions a day after the due ones (default 20)")
+    drill.add_argument("--new-per-day", type=int, default=None, metavar="N",
+                       help="new questions a day after the due ones (default [drill] new_per_day, 20)")
     drill.add_argument("--self-rate", action="store_true",
                        help="after each answer, rate your own recall (again/hard/good/easy) for the scheduler "
                             "instead of the grade's band")
@@ -236,6 +236,8 @@ def load_config(args) -> Config:
         "ui.host": getattr(args, "host", None),
         "ui.port": getattr(args, "port", None),
         "ui.share": getattr(args, "share", None),
+        "drill.judge_weight": getattr(args, "judge_weight", None),
+        "drill.new_per_day": getattr(args, "new_per_day", None),
     }
     config = config.with_overrides(**overrides)
     ensure_data_dir(config.data_path)
@@ -293,7 +295,8 @@ def cmd_serve(args) -> int:
     from assistant.drill.store import DrillStore, DrillStoreError
 
     try:
-        drill = ui.DrillHandlers(assistant.index, assistant.model, DrillStore.open(config.data_path / "drill.sqlite3"))
+        drill = ui.DrillHandlers(assistant.index, assistant.model, DrillStore.open(config.data_path / "drill.sqlite3"),
+                                 settings=config.drill)
     except DrillStoreError as err:  # the chat still works; the Drill tab says what is wrong
         print(f"warning: {err}", file=sys.stderr)
         drill = ui.DrillHandlers(assistant.index, assistant.model, None, error=str(err))
@@ -412,14 +415,14 @@ def cmd_drill(args) -> int:
     learner = args.learner or getpass.getuser() or "me"
     if args.fit:
         return fit_learner(store, learner)
-    if not args.judge_weight:
+    if not config.drill.judge_weight:
         index, model = open_search_index(config), None
     else:
         assistant = load_assistant(args)
         index, model = assistant.index, assistant.model
     try:
-        session = DrillSession(index, model, store, learner, judge_weight=args.judge_weight,
-                               scope=checked_scope(args, index), new_per_day=args.new_per_day)
+        session = DrillSession(index, model, store, learner, judge_weight=config.drill.judge_weight,
+                               scope=checked_scope(args, index), new_per_day=config.drill.new_per_day)
     except ValueError as err:
         raise UsageError(str(err)) from None
 

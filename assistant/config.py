@@ -81,6 +81,21 @@ class UIConfig:
             raise ValueError(f"examples should be >= 0, got {self.examples}")
 
 
+@dataclass(frozen=True)
+class DrillConfig:
+    """How drill mode grades and how many new questions a day it brings."""
+
+    judge_weight: float = 0.0  # share of the score from the LLM's 0/1/2 grade of the answer (0: key points
+    # alone, no model needed); worth it with a stronger model on a server (benchmarks/README.md)
+    new_per_day: int = 20  # new questions a day, after the due ones
+
+    def __post_init__(self):
+        if not 0 <= self.judge_weight <= 1:
+            raise ValueError(f"judge_weight should be in [0, 1], got {self.judge_weight}")
+        if self.new_per_day < 0:
+            raise ValueError(f"new_per_day should be >= 0, got {self.new_per_day}")
+
+
 SERVER_CONCURRENCY = 16  # UIConfig.concurrency's default over a server: vLLM and llama.cpp batch them
 
 
@@ -100,6 +115,7 @@ class Config:
     llm: GenerationConfig = field(default_factory=GenerationConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
     ui: UIConfig = field(default_factory=UIConfig)
+    drill: DrillConfig = field(default_factory=DrillConfig)
     data_dir: str | None = None  # None = $STUDY_ASSISTANT_HOME or ~/.cache/study-assistant
 
     @property

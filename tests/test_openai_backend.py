@@ -209,3 +209,21 @@ def test_chat_in_the_terminal_says_what_failed_and_goes_on_with_the_conversation
     last = stub.requests[-1]["messages"]
     turns = [m["content"] for m in last if m["role"] in ("user", "assistant")]
     assert "什么是过拟合？" in turns and not any("Dropout" in t for t in turns[:-1])  # the failed turn left no trace
+
+
+def test_the_drill_tab_uses_the_judge_its_settings_ask_for(stub, index, tmp_path):
+    from assistant.config import DrillConfig
+    from ui.drill import DrillHandlers
+
+    stub.reply = "1"
+    ref = next(iter(index.sections))
+    section = index.sections[ref]
+    question = DrillQuestion(section_ref=ref, number=section.number, title=section.title).__dict__
+    store = DrillStore.open(tmp_path / "drill.sqlite3")
+    judged = DrillHandlers(index, server_model(stub.url), store, settings=DrillConfig(judge_weight=0.5))
+    text, rows = judged.submit("ana", question, "过拟合 正则化")
+    assert "模型评分 50%" in text and len(stub.requests) == 1
+    text, rows = DrillHandlers(index, server_model(stub.url), store).submit("ana", question, "过拟合")
+    assert "模型评分" not in text and len(stub.requests) == 1  # judge_weight 0 (default): no request
+    with pytest.raises(ConfigError, match="judge_weight"):
+        Config.from_dict({"drill": {"judge_weight": 1.5}})

@@ -11,6 +11,7 @@ import logging
 
 from assistant.drill.schedule import until
 
+from assistant.config import DrillConfig
 from assistant.drill import DrillQuestion, DrillSession, DrillStoreError
 
 log = logging.getLogger(__name__)
@@ -21,12 +22,14 @@ EMPTY = "输入名字后点击“下一题”开始练习。进度按名字分�
 class DrillHandlers:
     """One store for every learner; a ``DrillSession`` per call (sessions hold no state of their own)."""
 
-    def __init__(self, index, model, store, error: str | None = None):
+    def __init__(self, index, model, store, error: str | None = None, settings: DrillConfig | None = None):
         self.index, self.model, self.store = index, model, store
         self.error = error  # why the store could not be opened; shown instead of the drill
+        self.settings = settings or DrillConfig()  # the judge's weight, new questions a day
 
     def session(self, learner: str, scope=None) -> DrillSession:
-        return DrillSession(self.index, self.model, self.store, learner or "", scope=scope or ())
+        return DrillSession(self.index, self.model, self.store, learner or "", scope=scope or (),
+                            judge_weight=self.settings.judge_weight, new_per_day=self.settings.new_per_day)
 
     def next(self, learner: str, question: dict | None = None, answer: str = "",
              scope: list[str] | None = None) -> tuple[str, dict | None, str, str, list[list]]:
