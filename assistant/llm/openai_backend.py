@@ -112,17 +112,17 @@ class OpenAIChatModel(ChatModel):
         import openai
 
         where = f"the model server at {self.base_url}"
+        retried = f" after {self.config.max_retries} retries" if what != "stream the reply" else ""  # the SDK
+        # retries requests, not a stream already under way
         try:
             return call()
         except (openai.APITimeoutError, httpx.TimeoutException):
-            raise BackendError(f"Could not {what}: {where} did not answer within {self.config.timeout_s:g} s "
-                               f"(after {self.config.max_retries} retries). Is it overloaded? "
-                               f"Raise [llm] timeout_s if it is just slow.") from None
+            raise BackendError(f"Could not {what}: {where} did not answer within {self.config.timeout_s:g} s"
+                               f"{retried}. Is it overloaded? Raise [llm] timeout_s if it is just slow.") from None
         except openai.APIConnectionError as err:
             cause = err.__cause__ or err
-            raise BackendError(f"Could not {what}: {where} cannot be reached ({_reason(cause)}) after "
-                               f"{self.config.max_retries} retries. Is the server running, and is [llm] "
-                               f"base_url right?") from None
+            raise BackendError(f"Could not {what}: {where} cannot be reached ({_reason(cause)}){retried}. "
+                               f"Is the server running, and is [llm] base_url right?") from None
         except openai.AuthenticationError:
             raise BackendError(f"Could not {what}: {where} refused the API key (HTTP 401). Put the key in the "
                                f"environment variable {self.config.api_key_env}.") from None
