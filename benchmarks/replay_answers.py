@@ -27,15 +27,18 @@ FIGURES = (("key_point_recall", "answer"), ("draft_key_point_recall", "answer"),
            ("citation_precision", "answer"), ("accuracy", "refusal"), ("false_refusal_rate", "refusal"))
 
 
-class StoredReply:
-    """A generator that says the reply stored for the current question."""
+def stored_reply():
+    """A ``ChatModel`` that says the reply stored for the current question (set ``.reply``)."""
+    from assistant.llm.base import ChatModel
 
-    def __init__(self):
-        self.reply = ""
+    class StoredReply(ChatModel):
+        reply = ""
 
-    def stream(self, messages, **options):
-        if self.reply:
-            yield self.reply
+        def stream(self, messages, options=None):
+            if self.reply:
+                yield self.reply
+
+    return StoredReply()
 
 
 def setting(text: str) -> tuple[str, object]:
@@ -68,7 +71,7 @@ def main() -> None:
 
     config = Config.load(args.config).with_overrides(**dict(args.settings))
     index = open_search_index(config, progress=False)
-    generator = StoredReply()
+    generator = stored_reply()
     assistant = StudyAssistant(index, generator, config.answer)
     questions = load_questions(args.questions)
 

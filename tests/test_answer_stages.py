@@ -1,8 +1,11 @@
+import pytest
+
 from assistant.answer.quotes import compose, key_sentences, synthesis_of
 from assistant.answer.sources import trim_source
 from assistant.answer.verification import (
     cross_language_groundedness,
     drop_repeated_lines,
+    drop_unfinished_line,
     drop_source_headers,
     groundedness,
     holders,
@@ -160,3 +163,21 @@ def test_synthesis_of_undoes_compose():
         assert synthesis_of(compose("A [1]\nB [2]", quotes, language)) == "A [1]\nB [2]"
         assert synthesis_of(compose("", quotes, language)) == ""
     assert synthesis_of("A [1]") == "A [1]"
+
+
+CUT_AT_THE_LIMIT = [  # (reply, what is kept)
+    ("过拟合是模型在测试集上差。 [1]\n增加训练数据。 [2]\n给模型的参数加上一定的正则约束，比如 [1",
+     "过拟合是模型在测试集上差。 [1]\n增加训练数据。 [2]"),
+    ("L1正则倾向于使部分参数变为零。 [1]\nL1正则化通常适用于特征数量较多但可能只有一部分特征",
+     "L1正则倾向于使部分参数变为零。 [1]"),
+    ("SGD很常用。 [1]\nAdam结合了两种算法的优点。 [1]\n", "SGD很常用。 [1]\nAdam结合了两种算法的优点。 [1]"),
+    ("数据增强\n过采样\n损失加权", "数据增强\n过采样\n损失加权"),  # plain items: the style, not a cut
+    ("Use L1. [1]\nIt gives sparse weights.", "Use L1. [1]\nIt gives sparse weights."),
+    ("$L_1 = \\sum_i |w_i|$ [1]\n范数的公式：$\\|x\\|_p$", "$L_1 = \\sum_i |w_i|$ [1]\n范数的公式：$\\|x\\|_p$"),
+    ("只有一行，没有写完", "只有一行，没有写完"),
+]
+
+
+@pytest.mark.parametrize("reply, kept", CUT_AT_THE_LIMIT)
+def test_a_last_line_cut_at_the_token_limit_is_dropped(reply, kept):
+    assert drop_unfinished_line(reply) == kept

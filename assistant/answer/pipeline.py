@@ -30,6 +30,7 @@ from assistant.answer.verification import (
     cross_language_groundedness,
     drop_repeated_lines,
     drop_source_headers,
+    drop_unfinished_line,
     groundedness,
     recite_copied_lines,
 )
@@ -217,7 +218,7 @@ class AnswerPipeline:
         the quotes answer alone."""
         said = drop_source_headers(raw)
         dropped = len(parse_citations(said, len(hits))[1])
-        synthesis = drop_repeated_lines(normalise_citations(said, len(hits)))
+        synthesis = drop_unfinished_line(drop_repeated_lines(normalise_citations(said, len(hits))))
         synthesis = recite_copied_lines(synthesis, [text for _, text in sources])  # a copied line cites its holder
         cited = parse_citations(synthesis, len(hits))[0]
         refused = refusal_text(language) in synthesis or refusal_text("zh") in synthesis

@@ -80,6 +80,25 @@ def drop_repeated_lines(text: str) -> str:
     return "\n".join(kept).strip()
 
 
+_CITED_END = re.compile(r"\[\d+\]\s*$")
+_FINISHED = re.compile(r"(\[\d+\]|[。．.!?！？…」』”\"')）)\]$*`])\s*$")  # a sentence end, a citation or a formula
+
+
+def drop_unfinished_line(text: str) -> str:
+    """``text`` without a last line that breaks off mid-sentence, as a reply stopped at the token
+    limit does ("…适用于特征数量较多但可能只有一部分特征", "…加入到损失函数中。 [1"): the reply's other
+    lines each end with a citation (or a sentence end, at least one with a citation) and this one
+    ends with neither. A reply written as plain items without citations keeps its last item.
+
+    ``"过拟合是……。 [1]\n增加数据。 [1]\n给模型的参数加上一定的正则约束，比如 [1"`` -> the first two lines.
+    """
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    earlier = lines[:-1]
+    cut = (earlier and not _FINISHED.search(lines[-1]) and all(_FINISHED.search(line) for line in earlier)
+           and any(_CITED_END.search(line) for line in earlier))
+    return "\n".join(earlier) if cut else text.strip()
+
+
 def holders(line: str, sources: list[str]) -> list[int]:
     """The 1-based numbers of the ``sources`` (already ``letters``) that hold ``line`` word for word,
     its citations aside and a list item's number too: ("3. 过采样。 [1]", ["l2", "1过采样"]) -> [2]."""
