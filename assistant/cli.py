@@ -699,13 +699,12 @@ def cmd_search(args) -> int:
 
 
 def cmd_export_adapter(args) -> int:
-    from pathlib import Path
-
+    from assistant.llm.adapters import SHIPPED_ADAPTER
     from assistant.llm.export import export_adapter
 
     adapter = args.adapter
     if adapter == "default":
-        adapter = Path(__file__).parent / "data" / "adapter"
+        adapter = SHIPPED_ADAPTER
         if not (adapter / "adapter_config.json").is_file():
             raise UsageError("No adapter ships with this install; give --adapter DIR (from `study-assistant train-lora`).")
     written = export_adapter(adapter, args.out, args.format)

@@ -61,6 +61,13 @@ def letters(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum())
 
 
+def repeats_a_line(text: str) -> bool:
+    """Whether a complete line of ``text`` (one followed by a newline) repeats an earlier one, as
+    ``line_key`` compares them: ``"过采样 [1]\n欠采样\n过采样 [2]\n" -> True``."""
+    keys = [key for key in map(line_key, text.split("\n")[:-1]) if key]
+    return len(set(keys)) < len(keys)
+
+
 def line_key(line: str) -> str:
     """What two lines of a reply are compared by: ``"过采样 [1]" -> "过采样"`` (citations, an unfinished
     one at the end, and spacing aside)."""

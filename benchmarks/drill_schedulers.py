@@ -117,19 +117,11 @@ def log_loss(p: list[float], y: list[int]) -> float:
 
 def auc(p: list[float], y: list[int]) -> float:
     """Probability that a recalled review was given a higher prediction than a forgotten one."""
-    order = sorted(range(len(p)), key=lambda i: p[i])
-    ranks = [0.0] * len(p)
-    i = 0
-    while i < len(order):  # average ranks over ties
-        j = i
-        while j + 1 < len(order) and p[order[j + 1]] == p[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
+    from drill_grading import ranks  # a sibling script: average ranks, ties sharing theirs
+
     positives = sum(y)
     negatives = len(y) - positives
-    return (sum(r for r, t in zip(ranks, y) if t) - positives * (positives + 1) / 2) / (positives * negatives)
+    return (sum(r for r, t in zip(ranks(p), y) if t) - positives * (positives + 1) / 2) / (positives * negatives)
 
 
 def drive(learner: Learner, questions: int, days: int, next_days, rng: random.Random) -> tuple[int, float, float]:

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.llm.adapters import SHIPPED_ADAPTER
 from assistant.llm.export import BUNDLED_HUB_ID, export_adapter, gguf_tensor_name
 
-SHIPPED = Path(__file__).resolve().parents[1] / "assistant" / "data" / "adapter"
+SHIPPED = SHIPPED_ADAPTER
 
 
 def test_a_peft_export_names_the_hub_model_it_was_trained_on(tmp_path):

@@ -3,8 +3,6 @@ what it sends, what it streams, how the answer pipeline, the page, the CLI and d
 clear message naming the URL for every way a server can fail. test_server_backend.py runs the same
 front doors against a real engine."""
 
-import socket
-
 import pytest
 
 from assistant import AnswerConfig
@@ -15,6 +13,7 @@ from assistant.llm import BackendError, GenerationConfig, GenerationOptions, loa
 from assistant.llm.openai_backend import OpenAIChatModel
 from corpus import load_corpus
 from index import open_index
+from llama_server import free_port
 from openai_stub import StubServer
 from ui.chat import ChatHandlers
 
@@ -26,10 +25,7 @@ def server_model(url: str, **settings) -> OpenAIChatModel:
 
 
 def closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"  # nothing listens there once the socket is closed
+    return f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there once the probe socket is closed
 
 
 @pytest.fixture

@@ -24,9 +24,9 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from assistant.drill.grading import coverage_score, extract_key_points, judge_answer, point_coverage
 from corpus.scopes import check_scope, in_scope, normalise_scope
 
+from assistant.drill.grading import coverage_score, extract_key_points, judge_answer, point_coverage
 from assistant.drill.schedule import parse_rating
 from assistant.drill.store import DrillStore, pick_next
 from assistant.llm.errors import BackendError

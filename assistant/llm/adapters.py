@@ -12,6 +12,8 @@ from pathlib import Path
 
 from assistant.llm.model_files import CACHE_NAME
 
+SHIPPED_ADAPTER = Path(__file__).parent.parent / "data" / "adapter"  # trained for the bundled model
+
 
 def resolve_adapter(spec: str, model_path: str) -> str | None:
     """The adapter folder to load, or None: ``"none"`` -> None; ``"default"`` -> the shipped adapter
@@ -20,9 +22,8 @@ def resolve_adapter(spec: str, model_path: str) -> str | None:
     if spec in ("none", ""):
         return None
     if spec == "default":
-        shipped = Path(__file__).parent.parent / "data" / "adapter"
         bundled = Path(model_path).name == CACHE_NAME
-        return str(shipped) if bundled and (shipped / "adapter_config.json").is_file() else None
+        return str(SHIPPED_ADAPTER) if bundled and (SHIPPED_ADAPTER / "adapter_config.json").is_file() else None
     if not (Path(spec) / "adapter_config.json").is_file():
         raise FileNotFoundError(f"No LoRA adapter in {spec} (adapter_config.json is missing); "
                                 "train one with `study-assistant train-lora --out DIR`, or use --adapter none.")

@@ -21,10 +21,13 @@ import logging
 import os
 from collections.abc import Iterator
 
+import httpx
+import openai
+
 from assistant.llm.base import Capabilities, ChatModel, GenerationOptions
 from assistant.llm.errors import BackendError
 from assistant.llm.settings import GenerationConfig
-from assistant.text import line_key
+from assistant.text import repeats_a_line
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +100,7 @@ class OpenAIChatModel(ChatModel):
                 finished = choice.finish_reason or finished
                 if finished:
                     break
-                if self.config.stop_repeated_line and piece and "\n" in piece and _repeats_a_line(text):
+                if self.config.stop_repeated_line and piece and "\n" in piece and repeats_a_line(text):
                     finished = "repeated line"  # the pipeline drops such lines: stop generating them
                     break
         finally:
@@ -108,9 +111,6 @@ class OpenAIChatModel(ChatModel):
 
     def _call(self, what: str, call):
         """``call()``, with the SDK's failures turned into a ``BackendError`` naming the URL."""
-        import httpx
-        import openai
-
         where = f"the model server at {self.base_url}"
         retried = f" after {self.config.max_retries} retries" if what != "stream the reply" else ""  # the SDK
         # retries requests, not a stream already under way
@@ -143,17 +143,8 @@ class OpenAIChatModel(ChatModel):
 
 
 def _client(config: GenerationConfig):
-    try:
-        import openai
-    except ImportError:
-        raise BackendError("[llm] backend = \"openai\" needs the openai package: pip install openai") from None
     return openai.OpenAI(base_url=config.base_url, api_key=os.environ.get(config.api_key_env) or NO_KEY,
                          timeout=config.timeout_s, max_retries=config.max_retries)
-
-
-def _repeats_a_line(text: str) -> bool:
-    keys = [key for key in map(line_key, text.split("\n")[:-1]) if key]  # complete lines only
-    return len(set(keys)) < len(keys)
 
 
 def _close(response) -> None:

@@ -25,7 +25,7 @@ from assistant.llm.speedups import (
 )
 from assistant.llm.tokenizer import load_tokenizer
 from assistant.llm.worker import generation_thread
-from assistant.text import line_key
+from assistant.text import repeats_a_line
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class BarFirstTokens:
 
 class RepeatedLine:
     """A stopping criterion: the reply (what follows the ``prompt_length`` prompt tokens) has
-    completed a line that repeats an earlier one, compared as ``composition.line_key`` does."""
+    completed a line that repeats an earlier one, compared as ``text.repeats_a_line`` does."""
 
     def __init__(self, tokenizer, prompt_length: int):
         self.tokenizer = tokenizer
@@ -60,11 +60,9 @@ class RepeatedLine:
     def __call__(self, input_ids, scores, **kwargs):
         import torch
 
-        stop = []
-        for row in input_ids:
-            lines = self.tokenizer.decode(row[self.prompt_length:], skip_special_tokens=True).split("\n")[:-1]
-            keys = [key for key in map(line_key, lines) if key]  # complete lines only
-            stop.append(len(set(keys)) < len(keys))  # (prompt lookup may complete several lines a step)
+        # (prompt lookup may complete several lines a step)
+        stop = [repeats_a_line(self.tokenizer.decode(row[self.prompt_length:], skip_special_tokens=True))
+                for row in input_ids]
         return torch.tensor(stop, dtype=torch.bool, device=input_ids.device)
 
 
