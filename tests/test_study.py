@@ -24,7 +24,7 @@ def test_answer_maps_citations_to_sections_and_drops_unknown_ones(index):
                                  "title": answer.sources[0].chunk.title}]
     assert answer.text == "逐元素相乘 [1]，用于门控 [1]。" and answer.dropped_citations == 1
     assert not answer.refused
-    assert set(answer.timings) == {"retrieve", "first_token", "total"}
+    assert set(answer.timings) == {"retrieve", "model_first_token", "first_token", "total"}
     assert "[1] 《什么是哈达玛积" in generator.calls[0][-1]["content"]
 
 

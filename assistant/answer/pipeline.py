@@ -20,6 +20,7 @@ from typing import NamedTuple
 from corpus.scopes import normalise_scope
 from index import Hit, SearchIndex
 
+from assistant.answer.contradictions import CheckedStream, ContradictionCheck
 from assistant.answer.followup import retrieval_query
 from assistant.answer.gate import refusal_with_closest, retrieval_gate, weak_retrieval
 from assistant.answer.prompt import build_bare_messages, build_messages, fit_history
@@ -57,6 +58,7 @@ class Answer:
     confidence: float | None = None  # share of query terms found in the sources (refusal gate)
     grounding: float | None = None  # share of the model's terms found in the sources
     draft: str = ""  # the model's own reply before the checks (kept for reports; "" when it did not run)
+    withheld: list[dict] = field(default_factory=list)  # reply lines cut for contradicting a source
 
     def to_dict(self) -> dict:
         return {
@@ -70,6 +72,7 @@ class Answer:
             "confidence": self.confidence,
             "grounding": self.grounding,
             "draft": self.draft,
+            "withheld": self.withheld,
         }
 
 
@@ -81,6 +84,7 @@ class Reply(NamedTuple):
     dropped: int  # citation numbers that named no given source
     grounding: float | None  # share of its terms found in the sources (None without RAG)
     refused: bool  # the answer is a refusal
+    withheld: tuple[dict, ...] = ()  # lines cut for contradicting a source: {"line", "kind", "said", "noted", "source"}
 
 
 class AnswerPipeline:
@@ -150,10 +154,11 @@ class AnswerPipeline:
         weak = weak_retrieval(self.config, confidence, hits, language)
         options = self._options(temperature, adapter, bar_refusal=self.config.answer_when_confident and not weak,
                                 language=language)
-        raw = yield from self._generate(messages, options, timings, started)
-        reply = self._check(raw, sources, hits, language, weak)
+        check = ContradictionCheck([text for _, text in sources], question)
+        raw, shown = yield from self._generate(messages, options, timings, started, check)
+        reply = self._check(raw, sources, hits, language, weak, check)
         extra = {"dropped_citations": reply.dropped, "query": query, "confidence": confidence,
-                 "grounding": reply.grounding, "draft": raw}
+                 "grounding": reply.grounding, "draft": raw, "withheld": list(reply.withheld)}
         quotes = []
         if not reply.refused:
             # quotes from the top source, then the first other one cited: the key sentences of the
@@ -167,7 +172,7 @@ class AnswerPipeline:
             timings["total"] = round(time.perf_counter() - started, 4)
             yield Answer(refusal_with_closest(question, closest), [], hits, True, timings, **extra)
             return
-        if reply.synthesis == raw and len(text) > len(reply.synthesis):  # else the final Answer revises the draft
+        if reply.synthesis == shown and len(text) > len(reply.synthesis):  # else the final Answer revises it
             yield text[len(reply.synthesis):]
         cited = list(dict.fromkeys(reply.cited + [n for n, _ in quotes]))
         timings["total"] = round(time.perf_counter() - started, 4)
@@ -202,31 +207,50 @@ class AnswerPipeline:
         return GenerationOptions(temperature=temperature, adapter=adapter if can.adapter_switching else None,
                                  forbid_openings=openings)
 
-    def _generate(self, messages: list[dict], options: GenerationOptions, timings: dict, started: float):
-        """Stream the model's pieces on (a generator: ``raw = yield from …``); the stripped reply."""
-        pieces = []
+    def _generate(self, messages: list[dict], options: GenerationOptions, timings: dict, started: float,
+                  check: ContradictionCheck | None = None):
+        """Stream the model's reply on (a generator: ``raw, shown = yield from …``): with a ``check``,
+        clause by clause as each passes it (``CheckedStream``), else piece by piece. Returns the
+        stripped reply and what was shown of it. ``timings``: ``first_token`` when the first text
+        was shown, ``model_first_token`` when the model gave its first piece."""
+        pieces, shown = [], []
+        passing = CheckedStream(check) if check else None
         for piece in self.model.stream(messages, options):
             if not pieces:
-                timings["first_token"] = round(time.perf_counter() - started, 4)
+                timings["model_first_token"] = round(time.perf_counter() - started, 4)
             pieces.append(piece)
-            yield piece
-        return "".join(pieces).strip()
+            text = passing.feed(piece) if passing else piece
+            if text:
+                if not shown:
+                    timings["first_token"] = round(time.perf_counter() - started, 4)
+                shown.append(text)
+                yield text
+        rest = passing.close() if passing else ""
+        if rest:
+            timings.setdefault("first_token", round(time.perf_counter() - started, 4))
+            shown.append(rest)
+            yield rest
+        return "".join(pieces).strip(), "".join(shown).strip()
 
-    def _check(self, raw: str, sources: list[tuple[str, str]], hits: list[Hit], language: str, weak: bool) -> Reply:
-        """Citations, repeats and grounding of the model's reply. A doubtful reply (a refusal, or
-        too little of it in the sources) is a refusal under weak retrieval; under strong retrieval
-        the quotes answer alone."""
+    def _check(self, raw: str, sources: list[tuple[str, str]], hits: list[Hit], language: str, weak: bool,
+               check: ContradictionCheck) -> Reply:
+        """Citations, repeats, contradictions and grounding of the model's reply. A line is cut at
+        a clause that contradicts its source (``ContradictionCheck``). A doubtful reply (a refusal,
+        or too little of it in the sources) is a refusal under weak retrieval; under strong
+        retrieval the quotes answer alone."""
         said = drop_source_headers(raw)
         dropped = len(parse_citations(said, len(hits))[1])
         synthesis = drop_unfinished_line(drop_repeated_lines(normalise_citations(said, len(hits))))
         synthesis = recite_copied_lines(synthesis, [text for _, text in sources])  # a copied line cites its holder
+        synthesis, conflicts = check.reply(synthesis)
+        withheld = tuple(conflict.to_dict() for conflict in conflicts)
         cited = parse_citations(synthesis, len(hits))[0]
         refused = refusal_text(language) in synthesis or refusal_text("zh") in synthesis
         grounding = self._grounding(synthesis, sources, hits)
         doubtful = refused or grounding < self.config.min_grounding  # an empty synthesis is doubtful
         if doubtful and not weak:  # confident retrieval, unreliable synthesis: quotes answer
-            return Reply("", [], dropped, grounding, False)
-        return Reply(synthesis, cited, dropped, grounding, doubtful)
+            return Reply("", [], dropped, grounding, False, withheld)
+        return Reply(synthesis, cited, dropped, grounding, doubtful, withheld)
 
     def _grounding(self, synthesis: str, sources: list[tuple[str, str]], hits: list[Hit]) -> float:
         """Share of the synthesis' terms in what the model read (section extracts) and the chunks

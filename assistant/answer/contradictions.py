@@ -1,0 +1,281 @@
+"""Lines of a reply that say what their sources do not: a source clause copied with one thing changed.
+
+A small model answering from notes mostly copies and stitches their clauses. Its worst errors are
+near-copies that change what the clause says: the subject swapped for the question's one ("L2正则
+使得…没有产生稀疏性" written about L1), a negation added or dropped, a number changed, a word turned into
+its opposite ("增加" for "减少"). Each line's clauses are aligned with the closest source clause;
+what the alignment changes is then classified:
+
+    >>> check = ContradictionCheck(["L2正则使得整个训练过程稳定平滑,但是没有产生稀疏性。"], "L1为什么稀疏？")
+    >>> check.line("L1正则使得整个训练过程稳定平滑,但是没有产生稀疏性。 [1]").kind
+    'term'
+    >>> check.line("L2正则使得整个训练过程稳定平滑。 [1]") is None
+    True
+
+A line that copies nothing closely enough is not judged here (``groundedness`` and the judge do).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from functools import lru_cache
+from importlib import resources
+
+from assistant.citations import CITATION, strip_citations
+
+MIN_SIMILARITY = 0.6  # a clause this close to a source clause (difflib ratio) is a near-copy of it
+MIN_CLAUSE_CHARS = 5  # shorter clauses ("如下", "例如") are not compared
+_CLAUSE = re.compile(r"[^，,；;。！？!?：:\n]+")
+_NORMALISE = re.compile(r"[^\w.%]|_")  # keeps letters, digits, CJK, "." and "%"
+_LATIN = re.compile(r"[a-z][a-z0-9\-]*|[0-9]+(?:\.[0-9]+)?%?")
+_NUMBER = re.compile(r"^[0-9]+(?:\.[0-9]+)?%?$")
+_NEGATION = re.compile(r"不|没|无|非|未|勿|别|否")
+_NOT_NEGATION = ("非常", "无论", "不仅", "不断", "不少", "不过", "别的", "无关紧要", "并非不", "否则", "不但")
+_CJK_END = re.compile(r"[\u4e00-\u9fff]$")
+_CLAUSE_END = re.compile(r"[，,；;。！？!?：:]")
+_LIST_NUMBER = re.compile(r"^(?:[-*+]\s*)?(?:\d+[.、)）]|[（(]\d+[)）])\s*")
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A reply line that changes what the source clause it copies says."""
+
+    line: str  # the reply's line as written
+    kind: str  # "term" (a term or word swapped), "negation" (one added or dropped), "number"
+    said: str  # what the line says there ("l1")
+    noted: str  # what the source says ("l2")
+    source: str  # the source clause it near-copies
+
+    def to_dict(self) -> dict:
+        return {"line": self.line, "kind": self.kind, "said": self.said, "noted": self.noted, "source": self.source,
+                "why": self.describe()}
+
+    def describe(self) -> str:
+        """``'says "l1" where the notes say "l2" (L2正则使得…)'``."""
+        where = self.source if len(self.source) <= 40 else self.source[:40] + "…"
+        if self.kind == "negation":
+            if self.said:
+                return f'adds a negation ("{self.said}") to "{where}"'
+            return f'drops the negation "{self.noted}" of "{where}"'
+        return f'says "{self.said}" where the notes say "{self.noted}" ({where})'
+
+
+@lru_cache(maxsize=1)
+def opposites() -> dict[str, set[str]]:
+    """Word pairs that say opposite things (``assistant/data/opposites.tsv``), both directions."""
+    text = (resources.files("assistant") / "data" / "opposites.tsv").read_text("utf-8")
+    pairs: dict[str, set[str]] = {}
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            a, b = line.split("\t")
+            pairs.setdefault(a, set()).add(b)
+            pairs.setdefault(b, set()).add(a)
+    return pairs
+
+
+def normalise(text: str) -> str:
+    """What clauses are aligned on: ``"**L1 正则**：0.5" -> "l1正则0.5"``."""
+    return _NORMALISE.sub("", text.lower()).strip(".")
+
+
+def clauses(text: str) -> list[str]:
+    """``"1. 过拟合：训练好，测试差。" -> ["过拟合", "训练好", "测试差"]`` (list numbers and citations aside)."""
+    body = _LIST_NUMBER.sub("", strip_citations(text).strip())
+    return [c for c in (normalise(piece) for piece in _CLAUSE.findall(body)) if c]
+
+
+class ContradictionCheck:
+    """Checks reply lines, clause by clause, against the clauses of their sources."""
+
+    def __init__(self, sources: list[str], question: str = ""):
+        self.clauses = list(dict.fromkeys(c for text in sources for c in clauses(text) if len(c) >= MIN_CLAUSE_CHARS))
+        self.text = normalise("".join(sources) + question)  # where a swapped-in term must occur
+        self._seen: dict[str, tuple | None] = {}  # clause -> its change, for a stream checked as it grows
+
+    def lines(self, reply: str) -> list[Conflict]:
+        """Every line of ``reply`` that contradicts its source clause."""
+        return [conflict for line in reply.splitlines() if (conflict := self.line(line))]
+
+    def line(self, line: str) -> Conflict | None:
+        """The first clause of ``line`` that contradicts the source clause it near-copies, or None."""
+        return self.cut(line)[1]
+
+    def cut(self, line: str) -> tuple[str, Conflict | None]:
+        """``line`` up to its first contradicting clause (with the line's citation marks), and that
+        clause's conflict: ``"过拟合可以用正则缓解，L1不会产生稀疏解。 [1]" -> ("过拟合可以用正则缓解 [1]", …)``;
+        ``("", …)`` when the first clause contradicts; ``(line, None)`` when none does."""
+        for match in _CLAUSE.finditer(line):
+            found = self.clause(match.group(), line)
+            if found:
+                kept = line[:match.start()].rstrip("，,；;：: ")
+                marks = " ".join(m.group() for m in CITATION.finditer(line[match.start():]))
+                if not clauses(kept):
+                    return "", found
+                if _CJK_END.search(kept):
+                    kept += "。"
+                return (f"{kept} {marks}" if marks and not CITATION.search(kept) else kept), found
+        return line, None
+
+    def clause(self, text: str, line: str = "") -> Conflict | None:
+        """The conflict of one clause of a reply line with the source clause it near-copies."""
+        found = clauses(text)
+        clause = found[0] if found else ""
+        if len(clause) < MIN_CLAUSE_CHARS:
+            return None
+        if clause not in self._seen:
+            self._seen[clause] = self._change(clause)
+        change = self._seen[clause]
+        if not change:
+            return None
+        kind, said, noted, source = change
+        return Conflict(line or text, kind, said, noted, source)
+
+    def _change(self, clause: str) -> tuple[str, str, str, str] | None:
+        holding = [source for source in self.clauses if clause in source]
+        if holding:  # copied whole: contradicting only when every copy drops a negation before it
+            changes = [_dropped_negation(source, clause) for source in holding]
+            source, change = holding[0], None if None in changes else changes[0]
+        else:
+            source = self._closest(clause)
+            change = _contradicting_change(source, clause, self.text) if source else None
+        return (*change, source) if change else None
+
+    def reply(self, reply: str) -> tuple[str, list[Conflict]]:
+        """``reply`` with each line ``cut`` at its first contradicting clause (a line cut to nothing
+        goes), and the conflicts found."""
+        kept, conflicts = [], []
+        for line in reply.split("\n"):
+            text, conflict = self.cut(line)
+            if conflict:
+                conflicts.append(conflict)
+                if not text:
+                    continue
+            kept.append(text)
+        return "\n".join(kept).strip(), conflicts
+
+    def _closest(self, clause: str) -> str | None:
+        best, best_ratio = None, MIN_SIMILARITY
+        for source in self.clauses:
+            matcher = SequenceMatcher(None, source, clause, autojunk=False)
+            if matcher.real_quick_ratio() < best_ratio or matcher.quick_ratio() < best_ratio:
+                continue
+            ratio = matcher.ratio()
+            if ratio > best_ratio:
+                best, best_ratio = source, ratio
+        return best
+
+
+def _contradicting_change(source: str, clause: str, source_text: str) -> tuple[str, str, str] | None:
+    """(kind, said, noted) for the change from ``source`` to ``clause`` that contradicts it: a
+    number changed, or an odd count of flips (a negation added or dropped, a term swapped, a word
+    turned into its opposite). Two flips cancel: "L2不会产生稀疏解" -> "L1会产生稀疏解" holds."""
+    flips = []
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, source, clause, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        noted, said = source[i1:i2], clause[j1:j2]
+        noted_term, said_term = _word_at(source, i1, i2), _word_at(clause, j1, j2)
+        if _NUMBER.match(noted_term) and _NUMBER.match(said_term) and noted_term != said_term:
+            return "number", said_term, noted_term
+        if _negation_flip(noted, said):
+            flips.append(("negation", said if _negations(said) else "", noted if _negations(noted) else ""))
+        elif tag == "replace" and _LATIN.fullmatch(noted_term) and _LATIN.fullmatch(said_term) \
+                and said_term in source_text and not (noted_term in said_term or said_term in noted_term):
+            flips.append(("term", said_term, noted_term))
+        elif tag == "replace" and said in opposites().get(noted, ()):
+            flips.append(("term", said, noted))
+    return flips[0] if len(flips) % 2 else None
+
+
+def _negation_flip(noted: str, said: str) -> bool:
+    """One side of a change negates and the other does not, and the change is the negation alone
+    (the other side adds at most one character: "不易" -> "容易"), not a new phrase ("不" -> "l1正则")."""
+    if bool(_negations(noted)) == bool(_negations(said)):
+        return False
+    plain = said if _negations(noted) else noted
+    return len(plain) <= 1
+
+
+def _dropped_negation(source: str, clause: str) -> tuple[str, str, str] | None:
+    """("negation", "", "没有") when ``clause`` is copied from ``source`` without the negation
+    just before it: "产生稀疏性" from "但是没有产生稀疏性"."""
+    start = source.find(clause)
+    before = source[max(0, start - 2):start]
+    if _negations(before) and not any(source[max(0, start - 4):start + 2].find(c) >= 0 for c in _NOT_NEGATION):
+        return "negation", "", before
+    return None
+
+
+def _word_at(text: str, start: int, end: int) -> str:
+    """The changed span widened to the whole Latin word or number around it: a change "1" -> "2"
+    inside "l1正则" is the word "l1"; "01" in "0.01" is the number "0.01"."""
+    while start > 0 and text[start - 1].isascii() and (text[start - 1].isalnum() or text[start - 1] in ".%-"):
+        start -= 1
+    while end < len(text) and text[end].isascii() and (text[end].isalnum() or text[end] in ".%-"):
+        end += 1
+    return text[start:end].strip(".")
+
+
+def _negations(word: str) -> int:
+    """How many negations ``word`` holds, compounds that negate nothing ("非常", "无论") aside."""
+    for compound in _NOT_NEGATION:
+        word = word.replace(compound, "")
+    return len(_NEGATION.findall(word))
+
+
+class CheckedStream:
+    r"""A reply's pieces in, out the text that has passed the check, a clause at a time: a clause
+    is shown once it is complete and does not contradict the sources; from a contradicting clause
+    on, the rest of its line is withheld (its citation marks still close what was shown).
+
+        >>> stream = CheckedStream(ContradictionCheck(["L2正则使得训练过程稳定平滑,但是没有产生稀疏性。"], "L1?"))
+        >>> [stream.feed(p) for p in ["L1正则使得训练", "过程稳定平滑,但是", "没有产生稀疏性。 [1]\n"]]
+        ['', '', '']
+        >>> stream.feed("L2正则使得训练过程稳定平滑。") + stream.close()
+        'L2正则使得训练过程稳定平滑。'
+    """
+
+    def __init__(self, check: ContradictionCheck):
+        self.check = check
+        self.line = ""  # the line being generated, as generated
+        self.shown = 0  # characters of it already passed on
+        self.muted = False  # a clause of this line contradicted: the rest of it is withheld
+
+    def feed(self, piece: str) -> str:
+        """The text that may be shown now that ``piece`` has come."""
+        out, *rest = piece.split("\n")
+        self.line += out
+        passed = []
+        for part in rest:  # each newline completes the line before it
+            passed.append(self._end_line())
+            self.line += part
+        passed.append(self._passed(complete=False))
+        return "".join(passed)
+
+    def close(self) -> str:
+        """What is left to show once the reply has ended."""
+        return self._end_line(newline=False)
+
+    def _passed(self, complete: bool) -> str:
+        if self.muted:
+            return ""
+        ends = [m.end() for m in _CLAUSE_END.finditer(self.line)]
+        upto = len(self.line) if complete else (ends[-1] if ends else 0)
+        if upto <= self.shown:
+            return ""
+        if self.check.cut(self.line[:upto])[1]:
+            self.muted = True
+            return ""
+        text, self.shown = self.line[self.shown:upto], upto
+        return text
+
+    def _end_line(self, newline: bool = True) -> str:
+        text = self._passed(complete=True)
+        if self.muted and self.shown:  # close the shown part with the line's citation marks
+            text += "".join(f" {m.group()}" for m in CITATION.finditer(self.line[self.shown:]))
+        if newline and (self.shown or not self.muted):
+            text += "\n"
+        self.line, self.shown, self.muted = "", 0, False
+        return text

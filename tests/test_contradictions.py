@@ -1,0 +1,84 @@
+"""The contradiction checks on hand-made source/answer pairs, and answers that pass through them."""
+
+import pytest
+
+from assistant import AnswerConfig, StudyAssistant
+from assistant.answer.contradictions import CheckedStream, ContradictionCheck
+from corpus import load_corpus
+from fakes import ScriptedGenerator
+from index import open_index
+
+SOURCES = [
+    "L1正则会使部分参数为0，产生稀疏解。L2正则使得整个训练过程稳定平滑,但是没有产生稀疏性。",
+    "随机失活在训练阶段随机丢弃神经元，防止神经元之间的共适应性。学习率过大会导致震荡，一般设为0.001。",
+]
+QUESTION = "L1正则为什么容易产生稀疏解？"
+
+
+@pytest.mark.parametrize("line, kind, said, noted", [
+    ("L1正则使得整个训练过程稳定平滑,但是没有产生稀疏性。 [1]", "term", "l1", "l2"),  # the README's example
+    ("L2正则化倾向于使部分参数变为零。 [1]", "term", "l2", "l1"),
+    ("L2正则使得整个训练过程稳定平滑,产生稀疏性。 [1]", "negation", "", "没有"),  # copied without its negation
+    ("L1正则会使部分参数为0，不会产生稀疏解。 [1]", "negation", "不会", ""),
+    ("一般设为0.01。 [2]", "number", "0.01", "0.001"),
+    ("在推理阶段随机丢弃神经元。 [2]", "term", "推理", "训练"),
+    ("学习率过小会导致震荡。 [2]", "term", "小", "大"),
+])
+def test_a_changed_copy_of_a_source_clause_is_caught(line, kind, said, noted):
+    conflict = ContradictionCheck(SOURCES, QUESTION).line(line)
+    assert (conflict.kind, conflict.said, conflict.noted) == (kind, said, noted)
+    assert conflict.line == line and conflict.describe()
+
+
+@pytest.mark.parametrize("line", [
+    "L1正则会使部分参数为0，产生稀疏解。 [1]",  # copied as it is
+    "L1正则会让一部分参数变成0，从而得到稀疏解。 [1]",  # paraphrased, same claim
+    "L2正则使得整个训练过程稳定平滑。 [1]",  # part of a sentence, nothing dropped before it
+    "随机失活能防止过拟合。 [2]",  # copies nothing closely: not this check's to judge
+    "学习率过大会导致震荡，一般设为0.001。 [2]",
+    "Dropout drops neurons at random during training. [2]",  # another language
+])
+def test_a_faithful_or_unrelated_line_passes(line):
+    assert ContradictionCheck(SOURCES, QUESTION).line(line) is None
+
+
+def test_a_line_is_cut_at_its_first_contradicting_clause_and_keeps_its_citation():
+    check = ContradictionCheck(SOURCES, QUESTION)
+    kept, conflict = check.cut("学习率过大会导致震荡，一般设为0.01。 [2]")
+    assert kept == "学习率过大会导致震荡。 [2]" and conflict.kind == "number"
+    assert check.cut("L1正则使得整个训练过程稳定平滑,但是没有产生稀疏性。 [1]")[0] == ""
+    text, conflicts = check.reply("L1正则会使部分参数为0，产生稀疏解。 [1]\nL1正则使得整个训练过程稳定平滑,但是没有产生稀疏性。 [1]")
+    assert text == "L1正则会使部分参数为0，产生稀疏解。 [1]" and [c.kind for c in conflicts] == ["term"]
+
+
+def test_the_stream_shows_a_clause_only_once_it_has_passed():
+    stream = CheckedStream(ContradictionCheck(SOURCES, QUESTION))
+    reply = "L1正则会使部分参数为0，产生稀疏解。 [1]\nL1正则使得整个训练过程稳定平滑,但是没有产生稀疏性。 [1]\n学习率过大会导致震荡，一般设为0.01。 [2]"
+    shown = []
+    for i in range(0, len(reply), 3):
+        shown.append(stream.feed(reply[i:i + 3]))
+        assert "L1正则使得" not in "".join(shown)  # the contradicting line never appears, not even in part
+    shown.append(stream.close())
+    assert "".join(shown) == "L1正则会使部分参数为0，产生稀疏解。 [1]\n学习率过大会导致震荡， [2]"
+
+
+@pytest.fixture
+def index(data_home, fake_encoder):
+    return open_index(load_corpus("seed"), data_home, encoder=fake_encoder, progress=False)
+
+
+def test_an_answer_whose_draft_contradicts_its_source_withholds_that_line(index):
+    draft = "L1正则使得整个训练过程稳定平滑,但是没有产生稀疏性。 [1]\nL1正则会产生稀疏解。 [1]"
+    assistant = StudyAssistant(index, ScriptedGenerator(draft), AnswerConfig(k=3, quote_sentences=0, min_grounding=0))
+    items = list(assistant.stream("L1正则为什么容易产生稀疏解？"))
+    answer = items[-1]
+    assert "没有产生稀疏性" not in "".join(items[:-1]) and "没有产生稀疏性" not in answer.text
+    assert answer.withheld and answer.withheld[0]["kind"] == "term" and answer.withheld[0]["said"] == "l1"
+    assert answer.draft == draft and not answer.refused
+
+
+def test_an_answer_whose_every_line_contradicts_falls_back_to_the_quotes(index):
+    draft = "L1正则使得整个训练过程稳定平滑,但是没有产生稀疏性。 [1]"
+    answer = StudyAssistant(index, ScriptedGenerator(draft), AnswerConfig(k=3)).ask("L1正则为什么容易产生稀疏解？")
+    assert "没有产生稀疏性" not in answer.text.split("资料原文要点")[0]
+    assert not answer.refused and "资料原文要点" in answer.text and len(answer.withheld) == 1
