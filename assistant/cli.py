@@ -22,7 +22,7 @@ import logging
 import re
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from assistant.answer.settings import SOURCE_SCOPES
 from assistant.config import Config, ConfigError, DataDirError, ensure_data_dir
@@ -108,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     model.add_argument("--base-url", metavar="URL",
                        help="the server's OpenAI API root, e.g. http://127.0.0.1:8000/v1 (implies --backend openai)")
     model.add_argument("--model", metavar="NAME",
-                       help="the model: bundled (default), a hub id or folder; on a server, the served name")
+                       help="the model: bundled (default, 0.5B), bundled-1.5b (the larger-model extra), a hub id or folder; on a server, the served name")
 
     ask = commands.add_parser("ask", parents=[common, model, scoped], help="answer one question from the corpus",
                               description="Answer QUESTION from the corpus with cited sources.")
@@ -216,6 +216,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--retrieval-only", action="store_true", help="score retrieval only (no LLM)")
     evaluate.add_argument("--no-rag", action="store_true", help="answers from the bare model, without sources")
     evaluate.add_argument("--mode", choices=("hybrid", "dense", "bm25"), help="retriever (default hybrid)")
+    evaluate.add_argument("--judge-base-url", metavar="URL",
+                          help="judge the answers with the model an OpenAI-compatible server at URL serves (its "
+                               "label beside the rule checks); default: the rule judge alone (offline)")
+    evaluate.add_argument("--judge-model", metavar="NAME", default="bundled",
+                          help="the served model that judges (default: the first the server lists)")
     evaluate.set_defaults(handler=cmd_eval)
     return parser
 
@@ -376,7 +381,7 @@ def _train(config: Config, examples, reference, settings, out, prompt: dict) -> 
     import torch
     from transformers import AutoModelForCausalLM
 
-    from assistant.llm.model_files import BUNDLED, BUNDLED_GGUF, resolve_model
+    from assistant.llm.model_files import bundle_for, resolve_model
     from assistant.llm.settings import pick_device
     from assistant.llm.tokenizer import load_tokenizer
     from assistant.training.trainer import train_lora
@@ -386,10 +391,11 @@ def _train(config: Config, examples, reference, settings, out, prompt: dict) -> 
     tokenizer = load_tokenizer(model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.bfloat16).to(device)
     base = {"model": config.llm.model}
-    if config.llm.model != BUNDLED:
+    bundle = bundle_for(config.llm.model)
+    if bundle is None:
         base["path"] = str(model_path)
-    if config.llm.model == BUNDLED:
-        base["gguf_sha256"] = BUNDLED_GGUF.sha256
+    else:
+        base["gguf_sha256"] = bundle.sha256
     print(f"Training on {len(examples)} examples ({device}); {len(reference or [])} held-out reference answers.",
           file=sys.stderr)
     return train_lora(model, tokenizer, examples, settings, out, device=device, base=base,
@@ -791,10 +797,12 @@ def cmd_eval(args) -> int:
     print(f"refused before the model: {gate_metrics['accuracy']:.3f} of out-of-corpus questions "
           f"(n={gate_metrics['n']}), {gate_metrics['false_refusal_rate']:.3f} of covered ones")
     if assistant:
-        from assistant.evaluation import evaluate_answers
+        from assistant.evaluation import evaluate_answers, judge_answers
 
+        judge = answer_judge(args, config, index) if not args.no_rag else None
         answers, refusals, answer_records = evaluate_answers(
-            questions, lambda item: assistant.ask(item.question, list(item.history), scope=scope)
+            questions, lambda item: assistant.ask(item.question, list(item.history), scope=scope),
+            judge=judge_answers(judge, index.sections) if judge else None,
         )
         report.update(answer=answers, refusal=refusals, per_question=_merge(records, answer_records))
         report["config"].update(llm=asdict(config.llm), answer=asdict(config.answer), rag=not args.no_rag)
@@ -802,9 +810,27 @@ def cmd_eval(args) -> int:
               f"{answers['citation_precision']:.3f}  median {answers['median_chars']} chars  (n={answers['n']})")
         print(f"refusal accuracy {refusals['accuracy']:.3f} (n={refusals['n']})  "
               f"false refusals {refusals['false_refusal_rate']:.3f}")
+        if judge:
+            print(f"judged ({type(judge).__name__}): correct {answers['correct_rate']:.3f}  contradicts "
+                  f"{answers['contradiction_rate']:.3f}  off-topic {answers['off_topic_rate']:.3f}  "
+                  f"a line withheld {answers['withheld_rate']:.3f}")
     paths = write_report(report, args.out)
     print("Wrote " + ", ".join(str(p) for p in paths))
     return 0
+
+
+def answer_judge(args, config: Config, index):
+    """The eval's judge: the rule judge, or with ``--judge-base-url`` a served model beside it."""
+    from assistant.judge import ModelJudge, RuleJudge
+
+    rules = RuleJudge(index.tokenizer)
+    if not args.judge_base_url:
+        return rules
+    from assistant.llm.openai_backend import OpenAIChatModel
+
+    judge_llm = replace(config.llm, backend="openai", base_url=args.judge_base_url, model=args.judge_model,
+                        adapter="none", max_new_tokens=64)
+    return ModelJudge(OpenAIChatModel(judge_llm), rules)
 
 
 def missing_gold(questions, section_refs) -> list[str]:

@@ -37,12 +37,13 @@ def check_model(config) -> list[Check]:
     """The bundled model's part packages and, once converted, every file's size and sha256."""
     from assistant.llm import model_files
 
-    if config.llm.model != model_files.BUNDLED:
-        return [("model", True, f"llm.model is {config.llm.model!r}, not the bundled model; its files are "
+    bundle = model_files.bundle_for(config.llm.model)
+    if bundle is None:
+        return [("model", True, f"llm.model is {config.llm.model!r}, not a bundled model; its files are "
                                 "not checked")]
-    bundle = model_files.BUNDLED_GGUF
     try:
-        parts = model_files.find_bundled_parts()
+        parts = model_files.find_bundled_parts() if bundle is model_files.BUNDLED_GGUF else \
+            model_files.find_bundled_parts(bundle)
     except model_files.ModelFilesError as err:
         checks = [("model parts", False, str(err))]
     else:
@@ -54,10 +55,10 @@ def check_model(config) -> list[Check]:
         else:
             checks = [("model parts", True, f"{len(parts)} part packages of {bundle.name} installed")]
 
-    folder = model_files.converted_model_path(config.data_path)
+    folder = model_files.converted_model_path(config.data_path, bundle)
     if not folder.exists():
-        checks.append(("converted model", True, "not converted yet (the first ask converts it, about a minute)"))
-    elif problem := model_files.cache_problem(folder, full_hash=True):
+        checks.append(("converted model", True, "not converted yet (the first ask converts it, a minute or more)"))
+    elif problem := model_files.cache_problem(folder, full_hash=True, bundle=bundle):
         checks.append(("converted model", False, f"{folder}: {problem}. The next ask converts it again "
                                                  "(about a minute)."))
     else:

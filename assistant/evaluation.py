@@ -25,6 +25,8 @@ from tqdm.auto import tqdm
 from assistant.prompts import refusal_text
 
 HIT_AT = (1, 3, 5)
+JUDGED_RATES = {"correct": "correct_rate", "incomplete": "incomplete_rate", "wrong": "wrong_rate",
+                "contradicts": "contradiction_rate", "off_topic": "off_topic_rate"}  # judge label -> metric
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,7 @@ def evaluate_answers(
     questions: Sequence[EvalQuestion],
     ask: Callable[[EvalQuestion], "object"],
     progress: bool = True,
+    judge: Callable[[EvalQuestion, "object"], "object"] | None = None,
 ) -> tuple[dict, dict, list[dict]]:
     """Run ``ask`` (question -> Answer) on every question; score answers and refusals.
 
@@ -211,7 +214,11 @@ def evaluate_answers(
     covered questions: key_point_recall (mean), draft_key_point_recall (of the model's own reply),
     draft_refusal_rate (of those the model was asked, the share it answered with the refusal
     sentence), citation_precision (cited sections that are gold, over all citations of answers
-    that were not refusals), median_chars. Refusal metrics:
+    that were not refusals), median_chars; with a ``judge`` ((question, Answer) -> ``Verdict``,
+    ``judge_answers``), correct_rate, incomplete_rate, wrong_rate, contradiction_rate and
+    off_topic_rate: shares of covered questions whose answer got that label (a refused one gets
+    none), and withheld_rate: share of answered covered questions with a line cut at answer time
+    for contradicting its source. Refusal metrics:
     accuracy (refused out-of-corpus questions), false_refusal_rate (refused covered questions).
     """
     records = []
@@ -228,7 +235,11 @@ def evaluate_answers(
             "retrieved": [hit.section_ref for hit in answer.sources],
             "dropped_citations": answer.dropped_citations,
             "confidence": answer.confidence, "grounding": answer.grounding, "draft": answer.draft,
+            "withheld": getattr(answer, "withheld", []),
         })
+        if judge and item.covered and not answer.refused:
+            verdict = judge(item, answer)
+            records[-1].update(judged=verdict.label, judge_reason=verdict.reason, judged_lines=list(verdict.lines))
     covered = [r for r in records if r["gold"]]
     uncovered = [r for r in records if not r["gold"]]
     answered = [r for r in covered if not r["refused"]]
@@ -244,9 +255,29 @@ def evaluate_answers(
         "median_chars": statistics.median([r["chars"] for r in covered]) if covered else 0,
         "n": len(covered),
     }
+    if judge:
+        for label, name in JUDGED_RATES.items():
+            answer_metrics[name] = _mean([r.get("judged") == label for r in covered])
+        answer_metrics["withheld_rate"] = _mean([bool(r["withheld"]) for r in answered])
     refusal_metrics = {
         "accuracy": _mean([r["refused"] for r in uncovered]),
         "false_refusal_rate": _mean([r["refused"] for r in covered]),
         "n": len(uncovered),
     }
     return answer_metrics, refusal_metrics, records
+
+
+def judge_answers(judge, sections: dict) -> Callable[[EvalQuestion, "object"], "object"]:
+    """``evaluate_answers``' judge: (question, Answer) -> ``judge.judge`` of a ``JudgeCase`` whose
+    notes are the question's gold sections (from ``sections``, ref -> Section) and whose other notes
+    are the sections the answer cites besides them."""
+    from assistant.judge import JudgeCase
+
+    def run(item: EvalQuestion, answer) -> "object":
+        gold = [ref for ref in sections if any(gold_matches(g, ref) for g in item.gold_sections)]
+        cited = [c["ref"] for c in answer.citations if c["ref"] not in gold and c["ref"] in sections]
+        case = JudgeCase(item.question, answer.text, tuple(sections[ref].text for ref in gold),
+                         tuple(sections[ref].text for ref in cited), item.key_points)
+        return judge.judge(case)
+
+    return run

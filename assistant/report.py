@@ -72,7 +72,28 @@ def summary_markdown(report: dict) -> str:
             f"| {answer['n']} | {refusal['accuracy']:.3f} | {refusal['false_refusal_rate']:.3f} | {refusal['n']} |",
             "",
         ]
+        if "correct_rate" in answer:
+            lines += _judged(answer, report.get("per_question", []))
     return "\n".join(lines)
+
+
+def _judged(answer: dict, records: list[dict]) -> list[str]:
+    """The judge's rates, then each contradicting line it found and each line withheld at answer time."""
+    lines = ["### Judged (covered questions; a refused one counts in none)", "",
+             "| correct | incomplete | wrong | contradicts | off-topic | a line withheld |", "|---|---|---|---|---|---|",
+             f"| {answer['correct_rate']:.3f} | {answer['incomplete_rate']:.3f} | {answer['wrong_rate']:.3f} "
+             f"| {answer['contradiction_rate']:.3f} | {answer['off_topic_rate']:.3f} | {answer['withheld_rate']:.3f} |", ""]
+    flagged = [(r["id"], line) for r in records for line in r.get("judged_lines", [])]
+    if flagged:
+        lines += ["### Lines that contradict the notes", ""]
+        lines += [f"- `{qid}` {line['line'].strip()} — {line['why']}" for qid, line in flagged]
+        lines.append("")
+    withheld = [(r["id"], line) for r in records for line in r.get("withheld", [])]
+    if withheld:
+        lines += ["### Lines withheld at answer time (they contradicted a source)", ""]
+        lines += [f"- `{qid}` {line['line'].strip()} — {line['why']}" for qid, line in withheld]
+        lines.append("")
+    return lines
 
 
 def _plot(report: dict, path: Path) -> None:

@@ -17,6 +17,7 @@ _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
 _CODE = re.compile(r"```.*?```", re.S)
 _FORMULA = re.compile(r"\$\$.*?\$\$", re.S)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+_ITEM_MARK = re.compile(r"^\s*(?:[-*+>]\s*)?(?:\d+[.、)）](?!\d)|[（(]?[一二三四五六七八九十]+[、.)）]|[（(]\d+[)）])?\s*")
 
 
 def question_language(question: str) -> str:
@@ -69,6 +70,6 @@ def repeats_a_line(text: str) -> bool:
 
 
 def line_key(line: str) -> str:
-    """What two lines of a reply are compared by: ``"过采样 [1]" -> "过采样"`` (citations, an unfinished
-    one at the end, and spacing aside)."""
-    return UNFINISHED_CITATION.sub("", re.sub(r"\s+", "", CITATION.sub("", line)))
+    """What two lines of a reply are compared by: ``"二、过采样 [1]" -> "过采样"`` (citations, an
+    unfinished one at the end, a list item's number or marker, and spacing aside)."""
+    return UNFINISHED_CITATION.sub("", re.sub(r"\s+", "", CITATION.sub("", _ITEM_MARK.sub("", line))))

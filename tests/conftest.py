@@ -172,10 +172,23 @@ def seed_corpus_dir(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def real_assistant(tmp_path_factory):
+def real_home(tmp_path_factory):
+    """One data dir for every slow test on the real model, so it is converted once per test run."""
+    return tmp_path_factory.mktemp("real-home")
+
+
+@pytest.fixture(scope="session")
+def real_assistant(real_home):
     """The assistant on the real bundled model and encoder over the seed corpus, built once per test
     run (slow tests only); the collection's own slow tests are in test_real_collection.py."""
     from assistant import StudyAssistant
 
-    return StudyAssistant.from_config(None, progress=False, data_dir=str(tmp_path_factory.mktemp("real-home")),
-                                      **{"corpus.path": "seed"})
+    return StudyAssistant.from_config(None, progress=False, data_dir=str(real_home), **{"corpus.path": "seed"})
+
+
+@pytest.fixture(scope="session")
+def real_collection_assistant(real_home):
+    """The assistant with its defaults (the bundled collection, model and adapter), built once per test run."""
+    from assistant import StudyAssistant
+
+    return StudyAssistant.from_config(None, progress=False, data_dir=str(real_home))

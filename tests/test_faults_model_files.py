@@ -218,6 +218,6 @@ def test_doctor_reports_a_bad_data_dir_and_index_without_raising(tmp_path):
     config = config.with_overrides(**{"llm.model": "Qwen/Qwen2.5-0.5B-Instruct"})
     checks = {name: (ok, detail) for name, ok, detail in run_doctor(config)}
     assert checks["data dir"] == (False, f"{tmp_path / 'file'} is a file, not a folder. Pick another with --data-dir.")
-    assert checks["model"] == (True, "llm.model is 'Qwen/Qwen2.5-0.5B-Instruct', not the bundled model; "
+    assert checks["model"] == (True, "llm.model is 'Qwen/Qwen2.5-0.5B-Instruct', not a bundled model; "
                                      "its files are not checked")
     assert checks["index"][0] is False and checks["index"][1]

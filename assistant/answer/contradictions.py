@@ -27,6 +27,7 @@ from assistant.citations import CITATION, strip_citations
 
 MIN_SIMILARITY = 0.6  # a clause this close to a source clause (difflib ratio) is a near-copy of it
 MIN_CLAUSE_CHARS = 5  # shorter clauses ("如下", "例如") are not compared
+MIN_KEPT_CHARS = 8  # a line cut to fewer letters than this goes whole
 _CLAUSE = re.compile(r"[^，,；;。！？!?：:\n]+")
 _NORMALISE = re.compile(r"[^\w.%]|_")  # keeps letters, digits, CJK, "." and "%"
 _LATIN = re.compile(r"[a-z][a-z0-9\-]*|[0-9]+(?:\.[0-9]+)?%?")
@@ -36,6 +37,9 @@ _NOT_NEGATION = ("非常", "无论", "不仅", "不断", "不少", "不过", "�
 _CJK_END = re.compile(r"[\u4e00-\u9fff]$")
 _CLAUSE_END = re.compile(r"[，,；;。！？!?：:]")
 _LIST_NUMBER = re.compile(r"^(?:[-*+]\s*)?(?:\d+[.、)）]|[（(]\d+[)）])\s*")
+_SENTENCE_END = re.compile(r"(?<=[。！？!?])|\n(?![ \t]*$)")
+_FAMILY = re.compile(r"(?<![a-z0-9])([a-z]+)(\d+)(?![a-z0-9])")  # l1/l2, fp16/fp32, top1/top5: one family
+_CONDITION = re.compile(r"^(?:而|但|但是|并且|且|那么)?(?:如果|若|假如|假设|当|想要|要想|对于|只有|一旦|只要|除非|在.{0,12}(?:时|情况下|时候))")
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,8 @@ class Conflict:
     """A reply line that changes what the source clause it copies says."""
 
     line: str  # the reply's line as written
-    kind: str  # "term" (a term or word swapped), "negation" (one added or dropped), "number"
+    kind: str  # "term" (a term or word swapped, or a sentence about another term of its family),
+    # "negation" (one added or dropped), "number", "condition" (copied without the condition it holds under)
     said: str  # what the line says there ("l1")
     noted: str  # what the source says ("l2")
     source: str  # the source clause it near-copies
@@ -55,6 +60,8 @@ class Conflict:
     def describe(self) -> str:
         """``'says "l1" where the notes say "l2" (L2正则使得…)'``."""
         where = self.source if len(self.source) <= 40 else self.source[:40] + "…"
+        if self.kind == "condition":
+            return f'drops the condition "{self.noted}" under which the notes say "{where}"'
         if self.kind == "negation":
             if self.said:
                 return f'adds a negation ("{self.said}") to "{where}"'
@@ -90,9 +97,20 @@ class ContradictionCheck:
     """Checks reply lines, clause by clause, against the clauses of their sources."""
 
     def __init__(self, sources: list[str], question: str = ""):
-        self.clauses = list(dict.fromkeys(c for text in sources for c in clauses(text) if len(c) >= MIN_CLAUSE_CHARS))
         self.text = normalise("".join(sources) + question)  # where a swapped-in term must occur
-        self._seen: dict[str, tuple | None] = {}  # clause -> its change, for a stream checked as it grows
+        self.question_terms = _families(normalise(question))  # what a line that names no term is read as about
+        # each source clause -> where it stands: (the clause before it in its sentence, family terms
+        # of its sentence and the ones either side)
+        self.context: dict[str, list[tuple[str, set[str]]]] = {}
+        for text in sources:
+            sentences = [clauses(sentence) for sentence in _sentences(text)]
+            terms = [_families("".join(sentence)) for sentence in sentences]
+            for i, sentence in enumerate(sentences):
+                around = set().union(*terms[max(0, i - 1):i + 2])
+                for j, clause in enumerate(sentence):
+                    self.context.setdefault(clause, []).append((sentence[j - 1] if j else "", around))
+        self.clauses = [c for c in self.context if len(c) >= MIN_CLAUSE_CHARS]
+        self._seen: dict[str, tuple] = {}  # clause -> (its change, its source clause): a stream re-checks lines
 
     def lines(self, reply: str) -> list[Conflict]:
         """Every line of ``reply`` that contradicts its source clause."""
@@ -111,7 +129,7 @@ class ContradictionCheck:
             if found:
                 kept = line[:match.start()].rstrip("，,；;：: ")
                 marks = " ".join(m.group() for m in CITATION.finditer(line[match.start():]))
-                if not clauses(kept):
+                if len("".join(clauses(kept))) < MIN_KEPT_CHARS:  # a fragment ("在L2正则下") says nothing
                     return "", found
                 if _CJK_END.search(kept):
                     kept += "。"
@@ -126,21 +144,35 @@ class ContradictionCheck:
             return None
         if clause not in self._seen:
             self._seen[clause] = self._change(clause)
-        change = self._seen[clause]
+        change, source = self._seen[clause]
+        if source and not change:
+            change = self._out_of_context(clause, source, normalise(line or text))
         if not change:
             return None
-        kind, said, noted, source = change
+        kind, said, noted = change
         return Conflict(line or text, kind, said, noted, source)
 
-    def _change(self, clause: str) -> tuple[str, str, str, str] | None:
+    def _change(self, clause: str) -> tuple[tuple[str, str, str] | None, str | None]:
+        """(what the clause changes that contradicts its source clause, that source clause)."""
         holding = [source for source in self.clauses if clause in source]
         if holding:  # copied whole: contradicting only when every copy drops a negation before it
             changes = [_dropped_negation(source, clause) for source in holding]
-            source, change = holding[0], None if None in changes else changes[0]
-        else:
-            source = self._closest(clause)
-            change = _contradicting_change(source, clause, self.text) if source else None
-        return (*change, source) if change else None
+            return (None if None in changes else changes[0]), holding[0]
+        source = self._closest(clause)
+        return (_contradicting_change(source, clause, self.text) if source else None), source
+
+    def _out_of_context(self, clause: str, source: str, line: str) -> tuple[str, str, str] | None:
+        """A clause true where the notes say it but not where the line puts it, everywhere it occurs:
+        said of another term of its family ("这里最优的w就变成了0" from the notes on L1, in an answer
+        on L2), or copied whole without the condition it holds under ("一般使用低阈值" of "而想要召回率高，")."""
+        terms = _families(clause) or _families(line) or self.question_terms  # what the clause is read as about
+        places = self.context[source]
+        if terms and all(around and not terms & around and _siblings(terms, around) for _, around in places):
+            said, noted = _siblings(terms, places[0][1])
+            return "term", said, noted
+        if clause == source and all(_CONDITION.match(before) and before not in line for before, _ in places):
+            return "condition", "", places[0][0]
+        return None
 
     def reply(self, reply: str) -> tuple[str, list[Conflict]]:
         """``reply`` with each line ``cut`` at its first contradicting clause (a line cut to nothing
@@ -196,6 +228,28 @@ def _negation_flip(noted: str, said: str) -> bool:
         return False
     plain = said if _negations(noted) else noted
     return len(plain) <= 1
+
+
+def _sentences(text: str) -> list[str]:
+    """A source's sentences; a line that ends in a comma goes on on the next one (a list item cut
+    in two by a conversion): "而想要召回率高,\n- 一般使用低阈值。" is one sentence."""
+    text = re.sub(r"[,，]\s*\n\s*(?:[-*+]\s+)?", "，", text)
+    return [piece for piece in _SENTENCE_END.split(text) if piece.strip()]
+
+
+def _families(text: str) -> set[str]:
+    """Terms that come in numbered families: ``"l1正则比l2稀疏, relu" -> {"l1", "l2"}``."""
+    return {m.group() for m in _FAMILY.finditer(text)}
+
+
+def _siblings(terms: set[str], others: set[str]) -> tuple[str, str] | None:
+    """A term of ``terms`` and another of ``others`` from its family: ({"l2"}, {"l1"}) -> ("l2", "l1")."""
+    for term in sorted(terms):
+        prefix = _FAMILY.fullmatch(term).group(1)
+        for other in sorted(others):
+            if other != term and _FAMILY.fullmatch(other).group(1) == prefix:
+                return term, other
+    return None
 
 
 def _dropped_negation(source: str, clause: str) -> tuple[str, str, str] | None:

