@@ -42,6 +42,14 @@ def test_a_faithful_or_unrelated_line_passes(line):
     assert ContradictionCheck(SOURCES, QUESTION).line(line) is None
 
 
+def test_a_phrase_dropped_whole_with_its_negation_is_no_flip():
+    # the notes on underfitting; a line on overfitting shares most of the clause but drops "效果均不好"
+    check = ContradictionCheck(["欠拟合:模型在训练集和测试集上效果均不好,其根本原因是模型没有学习好数据集的特征。"],
+                               "什么是过拟合？")
+    assert check.line("过拟合是模型在训练集上好、测试集上差 [1]。") is None
+    assert check.line("欠拟合是模型在训练集和测试集上效果均好 [1]。").kind == "negation"
+
+
 def test_a_line_is_cut_at_its_first_contradicting_clause_and_keeps_its_citation():
     check = ContradictionCheck(SOURCES, QUESTION)
     kept, conflict = check.cut("学习率过大会导致震荡，一般设为0.01。 [2]")

@@ -223,11 +223,13 @@ def _contradicting_change(source: str, clause: str, source_text: str) -> tuple[s
 
 def _negation_flip(noted: str, said: str) -> bool:
     """One side of a change negates and the other does not, and the change is the negation alone
-    (the other side adds at most one character: "不易" -> "容易"), not a new phrase ("不" -> "l1正则")."""
+    (each side adds at most one character: "不易" -> "容易"), not a new phrase ("不" -> "l1正则") nor a
+    phrase that holds a negation dropped whole ("效果均不好" -> "")."""
     if bool(_negations(noted)) == bool(_negations(said)):
         return False
-    plain = said if _negations(noted) else noted
-    return len(plain) <= 1
+    plain, negated = (said, noted) if _negations(noted) else (noted, said)
+    rest = _NEGATION.sub("", negated)  # a phrase dropped whole ("效果均不好" -> "") flips nothing
+    return len(plain) <= 1 and len(rest) <= 1
 
 
 def _sentences(text: str) -> list[str]:

@@ -37,6 +37,7 @@ from assistant.answer.verification import (
 )
 from assistant.citations import normalise_citations, parse_citations
 from assistant.llm.base import ChatModel, GenerationOptions
+from assistant.llm.errors import BackendError
 from assistant.prompts import refusal_text
 from assistant.text import question_language
 
@@ -215,16 +216,22 @@ class AnswerPipeline:
         was shown, ``model_first_token`` when the model gave its first piece."""
         pieces, shown = [], []
         passing = CheckedStream(check) if check else None
-        for piece in self.model.stream(messages, options):
-            if not pieces:
-                timings["model_first_token"] = round(time.perf_counter() - started, 4)
-            pieces.append(piece)
-            text = passing.feed(piece) if passing else piece
-            if text:
-                if not shown:
-                    timings["first_token"] = round(time.perf_counter() - started, 4)
-                shown.append(text)
-                yield text
+        try:
+            for piece in self.model.stream(messages, options):
+                if not pieces:
+                    timings["model_first_token"] = round(time.perf_counter() - started, 4)
+                pieces.append(piece)
+                text = passing.feed(piece) if passing else piece
+                if text:
+                    if not shown:
+                        timings["first_token"] = round(time.perf_counter() - started, 4)
+                    shown.append(text)
+                    yield text
+        except BackendError:  # a server that fails mid-reply: what came and passes is still shown
+            rest = passing.close() if passing else ""
+            if rest:
+                yield rest
+            raise
         rest = passing.close() if passing else ""
         if rest:
             timings.setdefault("first_token", round(time.perf_counter() - started, 4))
