@@ -37,7 +37,6 @@ from assistant.answer.verification import (
 )
 from assistant.citations import normalise_citations, parse_citations
 from assistant.llm.base import ChatModel, GenerationOptions
-from assistant.llm.errors import BackendError
 from assistant.prompts import refusal_text
 from assistant.text import question_language
 
@@ -227,7 +226,7 @@ class AnswerPipeline:
                         timings["first_token"] = round(time.perf_counter() - started, 4)
                     shown.append(text)
                     yield text
-        except BackendError:  # a server that fails mid-reply: what came and passes is still shown
+        except Exception:  # a model (server) that fails mid-reply: what came and passed is still shown
             rest = passing.close() if passing else ""
             if rest:
                 yield rest
