@@ -3,6 +3,7 @@
     python benchmarks/answer_judge.py                       # the rule judge, dev and held-out halves
     python benchmarks/answer_judge.py --base-url http://127.0.0.1:8080/v1   # a served model beside the rules
     python benchmarks/answer_judge.py --split dev --show    # each disagreement, to read
+    python benchmarks/answer_judge.py --cut                 # the answer-time cut against the labels' bad lines
 
 Each label row holds the question, the answer as shown, its gold and cited refs, the hand label
 and reason, and its split (``dev`` to tune the judge on, ``heldout`` to report). Writes
@@ -21,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.judge import LABELS, JudgeCase, ModelJudge, RuleJudge, validate  # noqa: E402
+from assistant.answer.contradictions import ContradictionCheck  # noqa: E402
+from assistant.judge import LABELS, JudgeCase, ModelJudge, RuleJudge, split_answer, validate  # noqa: E402
 from corpus import load_corpus  # noqa: E402
 
 
@@ -50,6 +52,25 @@ def cases(rows: list[dict]) -> list[JudgeCase]:
     return built
 
 
+def cut_vs_labels(rows: list[dict]) -> dict:
+    """The answer-time cut (``ContradictionCheck`` over each answer's gold and cited sections) on the
+    labelled answers' own lines: of the answers labelled contradicts, those whose every contradicting
+    line it cuts, some, or none; and the lines it cuts that the labels left standing."""
+    corpora = {name: {s.ref: s.text for s in load_corpus(name).sections} for name in {r["corpus"] for r in rows}}
+    tally = {"all_cut": 0, "some_cut": 0, "none_cut": 0, "collateral_lines": []}
+    for row in rows:
+        texts = corpora[row["corpus"]]
+        said, _ = split_answer(row["answer"])
+        sources = [texts[ref] for ref in dict.fromkeys(row["gold"] + row["cited"]) if ref in texts]
+        cut = {conflict.line for conflict in ContradictionCheck(sources, row["question"]).reply(said)[1]}
+        bad = {line["line"] for line in row["bad_lines"] if line["kind"] == "contradicts"}
+        if row["label"] == "contradicts":
+            found = len(bad & cut)
+            tally["all_cut" if bad and found == len(bad) else "some_cut" if found else "none_cut"] += 1
+        tally["collateral_lines"] += [f"{row['id']}: {line}" for line in sorted(cut - bad)]
+    return tally
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--labels", default=str(ROOT / "eval" / "answer_labels.jsonl"))
@@ -57,6 +78,7 @@ def main() -> int:
     parser.add_argument("--base-url", help="an OpenAI-compatible server whose model judges beside the rules")
     parser.add_argument("--model", default="bundled", help="the served model (default: the first it lists)")
     parser.add_argument("--show", action="store_true", help="print each disagreement")
+    parser.add_argument("--cut", action="store_true", help="score the answer-time cut against the labelled lines")
     parser.add_argument("--out", help="result JSON (default benchmarks/results/answer_judge[_model].json)")
     args = parser.parse_args()
 
@@ -71,6 +93,12 @@ def main() -> int:
         judge = ModelJudge(OpenAIChatModel(GenerationConfig(backend="openai", base_url=args.base_url, model=args.model,
                                                             adapter="none", max_new_tokens=64)), rules)
     rows = [json.loads(line) for line in Path(args.labels).read_text("utf-8").splitlines() if line.strip()]
+    if args.cut:
+        tally = cut_vs_labels(rows)
+        print(f"contradicting answers: every bad line cut {tally['all_cut']}, some {tally['some_cut']}, "
+              f"none {tally['none_cut']}; lines cut that the labels left standing: {len(tally['collateral_lines'])}")
+        print("\n".join(tally["collateral_lines"]))
+        return 0
     splits = ("dev", "heldout") if args.split == "all" else (args.split,)
     result = {"labels": args.labels, "judge": type(judge).__name__, "model": args.model if args.base_url else None}
     for split in splits:
