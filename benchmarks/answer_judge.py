@@ -39,9 +39,14 @@ def key_points() -> dict[str, tuple[str, ...]]:
     return found
 
 
+def section_texts(rows: list[dict]) -> dict[str, dict[str, str]]:
+    """Corpus name -> section ref -> text, for the corpora the label rows name."""
+    return {name: {s.ref: s.text for s in load_corpus(name).sections} for name in {r["corpus"] for r in rows}}
+
+
 def cases(rows: list[dict]) -> list[JudgeCase]:
     """The judge's view of each labelled answer: its gold and other cited sections' text."""
-    corpora = {name: {s.ref: s.text for s in load_corpus(name).sections} for name in {r["corpus"] for r in rows}}
+    corpora = section_texts(rows)
     points = key_points()
     built = []
     for row in rows:
@@ -56,7 +61,7 @@ def cut_vs_labels(rows: list[dict]) -> dict:
     """The answer-time cut (``ContradictionCheck`` over each answer's gold and cited sections) on the
     labelled answers' own lines: of the answers labelled contradicts, those whose every contradicting
     line it cuts, some, or none; and the lines it cuts that the labels left standing."""
-    corpora = {name: {s.ref: s.text for s in load_corpus(name).sections} for name in {r["corpus"] for r in rows}}
+    corpora = section_texts(rows)
     tally = {"all_cut": 0, "some_cut": 0, "none_cut": 0, "collateral_lines": []}
     for row in rows:
         texts = corpora[row["corpus"]]

@@ -213,7 +213,7 @@ class AnswerPipeline:
         clause by clause as each passes it (``CheckedStream``), else piece by piece. Returns the
         stripped reply and what was shown of it. ``timings``: ``first_token`` when the first text
         was shown, ``model_first_token`` when the model gave its first piece."""
-        pieces, shown = [], []
+        pieces, shown, failure = [], [], None
         passing = CheckedStream(check) if check else None
         try:
             for piece in self.model.stream(messages, options):
@@ -226,16 +226,15 @@ class AnswerPipeline:
                         timings["first_token"] = round(time.perf_counter() - started, 4)
                     shown.append(text)
                     yield text
-        except Exception:  # a model (server) that fails mid-reply: what came and passed is still shown
-            rest = passing.close() if passing else ""
-            if rest:
-                yield rest
-            raise
+        except Exception as err:  # a model (server) that fails mid-reply: what came and passed is still shown
+            failure = err
         rest = passing.close() if passing else ""
         if rest:
             timings.setdefault("first_token", round(time.perf_counter() - started, 4))
             shown.append(rest)
             yield rest
+        if failure:
+            raise failure
         return "".join(pieces).strip(), "".join(shown).strip()
 
     def _check(self, raw: str, sources: list[tuple[str, str]], hits: list[Hit], language: str, weak: bool,
