@@ -822,7 +822,7 @@ def cmd_eval(args) -> int:
         if judge:
             print(f"judged ({type(judge).__name__}): correct {answers['correct_rate']:.3f}  contradicts "
                   f"{answers['contradiction_rate']:.3f}  off-topic {answers['off_topic_rate']:.3f}  "
-                  f"a line withheld {answers['withheld_rate']:.3f}")
+                  f"a line withheld {answers['withheld_rate']:.3f}  own words cut {answers['unsupported_rate']:.3f}")
     paths = write_report(report, args.out)
     print("Wrote " + ", ".join(str(p) for p in paths))
     return 0

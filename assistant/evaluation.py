@@ -218,7 +218,8 @@ def evaluate_answers(
     ``judge_answers``), correct_rate, incomplete_rate, wrong_rate, contradiction_rate and
     off_topic_rate: shares of covered questions whose answer got that label (a refused one gets
     none), and withheld_rate: share of answered covered questions with a line cut at answer time
-    for contradicting its source. Refusal metrics:
+    for contradicting its source, and unsupported_rate: share with a line cut for the model's own
+    words (``answer.synthesis = "copies"``). Refusal metrics:
     accuracy (refused out-of-corpus questions), false_refusal_rate (refused covered questions).
     """
     records = []
@@ -235,7 +236,7 @@ def evaluate_answers(
             "retrieved": [hit.section_ref for hit in answer.sources],
             "dropped_citations": answer.dropped_citations,
             "confidence": answer.confidence, "grounding": answer.grounding, "draft": answer.draft,
-            "withheld": getattr(answer, "withheld", []),
+            "withheld": getattr(answer, "withheld", []), "unsupported": getattr(answer, "unsupported", []),
         })
         if judge and item.covered and not answer.refused:
             verdict = judge(item, answer)
@@ -259,6 +260,7 @@ def evaluate_answers(
         for label, name in JUDGED_RATES.items():
             answer_metrics[name] = _mean([r.get("judged") == label for r in covered])
         answer_metrics["withheld_rate"] = _mean([bool(r["withheld"]) for r in answered])
+        answer_metrics["unsupported_rate"] = _mean([bool(r["unsupported"]) for r in answered])
     refusal_metrics = {
         "accuracy": _mean([r["refused"] for r in uncovered]),
         "false_refusal_rate": _mean([r["refused"] for r in covered]),

@@ -27,11 +27,12 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from assistant.answer.contradictions import ContradictionCheck
+from assistant.answer.quotes import QUOTES_HEADING
 from assistant.citations import strip_citations
 from assistant.text import question_language
 
 LABELS = ("correct", "incomplete", "wrong", "contradicts", "off_topic")
-QUOTES = re.compile(r"\n\s*(资料原文要点：|Key sentences from the notes:)\s*\n")
+QUOTES = re.compile(r"(?:^|\n)\s*(" + "|".join(map(re.escape, QUOTES_HEADING.values())) + r")\s*\n")
 
 
 @dataclass(frozen=True)

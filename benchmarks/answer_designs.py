@@ -3,9 +3,17 @@
 - ``as drafted``: the answers as the report holds them (its ``answer``);
 - ``cut``: the model's lines cut at a clause that contradicts its sources (``ContradictionCheck``
   over the retrieved sections), as answers are now checked before they are shown;
+- ``copies only``: the model's lines kept only where every clause near-copies a source clause
+  (and passes the cut): the model selects and orders source sentences, it does not paraphrase;
 - ``quotes only``: the extractive design, the quoted source sentences alone.
 
     python benchmarks/answer_designs.py REPORT.json --corpus seed --questions eval/dev.jsonl
+    python benchmarks/answer_designs.py --labels eval/answer_labels.jsonl   # against the hand labels
+
+With ``--labels`` the designs are applied to the hand-labelled answers instead and scored by the
+labels' own bad lines (each design only removes lines, so a reader's verdict carries over): the
+share of answers left with a line a reader marked contradicting (or wrong, or off-topic), and of
+the answers a reader called correct, the share whose key points all survive.
 
 The sources are the first three retrieved sections whole (the model read extracts of them), so
 ``cut`` approximates what the pipeline does. Prints one Markdown row per design: judged correct,
@@ -25,23 +33,77 @@ sys.path.insert(0, str(ROOT))
 from assistant.answer.contradictions import ContradictionCheck  # noqa: E402
 from assistant.evaluation import gold_matches, key_point_recall, load_questions  # noqa: E402
 from assistant.judge import LABELS, JudgeCase, RuleJudge, split_answer  # noqa: E402
+from assistant.text import question_language  # noqa: E402
 from corpus import load_corpus  # noqa: E402
 
 
-def designs(answer: str, check: ContradictionCheck) -> dict[str, str]:
+def designs(answer: str, sources: list[str], question: str) -> dict[str, str]:
+    """The answer as each design would show it, from its drafted text and its sources."""
     said, quotes = split_answer(answer)
-    kept, _ = check.reply(said)
+    check, copies = ContradictionCheck(sources, question), ContradictionCheck(sources, question, copies_only=True)
+    lines = said.split("\n")
+    cut = [check.cut(line)[0] for line in lines]
+    copied = [copies.cut(line)[0] for line in lines]
+    english = [c if question_language(line) == "en" else k for line, c, k in zip(lines, cut, copied)]
     heading = "\n\n资料原文要点：\n" if quotes else ""
-    return {"as drafted": answer, "cut": (kept + heading + quotes).strip() if kept else quotes,
-            "quotes only": quotes or said}
+
+    def with_quotes(kept: list[str]) -> str:
+        text = "\n".join(line for line in kept if line.strip())
+        return (text + heading + quotes).strip() if text else quotes
+
+    return {"as drafted": answer, "cut": with_quotes(cut), "copies only": with_quotes(copied),
+            "copies only, English lines as cut": with_quotes(english), "quotes only": quotes or said}
+
+
+def survives(bad: str, lines: list[str]) -> bool:
+    """A reader's bad line is still shown: whole, or cut to a part that keeps most of it."""
+    bad = bad.strip()
+    return any(line.strip() == bad or (len(line.strip()) >= 0.6 * len(bad) and bad.startswith(line.strip()[:-2]))
+               for line in lines if line.strip())
+
+
+def against_labels(path: str) -> int:
+    """Each design applied to the hand-labelled answers, scored by the labels' bad lines."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from answer_judge import key_points, section_texts
+
+    rows = [json.loads(line) for line in Path(path).read_text("utf-8").splitlines() if line.strip()]
+    corpora, points = section_texts(rows), key_points()
+    tally = {}
+    for row in rows:
+        texts = corpora[row["corpus"]]
+        sources = [texts[ref] for ref in dict.fromkeys(row["gold"] + row["cited"]) if ref in texts]
+        wanted = points.get(row["id"].split(":", 1)[1], ())
+        for name, text in designs(row["answer"], sources, row["question"]).items():
+            lines = text.splitlines()
+            counts = tally.setdefault(name, {"n": 0, "contradicts": 0, "wrong": 0, "off_topic": 0,
+                                             "correct": 0, "correct_kept": 0})
+            counts["n"] += 1
+            for kind in ("contradicts", "wrong", "off_topic"):
+                counts[kind] += any(survives(b["line"], lines) for b in row["bad_lines"] if b["kind"] == kind)
+            if row["label"] == "correct":
+                counts["correct"] += 1
+                counts["correct_kept"] += key_point_recall(text, wanted) >= key_point_recall(row["answer"], wanted)
+    print(f"{path}: {len(rows)} hand-labelled answers\n")
+    print("| design | a contradicting line left | a wrong line left | an off-topic line left | correct ones keeping their key points |")
+    print("|---|---|---|---|---|")
+    for name, c in tally.items():
+        print(f"| {name} | {c['contradicts'] / c['n']:.3f} | {c['wrong'] / c['n']:.3f} | {c['off_topic'] / c['n']:.3f} "
+              f"| {c['correct_kept'] / max(c['correct'], 1):.3f} ({c['correct']}) |")
+    return 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("report")
+    parser.add_argument("report", nargs="?")
     parser.add_argument("--corpus", default="wethinkin")
-    parser.add_argument("--questions", required=True, help="the question set the report ran (for key points)")
+    parser.add_argument("--questions", help="the question set the report ran (for key points)")
+    parser.add_argument("--labels", help="score the designs on these hand-labelled answers instead of a report")
     args = parser.parse_args()
+    if args.labels:
+        return against_labels(args.labels)
+    if not args.report or not args.questions:
+        parser.error("give REPORT.json and --questions, or --labels")
 
     from index.lexical import ChineseTokenizer
 
@@ -53,9 +115,9 @@ def main() -> int:
     for row in rows:
         item = items[row["id"]]
         gold = [ref for ref in sections if any(gold_matches(g, ref) for g in item.gold_sections)]
-        check = ContradictionCheck([sections[ref] for ref in row["retrieved"][:3] if ref in sections], item.question)
+        sources = [sections[ref] for ref in row["retrieved"][:3] if ref in sections]
         cited = tuple(sections[ref] for ref in dict.fromkeys(row["cited"]) if ref not in gold and ref in sections)
-        for name, text in designs(row["answer"], check).items():
+        for name, text in designs(row["answer"], sources, item.question).items():
             verdict = judge.judge(JudgeCase(item.question, text, tuple(sections[ref] for ref in gold), cited,
                                             item.key_points))
             counts = tally.setdefault(name, {"n": 0, "kp": 0.0, **dict.fromkeys(LABELS, 0)})

@@ -42,6 +42,30 @@ def test_a_faithful_or_unrelated_line_passes(line):
     assert ContradictionCheck(SOURCES, QUESTION).line(line) is None
 
 
+@pytest.mark.parametrize("line, kept", [
+    ("L1正则会使部分参数为0，产生稀疏解。 [1]", "L1正则会使部分参数为0，产生稀疏解。 [1]"),  # copied
+    ("L1正则会使部分参数为0，从而模型更好解释。 [1]", "L1正则会使部分参数为0。 [1]"),  # cut at its own words
+    ("原因如下：", "原因如下："),  # too short to compare: a heading stays
+    ("随机失活能防止过拟合。 [2]", ""),  # its own words from the start
+    ("Dropout drops neurons at random during training. [2]", ""),  # another language: its own words
+])
+def test_a_copies_only_check_keeps_the_copied_clauses_alone(line, kept):
+    check = ContradictionCheck(SOURCES, QUESTION, copies_only=True)
+    text, conflict = check.cut(line)
+    assert text == kept
+    assert (conflict is None) == (kept == line)
+    if conflict:
+        assert conflict.kind == "unsupported" and not conflict.contradicts and "own words" in conflict.describe()
+    swapped = check.line("L1正则使得整个训练过程稳定平滑,但是没有产生稀疏性。 [1]")
+    assert swapped.kind == "term" and swapped.contradicts  # a changed copy is still a contradiction
+
+
+def test_a_copies_only_stream_shows_the_copied_clauses_and_mutes_the_rest_of_the_line():
+    stream = CheckedStream(ContradictionCheck(SOURCES, QUESTION, copies_only=True))
+    shown = [stream.feed(piece) for piece in ["L1正则会使部分参数为0，", "从而模型更好解释。 [1]\n", "学习率过大会导致震荡。 [2]"]]
+    assert "".join(shown) + stream.close() == "L1正则会使部分参数为0， [1]\n学习率过大会导致震荡。 [2]"
+
+
 def test_a_phrase_dropped_whole_with_its_negation_is_no_flip():
     # the notes on underfitting; a line on overfitting shares most of the clause but drops "效果均不好"
     check = ContradictionCheck(["欠拟合:模型在训练集和测试集上效果均不好,其根本原因是模型没有学习好数据集的特征。"],

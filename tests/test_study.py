@@ -18,7 +18,7 @@ def index(data_home, fake_encoder):
 
 def test_answer_maps_citations_to_sections_and_drops_unknown_ones(index):
     generator = ScriptedGenerator("逐元素相乘 [1]，用于门控 [1][7]。")
-    answer = StudyAssistant(index, generator, AnswerConfig(k=3, quote_sentences=0)).ask("哈达玛积是什么？")
+    answer = StudyAssistant(index, generator, AnswerConfig(k=3, quote_sentences=0, synthesis="free")).ask("哈达玛积是什么？")
     assert answer.sources[0].chunk.number == "12"
     assert answer.citations == [{"n": 1, "ref": "ml_basics_qa#12", "doc": "ml_basics_qa", "section": "12",
                                  "title": answer.sources[0].chunk.title}]
@@ -29,7 +29,7 @@ def test_answer_maps_citations_to_sections_and_drops_unknown_ones(index):
 
 
 def test_stream_yields_the_synthesis_then_quoted_key_sentences(index):
-    assistant = StudyAssistant(index, ScriptedGenerator("鞍点是梯度为零的点 [1]。"), AnswerConfig(k=2))
+    assistant = StudyAssistant(index, ScriptedGenerator("鞍点是梯度为零的点 [1]。"), AnswerConfig(k=2, synthesis="free"))
     items = list(assistant.stream("什么是鞍点？"))
     answer = items[-1]
     assert isinstance(answer, Answer) and "".join(items[:-1]) == answer.text
@@ -102,11 +102,11 @@ def test_a_section_retrieval_scored_far_below_the_top_one_is_not_given_to_the_mo
 
 def test_english_synthesis_is_checked_on_the_terms_the_notes_use(index):
     grounded = "Use ReLU or LeakyReLU, batch normalization and residual connections [1]."
-    assistant = StudyAssistant(index, ScriptedGenerator(grounded), AnswerConfig(refuse_unknown_names=False))
-    answer = assistant.ask("Which activation functions help with vanishing gradients?")
+    free = AnswerConfig(refuse_unknown_names=False, synthesis="free")
+    answer = StudyAssistant(index, ScriptedGenerator(grounded), free).ask("Which activation functions help with vanishing gradients?")
     assert answer.grounding >= 0.6 and answer.text.startswith(grounded)
     drifted = "Use the Adam optimizer with warmup and a cosine schedule."  # nothing the notes say
-    answer = StudyAssistant(index, ScriptedGenerator(drifted), AnswerConfig(refuse_unknown_names=False)).ask(
+    answer = StudyAssistant(index, ScriptedGenerator(drifted), free).ask(
         "Which activation functions help with vanishing gradients?")
     assert answer.grounding < 0.6 and "Adam" not in answer.text
 
@@ -423,3 +423,29 @@ def test_an_empty_answer_becomes_a_refusal(index, monkeypatch):
     assistant = StudyAssistant(index, ScriptedGenerator(""), AnswerConfig(quote_sentences=0))
     answer = assistant.ask("什么是鞍点？")
     assert answer.refused and answer.text.startswith(refusal_text("zh"))
+
+
+def test_by_default_only_the_lines_that_copy_a_source_are_shown(index):
+    """``synthesis = "copies"``: a line in the model's own words is withheld from its first such
+    clause on, the copied line and the quotes stay, the stream shows what the answer shows, and the
+    grounded paraphrase still counts as the model drawing on the sources (no refusal)."""
+    copied = "鞍点是一个既不是局部最小值也不是局部最大值的点,但在某些方向上表现为最小值。 [1]"
+    own = "鞍点就像马鞍的中间，沿一个方向最低、沿另一个方向最高。 [1]"
+    assistant = StudyAssistant(index, ScriptedGenerator(f"{copied}\n{own}"), AnswerConfig(k=2))
+    items = list(assistant.stream("什么是鞍点？"))
+    answer = items[-1]
+    assert "".join(items[:-1]) == answer.text and not answer.refused
+    assert answer.text.startswith(copied) and "马鞍的中间" not in answer.text and "资料原文要点" in answer.text
+    assert answer.unsupported == [own] and answer.withheld == [] and answer.grounding >= 0.6
+    only_own = StudyAssistant(index, ScriptedGenerator(own), AnswerConfig(k=2)).ask("什么是鞍点？")
+    assert not only_own.refused and only_own.text.startswith("资料原文要点：\n> ") and only_own.unsupported == [own]
+    english = StudyAssistant(index, ScriptedGenerator("A saddle point is both a minimum and a maximum. [1]"),
+                             AnswerConfig(k=2, refuse_unknown_names=False)).ask("What is a saddle point?")
+    assert not english.refused and english.text.startswith("From the notes:\n> ") and "maximum" not in english.text
+
+
+def test_without_rag_the_model_answers_alone(index):
+    generator = ScriptedGenerator("鞍点是梯度为零但不是极值的点。 [2]")
+    answer = StudyAssistant(index, generator, AnswerConfig(), rag=False).ask("什么是鞍点？")
+    assert answer.text == "鞍点是梯度为零但不是极值的点。" and answer.sources == [] and not answer.refused
+    assert answer.dropped_citations == 1 and "<资料>" not in generator.calls[0][-1]["content"]

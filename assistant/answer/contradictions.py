@@ -12,7 +12,12 @@ what the alignment changes is then classified:
     >>> check.line("L2正则使得整个训练过程稳定平滑。 [1]") is None
     True
 
-A line that copies nothing closely enough is not judged here (``groundedness`` and the judge do).
+A line that copies nothing closely enough is not judged here (``groundedness`` and the judge do),
+unless the check is built with ``copies_only``: then a clause in the model's own words is cut too
+("unsupported"), so that what is shown is the sources' clauses, selected and ordered:
+
+    >>> ContradictionCheck(["L2正则使得整个训练过程稳定平滑。"], copies_only=True).line("L2正则让一切都变好。").kind
+    'unsupported'
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ _LATIN = re.compile(r"[a-z][a-z0-9\-]*|[0-9]+(?:\.[0-9]+)?%?")
 _NUMBER = re.compile(r"^[0-9]+(?:\.[0-9]+)?%?$")
 _NEGATION = re.compile(r"不|没|无|非|未|勿|别|否")
 _NOT_NEGATION = ("非常", "无论", "不仅", "不断", "不少", "不过", "别的", "无关紧要", "并非不", "否则", "不但")
-_CJK_END = re.compile(r"[\u4e00-\u9fff]$")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_WORD_END = re.compile(r"\w$")
 _CLAUSE_END = re.compile(r"[，,；;。！？!?：:]")
 _LIST_NUMBER = re.compile(r"^(?:[-*+]\s*)?(?:\d+[.、)）]|[（(]\d+[)）])\s*")
 _SENTENCE_END = re.compile(r"(?<=[。！？!?])|\n(?![ \t]*$)")
@@ -48,10 +54,16 @@ class Conflict:
 
     line: str  # the reply's line as written
     kind: str  # "term" (a term or word swapped, or a sentence about another term of its family),
-    # "negation" (one added or dropped), "number", "condition" (copied without the condition it holds under)
+    # "negation" (one added or dropped), "number", "condition" (copied without the condition it holds
+    # under); "unsupported" (a clause close to no source clause, cut only by a ``copies_only`` check)
     said: str  # what the line says there ("l1")
     noted: str  # what the source says ("l2")
     source: str  # the source clause it near-copies
+
+    @property
+    def contradicts(self) -> bool:
+        """The clause changes what its source says (rather than saying what no source does)."""
+        return self.kind != "unsupported"
 
     def to_dict(self) -> dict:
         return {"line": self.line, "kind": self.kind, "said": self.said, "noted": self.noted, "source": self.source,
@@ -60,6 +72,8 @@ class Conflict:
     def describe(self) -> str:
         """``'says "l1" where the notes say "l2" (L2正则使得…)'``."""
         where = self.source if len(self.source) <= 40 else self.source[:40] + "…"
+        if self.kind == "unsupported":
+            return f'says "{self.said}" in its own words: no source clause is close to it'
         if self.kind == "condition":
             return f'drops the condition "{self.noted}" under which the notes say "{where}"'
         if self.kind == "negation":
@@ -96,7 +110,8 @@ def clauses(text: str) -> list[str]:
 class ContradictionCheck:
     """Checks reply lines, clause by clause, against the clauses of their sources."""
 
-    def __init__(self, sources: list[str], question: str = ""):
+    def __init__(self, sources: list[str], question: str = "", copies_only: bool = False):
+        self.copies_only = copies_only  # a clause close to no source clause is cut too
         self.text = normalise("".join(sources) + question)  # where a swapped-in term must occur
         self.question_terms = _families(normalise(question))  # what a line that names no term is read as about
         # each source clause -> where it stands: (the clause before it in its sentence, family terms
@@ -122,7 +137,7 @@ class ContradictionCheck:
 
     def cut(self, line: str) -> tuple[str, Conflict | None]:
         """``line`` up to its first contradicting clause (with the line's citation marks), and that
-        clause's conflict: ``"过拟合可以用正则缓解，L1不会产生稀疏解。 [1]" -> ("过拟合可以用正则缓解 [1]", …)``;
+        clause's conflict: ``"过拟合可以用正则缓解，L1不会产生稀疏解。 [1]" -> ("过拟合可以用正则缓解。 [1]", …)``;
         ``("", …)`` when the first clause contradicts; ``(line, None)`` when none does."""
         for match in _CLAUSE.finditer(line):
             found = self.clause(match.group(), line)
@@ -131,7 +146,7 @@ class ContradictionCheck:
                 marks = " ".join(m.group() for m in CITATION.finditer(line[match.start():]))
                 if len("".join(clauses(kept))) < MIN_KEPT_CHARS:  # a fragment ("在L2正则下") says nothing
                     return "", found
-                if _CJK_END.search(kept):
+                if _CJK.search(kept) and _WORD_END.search(kept):  # a Chinese sentence cut short ends as one
                     kept += "。"
                 return (f"{kept} {marks}" if marks and not CITATION.search(kept) else kept), found
         return line, None
@@ -145,6 +160,8 @@ class ContradictionCheck:
         if clause not in self._seen:
             self._seen[clause] = self._change(clause)
         change, source = self._seen[clause]
+        if source is None and self.copies_only:
+            return Conflict(line or text, "unsupported", clause, "", "")
         if source and not change:
             change = self._out_of_context(clause, source, normalise(line or text))
         if not change:

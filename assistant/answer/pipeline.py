@@ -59,6 +59,8 @@ class Answer:
     grounding: float | None = None  # share of the model's terms found in the sources
     draft: str = ""  # the model's own reply before the checks (kept for reports; "" when it did not run)
     withheld: list[dict] = field(default_factory=list)  # reply lines cut for contradicting a source
+    unsupported: list[str] = field(default_factory=list)  # reply lines cut (from the clause named) for
+    # saying in the model's own words what no source clause says (``answer.synthesis = "copies"``)
 
     def to_dict(self) -> dict:
         return {
@@ -73,6 +75,7 @@ class Answer:
             "grounding": self.grounding,
             "draft": self.draft,
             "withheld": self.withheld,
+            "unsupported": self.unsupported,
         }
 
 
@@ -85,6 +88,7 @@ class Reply(NamedTuple):
     grounding: float | None  # share of its terms found in the sources (None without RAG)
     refused: bool  # the answer is a refusal
     withheld: tuple[dict, ...] = ()  # lines cut for contradicting a source: {"line", "kind", "said", "noted", "source"}
+    unsupported: tuple[str, ...] = ()  # lines cut for a clause in the model's own words
 
 
 class AnswerPipeline:
@@ -154,11 +158,13 @@ class AnswerPipeline:
         weak = weak_retrieval(self.config, confidence, hits, language)
         options = self._options(temperature, adapter, bar_refusal=self.config.answer_when_confident and not weak,
                                 language=language)
-        check = ContradictionCheck([text for _, text in sources], question)
+        check = ContradictionCheck([text for _, text in sources], question,
+                                   copies_only=self.config.synthesis == "copies")
         raw, shown = yield from self._generate(messages, options, timings, started, check)
         reply = self._check(raw, sources, hits, language, weak, check)
         extra = {"dropped_citations": reply.dropped, "query": query, "confidence": confidence,
-                 "grounding": reply.grounding, "draft": raw, "withheld": list(reply.withheld)}
+                 "grounding": reply.grounding, "draft": raw, "withheld": list(reply.withheld),
+                 "unsupported": list(reply.unsupported)}
         quotes = []
         if not reply.refused:
             # quotes from the top source, then the first other one cited: the key sentences of the
@@ -172,8 +178,8 @@ class AnswerPipeline:
             timings["total"] = round(time.perf_counter() - started, 4)
             yield Answer(refusal_with_closest(question, closest), [], hits, True, timings, **extra)
             return
-        if reply.synthesis == shown and len(text) > len(reply.synthesis):  # else the final Answer revises it
-            yield text[len(reply.synthesis):]
+        if shown.strip() == reply.synthesis and text.startswith(shown) and len(text) > len(shown):
+            yield text[len(shown):]  # else the final Answer revises what was streamed
         cited = list(dict.fromkeys(reply.cited + [n for n, _ in quotes]))
         timings["total"] = round(time.perf_counter() - started, 4)
         yield Answer(text, [_citation(n, hits[n - 1]) for n in cited], hits, False, timings, **extra)
@@ -211,7 +217,7 @@ class AnswerPipeline:
                   check: ContradictionCheck | None = None):
         """Stream the model's reply on (a generator: ``raw, shown = yield from …``): with a ``check``,
         clause by clause as each passes it (``CheckedStream``), else piece by piece. Returns the
-        stripped reply and what was shown of it. ``timings``: ``first_token`` when the first text
+        stripped reply and what was shown of it (as shown). ``timings``: ``first_token`` when the first text
         was shown, ``model_first_token`` when the model gave its first piece."""
         pieces, shown, failure = [], [], None
         passing = CheckedStream(check) if check else None
@@ -235,27 +241,31 @@ class AnswerPipeline:
             yield rest
         if failure:
             raise failure
-        return "".join(pieces).strip(), "".join(shown).strip()
+        return "".join(pieces).strip(), "".join(shown)
 
     def _check(self, raw: str, sources: list[tuple[str, str]], hits: list[Hit], language: str, weak: bool,
                check: ContradictionCheck) -> Reply:
         """Citations, repeats, contradictions and grounding of the model's reply. A line is cut at
-        a clause that contradicts its source (``ContradictionCheck``). A doubtful reply (a refusal,
-        or too little of it in the sources) is a refusal under weak retrieval; under strong
-        retrieval the quotes answer alone."""
+        a clause that contradicts its source (``ContradictionCheck``), and with ``copies_only`` at
+        one in the model's own words. A doubtful reply (a refusal, or too little of it in the
+        sources, counted before the cut of its own words) is a refusal under weak retrieval; under
+        strong retrieval the quotes answer alone."""
         said = drop_source_headers(raw)
         dropped = len(parse_citations(said, len(hits))[1])
         synthesis = drop_unfinished_line(drop_repeated_lines(normalise_citations(said, len(hits))))
         synthesis = recite_copied_lines(synthesis, [text for _, text in sources])  # a copied line cites its holder
+        drafted = synthesis
         synthesis, conflicts = check.reply(synthesis)
-        withheld = tuple(conflict.to_dict() for conflict in conflicts)
+        withheld = tuple(conflict.to_dict() for conflict in conflicts if conflict.contradicts)
+        unsupported = tuple(conflict.line for conflict in conflicts if not conflict.contradicts)
         cited = parse_citations(synthesis, len(hits))[0]
-        refused = refusal_text(language) in synthesis or refusal_text("zh") in synthesis
-        grounding = self._grounding(synthesis, sources, hits)
+        refused = refusal_text(language) in drafted or refusal_text("zh") in drafted
+        # whether the model drew on the sources: its reply before its own words are cut
+        grounding = self._grounding(drafted if check.copies_only else synthesis, sources, hits)
         doubtful = refused or grounding < self.config.min_grounding  # an empty synthesis is doubtful
         if doubtful and not weak:  # confident retrieval, unreliable synthesis: quotes answer
-            return Reply("", [], dropped, grounding, False, withheld)
-        return Reply(synthesis, cited, dropped, grounding, doubtful, withheld)
+            return Reply("", [], dropped, grounding, False, withheld, unsupported)
+        return Reply(synthesis, cited, dropped, grounding, doubtful, withheld, unsupported)
 
     def _grounding(self, synthesis: str, sources: list[tuple[str, str]], hits: list[Hit]) -> float:
         """Share of the synthesis' terms in what the model read (section extracts) and the chunks
@@ -277,7 +287,7 @@ class AnswerPipeline:
         timings = {"retrieve": 0.0}
         messages = self._fit(lambda turns: build_bare_messages(question, turns), history)
         options = self._options(temperature, adapter, bar_refusal=False, language="zh")
-        raw = yield from self._generate(messages, options, timings, started)
+        raw, _ = yield from self._generate(messages, options, timings, started)
         said = drop_source_headers(raw)
         synthesis = drop_repeated_lines(normalise_citations(said, 0))
         language = question_language(question)

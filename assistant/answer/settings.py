@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SOURCE_SCOPES = ("section", "chunk")
+SYNTHESES = ("copies", "free")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,12 @@ class AnswerConfig:
     related_share: float = 0.45  # a retrieved section scoring under this share of the top one's is
     # not given to the model (0 = all k are): the model otherwise copies from an unrelated section.
     # Calibrated on retrieval.fusion = "score"
+    synthesis: str = "copies"  # what of the model's reply is shown: "copies", its clauses that copy
+    # (or nearly copy) a source clause and change nothing it says, the model selecting and ordering
+    # the notes' own words; "free", every clause but those that contradict a source (a term swapped,
+    # a negation flipped, a number changed). On the 50 hand-labelled seed dev answers, a line a reader
+    # marked contradicting stays in 0.060 of them with "free" and 0.020 with "copies"
+    # (benchmarks/answer_designs.py --labels)
     quote_sentences: int = 4  # key sentences quoted from the cited sections after the synthesis (0 = none)
     quote_chars: int = 300  # at most this many characters of quotes
     max_question_chars: int = 2000  # a longer question is cut to this before search and the model
@@ -59,6 +66,8 @@ class AnswerConfig:
                 raise ValueError(f"{name} should be in [0, 1], got {getattr(self, name)}")
         if self.source_scope not in SOURCE_SCOPES:
             raise ValueError(f"source_scope should be one of {SOURCE_SCOPES}, got {self.source_scope!r}")
+        if self.synthesis not in SYNTHESES:
+            raise ValueError(f"synthesis should be one of {SYNTHESES}, got {self.synthesis!r}")
         if self.source_chars < 0:
             raise ValueError(f"source_chars should be >= 0, got {self.source_chars}")
         if self.quote_sentences < 0 or self.quote_chars < 0:
