@@ -194,6 +194,11 @@ def _is_refusal(reply: str) -> bool:
     return refusal_text("zh") in reply or refusal_text("en") in reply
 
 
+def _median(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return round(statistics.median(values), 4) if values else None
+
+
 def key_point_recall(text: str, key_points: Sequence[str]) -> float:
     """Share of key points found in the answer text, case-insensitively: ("含L1", ["l1", "L2"]) -> 0.5."""
     if not key_points:
@@ -214,7 +219,8 @@ def evaluate_answers(
     covered questions: key_point_recall (mean), draft_key_point_recall (of the model's own reply),
     draft_refusal_rate (of those the model was asked, the share it answered with the refusal
     sentence), citation_precision (cited sections that are gold, over all citations of answers
-    that were not refusals), median_chars; with a ``judge`` ((question, Answer) -> ``Verdict``,
+    that were not refusals), median_chars, first_words_median_s (seconds until an answer's first
+    words were shown, median over the answered questions that reached the model); with a ``judge`` ((question, Answer) -> ``Verdict``,
     ``judge_answers``), correct_rate, incomplete_rate, wrong_rate, contradiction_rate and
     off_topic_rate: shares of covered questions whose answer got that label (a refused one gets
     none), and withheld_rate: share of answered covered questions with a line cut at answer time
@@ -254,6 +260,9 @@ def evaluate_answers(
         "draft_refusal_rate": _mean([_is_refusal(r["draft"]) for r in covered if r["draft"]]),
         "citation_precision": round(sum(r["cited_gold"] for r in answered) / n_citations, 4) if n_citations else 0.0,
         "median_chars": statistics.median([r["chars"] for r in covered]) if covered else 0,
+        # seconds until the first words were shown, over the answers the model was asked for
+        "first_words_median_s": _median([r["timings"].get("first_token") for r in records
+                                         if "model_first_token" in r["timings"] and not r["refused"]]),
         "n": len(covered),
     }
     if judge:

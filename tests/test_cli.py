@@ -102,7 +102,7 @@ def fake_assistant(monkeypatch, use_fake_encoder):
 
     class Scripted(ChatModel):
         def stream(self, messages, options=None):
-            yield from ["鞍点是梯度", "为零的点 [1]。"]
+            yield from ["鞍点是一个既不是局部最小值", "也不是局部最大值的点 [1]。"]  # a copied clause
 
     def load(args, rag=True):
         return StudyAssistant(open_search_index(cli.load_config(args), progress=False), Scripted(), rag=rag)
@@ -113,7 +113,7 @@ def fake_assistant(monkeypatch, use_fake_encoder):
 
 def test_ask_streams_the_answer_and_lists_sources(fake_assistant, run):
     code, out, _ = run("ask", "什么是鞍点？")
-    assert code == 0 and out.startswith("鞍点是梯度为零的点 [1]。\n\n资料原文要点：\n> ")
+    assert code == 0 and out.startswith("鞍点是一个既不是局部最小值也不是局部最大值的点 [1]。\n\n资料原文要点：\n> ")
     assert " *[1] ml_basics_qa #13 " in out
 
 
@@ -132,14 +132,14 @@ def test_chat_keeps_history_and_answers_commands(fake_assistant, run, monkeypatc
     inputs = iter(["什么是鞍点？", "/sources", "那怎么逃离它？", "/reset", "/quit"])
     monkeypatch.setattr("builtins.input", lambda _: next(inputs))
     code, out, _ = run("chat")
-    assert code == 0 and out.count("鞍点是梯度为零的点 [1]。") == 2 and out.count("资料原文要点") == 2
+    assert code == 0 and out.count("鞍点是一个既不是局部最小值也不是局部最大值的点 [1]。") == 2 and out.count("资料原文要点") == 2
     assert "Sources:" in out and "(new conversation)" in out
 
 
 def test_eval_with_answers_writes_answer_and_refusal_metrics(fake_assistant, run, tmp_path):
     questions = tmp_path / "q.jsonl"
     rows = [
-        {"id": "1", "question": "什么是鞍点？", "gold_sections": [13], "key_points": ["梯度为零"], "type": "zh"},
+        {"id": "1", "question": "什么是鞍点？", "gold_sections": [13], "key_points": ["局部最小值"], "type": "zh"},
         {"id": "2", "question": "How long should I boil an egg?", "gold_sections": [], "key_points": [], "type": "out_of_corpus"},
     ]
     questions.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), "utf-8")
@@ -148,7 +148,8 @@ def test_eval_with_answers_writes_answer_and_refusal_metrics(fake_assistant, run
     report = json.loads(out.read_text())
     assert code == 0 and report["answer"]["key_point_recall"] == 1.0 and report["answer"]["citation_precision"] == 1.0
     assert report["refusal"] == {"accuracy": 1.0, "false_refusal_rate": 0.0, "n": 1}
-    assert "## Answers" in out.with_suffix(".md").read_text()
+    assert report["answer"]["first_words_median_s"] == report["per_question"][0]["timings"]["first_token"] > 0
+    assert "## Answers" in out.with_suffix(".md").read_text() and "first words" in stdout
 
 
 def test_serve_loads_once_builds_the_page_and_launches_on_the_given_port(fake_assistant, run, monkeypatch):
@@ -176,7 +177,7 @@ def test_ask_shows_the_revised_answer_when_the_draft_is_replaced(monkeypatch, us
 
     def load(args, rag=True):
         index = open_search_index(cli.load_config(args), progress=False)
-        return StudyAssistant(index, OffTopic(), AnswerConfig(refuse_below=0.0))
+        return StudyAssistant(index, OffTopic(), AnswerConfig(refuse_below=0.0, synthesis="free"))  # own words shown
 
     monkeypatch.setattr(cli, "load_assistant", load)
     code, out, _ = run("ask", "什么是鞍点？")

@@ -26,7 +26,8 @@ def test_link_citations_links_only_given_sources():
 
 
 def test_respond_streams_then_shows_linked_answer_and_sources(index):
-    generator = ScriptedGenerator("鞍点是梯度为零但不是极值的点 [1]。")
+    generator = ScriptedGenerator("鞍点是一个既不是局部最小值也不是局部最大值的点,但在某些方向上表现为最小值,"
+                                  "而在其他方向上表现为最大值 [1]。")  # copied clauses: each shown as it passes
     updates = list(handlers_for(index, generator, k=2, related_share=0.0).respond("什么是鞍点？", [], [], k=2, temperature=0.3))
     box, chat, sources, history = updates[-1]
     assert box == "" and len(updates) > 3  # cleared input, several streamed updates
@@ -34,7 +35,8 @@ def test_respond_streams_then_shows_linked_answer_and_sources(index):
     streamed = [u[1][-1]["content"] for u in updates[1:-1]]
     assert all(a in b or a == "…" for a, b in zip(streamed, streamed[1:]))  # grows piece by piece
     final = chat[-1]["content"]
-    assert final.startswith("鞍点是梯度为零但不是极值的点 [[1]](#sa-src-1)。")
+    assert final.startswith("鞍点是一个既不是局部最小值也不是局部最大值的点,但在某些方向上表现为最小值,"
+                            "而在其他方向上表现为最大值 [[1]](#sa-src-1)。")
     assert "第13题 什么是机器学习中的鞍点" in final  # the cited section under the answer
     assert sources.startswith("### 本次回答的来源") and sources.count("\n#### [") == 2
     assert "#### [1] 第13题 · 什么是机器学习中的鞍点" in sources and "已引用" in sources
@@ -84,9 +86,9 @@ def test_generation_error_becomes_a_short_message_and_the_next_question_works(in
     assert message.startswith("⚠️ 生成回答时出错（RuntimeError）") and "Traceback" not in message
     assert "CUDA out of memory" in caplog.text  # the details go to the server log
     assert history == []  # a failed turn is not remembered
-    assistant.model = ScriptedGenerator("随机失活一部分神经元 [1]。")
+    assistant.model = ScriptedGenerator("Dropout是在训练过程中以一定的概率使神经元失活 [1]。")
     *_, (_, chat, _, _) = handlers.respond("Dropout有什么作用？", chat, history)
-    assert chat[-1]["content"].startswith("随机失活一部分神经元 [[1]]")
+    assert chat[-1]["content"].startswith("Dropout是在训练过程中以一定的概率使神经元失活 [[1]]")
 
 
 def test_clear_starts_a_new_chat():
