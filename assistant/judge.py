@@ -57,7 +57,9 @@ class Verdict:
 
 @dataclass
 class RuleJudgeConfig:
-    """The rule judge's thresholds (chosen on the dev half of ``eval/answer_labels.jsonl``)."""
+    """The rule judge's thresholds (chosen on the dev half of ``eval/answer_labels.jsonl``; over
+    min_relevance 0.25-0.55 and min_key_points 0.34-1.0 its kappa there moves only between 0.58
+    and 0.62: the rules' ceiling, not their knobs, is what keeps it under 0.7)."""
 
     min_relevance: float = 0.35  # share of the answer's terms found in the gold notes; below it: off_topic
     min_key_points: float = 0.5  # share of the question's key points the answer holds; below it: incomplete

@@ -1,6 +1,6 @@
 import pytest
 
-from assistant.answer.quotes import compose, key_sentences, synthesis_of
+from assistant.answer.quotes import compose, key_sentences, lead_sentences, synthesis_of
 from assistant.answer.sources import trim_source
 from assistant.answer.verification import (
     cross_language_groundedness,
@@ -28,6 +28,14 @@ def test_key_sentences_prefer_overlap_keep_order_and_budget():
     assert key_sentences({"c", "d"}, text, tokenize, max_sentences=2) == ["c d 相关句。", "a c d 最相关句。"]
     assert key_sentences({"c", "d"}, text, tokenize, max_sentences=2, max_chars=9) == ["c d 相关句。"]
     assert key_sentences({"zzz"}, text, tokenize) == []
+
+
+def test_key_sentences_pass_over_lead_ins_and_bold_headings():
+    """A sentence ending in a colon stood before a formula, code or list the quote cannot show; a
+    bold line is a heading: quoted alone they say nothing, so the next best sentences are quoted."""
+    text = "c d 的定义如下：\n$$f(x)=x\\sigma(x)$$\n**c d 的计算步骤**\nc d 保留负值的梯度。c 比 d 平滑。"
+    assert key_sentences({"c", "d"}, text, tokenize, max_sentences=2) == ["c d 保留负值的梯度。", "c 比 d 平滑。"]
+    assert lead_sentences("定义如下：\n第一句。第二句。", max_sentences=1) == ["第一句。"]
 
 
 def test_key_sentences_skip_what_was_said_word_for_word():

@@ -30,11 +30,14 @@ def key_sentences(question_terms: set[str], text: str, tokenize, max_sentences: 
     not repeat the name. Ties go to earlier sentences (definitions come first in this corpus); the
     total stays within max_chars, and a sentence sharing no term, itself or by its heading, is
     never chosen; nor one that ``said`` (e.g. the answer's synthesis) already contains word for
-    word (letters and digits compared: list markers, emphasis, spaces and punctuation aside).
+    word (letters and digits compared: list markers, emphasis, spaces and punctuation aside); nor
+    one that only introduces or heads what follows (``introduces_or_heads``).
     """
     said = letters(said)
     scored = []
     for position, sentence in enumerate(headed_sentences(text)):
+        if introduces_or_heads(sentence.text):
+            continue
         overlap = sentence_overlap(question_terms, sentence, tokenize)
         if overlap and not (said and letters(sentence.text).lstrip("0123456789") in said):
             scored.append((-overlap, position, sentence.text))
@@ -47,6 +50,23 @@ def key_sentences(question_terms: set[str], text: str, tokenize, max_sentences: 
     return [sentence for _, sentence in sorted(chosen)]
 
 
+_LEAD_IN = re.compile(r"[:：]\s*(\*\*)?\s*$")  # "SiLU 函数的数学定义如下：" ends where its formula begins
+_BOLD_LINE = re.compile(r"^\*\*[^*]+\*\*[:：]?$")  # "**计算步骤和python代码**": a heading in bold
+
+
+def introduces_or_heads(sentence: str) -> bool:
+    """A sentence that ends in a colon (what it introduces, a formula, code or a list, is not part
+    of it) or is a bold line standing as a heading: quoted alone, it says nothing.
+
+    >>> introduces_or_heads("SiLU 函数的数学定义如下："), introduces_or_heads("**计算步骤和python代码**")
+    (True, True)
+    >>> introduces_or_heads("**与FID的差异**：FID更偏向于对高度抽象的特征向量进行评价。")
+    False
+    """
+    sentence = sentence.strip()
+    return bool(_LEAD_IN.search(sentence) or _BOLD_LINE.match(sentence))
+
+
 def sentence_overlap(question_terms: set[str], sentence: Headed, tokenize) -> float:
     """How many question terms a sentence shares, its sub-heading's counting ``HEADING_WEIGHT`` each."""
     overlap = len(question_terms & set(tokenize(sentence.text)))
@@ -57,9 +77,12 @@ def sentence_overlap(question_terms: set[str], sentence: Headed, tokenize) -> fl
 
 def lead_sentences(text: str, max_sentences: int = 3, max_chars: int = 240) -> list[str]:
     """The first sentences of ``text`` within the limits: a section's definition and opening, for
-    when no sentence shares a term with the question (an English question over Chinese notes)."""
+    when no sentence shares a term with the question (an English question over Chinese notes);
+    a sentence that only introduces or heads what follows is passed over."""
     chosen, used = [], 0
     for sentence in split_sentences(text):
+        if introduces_or_heads(sentence):
+            continue
         if len(chosen) == max_sentences or used + len(sentence) > max_chars:
             break
         chosen.append(sentence)
