@@ -7,9 +7,9 @@ Every answer of a ``study-assistant eval`` run that reached the model keeps the 
 (``draft``). Here each question goes through ``StudyAssistant`` again with a generator that says
 that stored reply, so everything after generation (citation checks, re-citing copied lines, the
 grounding check, quotes) is today's code and settings,
-and the run's figures are recomputed with ``evaluate_answers``. Prints each run's figures as
-stored and as replayed, and the answers that changed (also written to
-benchmarks/results/replay_answers.json, ``--out``). Valid only for changes after generation:
+and the run's figures are recomputed with ``evaluate_answers``, the rule judge's rates with them. Prints
+each run's figures as stored and as replayed, and the answers that changed (also written, with
+every replayed answer, to benchmarks/results/replay_answers.json, ``--out``). Valid only for changes after generation:
 the prompt (retrieval, ``related_share``, ``source_chars``) must be the one the run's model saw:
 give ``--config`` the settings the runs were made with. A replay of a run on the code that made it
 reproduces it exactly, so a replay of a run made before a change to the answer pipeline shows what
@@ -65,7 +65,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from assistant.config import Config
-    from assistant.evaluation import evaluate_answers, load_questions
+    from assistant.evaluation import evaluate_answers, judge_answers, load_questions
+    from assistant.judge import RuleJudge
     from assistant.indexing import open_search_index
     from assistant import StudyAssistant
 
@@ -86,19 +87,25 @@ def main() -> None:
             generator.reply = replies[item.id].get("draft") or ""
             return assistant.ask(item.question, list(item.history))
 
-        answers, refusals, records = evaluate_answers(questions, ask, progress=False)
+        judge = judge_answers(RuleJudge(index.tokenizer), index.sections)
+        answers, refusals, records = evaluate_answers(questions, ask, progress=False, judge=judge)
         now = {"answer": answers, "refusal": refusals}
         changed = [r["id"] for r in records if r["answer"] != replies[r["id"]]["answer"]]
         cells = [f"{stored[part][name]:.3f} → {now[part][name]:.3f}" for name, part in FIGURES]
         print(f"| {Path(run).name} | " + " | ".join(cells) + f" | {len(changed)} {' '.join(changed)} |")
+        judged = {name: answers[name] for name in ("correct_rate", "incomplete_rate", "wrong_rate", "contradiction_rate",
+                                                   "off_topic_rate", "withheld_rate", "unsupported_rate")}
         results[str(run)] = {"stored": {name: stored[part][name] for name, part in FIGURES},
-                             "replayed": {name: now[part][name] for name, part in FIGURES}, "changed": changed}
+                             "replayed": {name: now[part][name] for name, part in FIGURES}, "changed": changed,
+                             "judged": judged, "per_question": records}
         if args.show:
             shown += [(Path(run).name, r, replies[r["id"]]) for r in records if r["id"] in changed]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"questions": args.questions, "settings": dict(args.settings), "runs": results},
                               ensure_ascii=False, indent=2) + "\n", "utf-8")
+    for run, result in results.items():
+        print(f"{Path(run).name} replayed, rule judge: " + "  ".join(f"{k} {v:.3f}" for k, v in result["judged"].items()))
     for name, now, before in shown:
         print(f"\n## {name} {now['id']}: {now['question']}\n\nstored:\n{before['answer']}\n\nreplayed:\n{now['answer']}")
 
