@@ -71,3 +71,20 @@ def test_the_readme_documents_every_setting_with_its_default(tmp_path):
     for name in settings:
         assert getattr(documented, name) == getattr(defaults, name), name
         assert set(settings[name]) == set(vars(getattr(defaults, name))), name  # every key, no extra
+
+
+def test_the_cpu_dtype_follows_what_the_cpu_computes_natively(tmp_path):
+    import torch
+
+    from assistant.llm.settings import GenerationConfig, cpu_has_native_bf16, pick_dtype
+
+    avx2, sapphire = tmp_path / "avx2", tmp_path / "spr"
+    avx2.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n", "utf-8")
+    sapphire.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16\n", "utf-8")
+    assert not cpu_has_native_bf16(str(avx2)) and cpu_has_native_bf16(str(sapphire))
+    assert not cpu_has_native_bf16(str(tmp_path / "missing"))  # not Linux: float32
+    auto = GenerationConfig()
+    expected = torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+    assert pick_dtype(auto, "cpu") == expected and pick_dtype(auto, "cuda") == torch.bfloat16
+    assert pick_dtype(GenerationConfig(cpu_dtype="bfloat16"), "cpu") == torch.bfloat16
+    assert pick_dtype(GenerationConfig(dtype="float16"), "cpu") == torch.float16

@@ -66,6 +66,33 @@ def test_a_copies_only_stream_shows_the_copied_clauses_and_mutes_the_rest_of_the
     assert "".join(shown) + stream.close() == "L1正则会使部分参数为0， [1]\n学习率过大会导致震荡。 [2]"
 
 
+LABELLED = ["过拟合: 模型在训练集上拟合的很好,但是模型连噪声数据的特征都学习了,丧失了对测试集的泛化能力。\n"
+            "欠拟合:模型在训练集和测试集上效果均不好,其根本原因是模型没有学习好数据集的特征。"]
+
+
+@pytest.mark.parametrize("line, caught", [
+    ("欠拟合: 模型在训练集上拟合的很好,但是模型连噪声数据的特征都学习了。 [1]", True),  # overfitting's definition, relabelled
+    ("过拟合: 模型在训练集上拟合的很好。 [1]", False),  # under its own label
+    ("欠拟合:模型在训练集和测试集上效果均不好。 [1]", False),
+    ("原因如下：模型在训练集上拟合的很好。 [1]", False),  # a label of the model's own words
+    ("模型在训练集上拟合的很好,但是模型连噪声数据的特征都学习了。 [1]", False),  # no label
+])
+def test_a_copied_clause_under_a_label_the_notes_give_to_another_passage_is_cut(line, caught):
+    check = ContradictionCheck(LABELLED, "什么是欠拟合？")
+    kept, conflict = check.cut(line)
+    assert (conflict is not None) == caught and kept == ("" if caught else line)
+    if caught:
+        assert (conflict.kind, conflict.said, conflict.noted) == ("label", "欠拟合", "过拟合") and conflict.contradicts
+
+
+def test_the_stream_holds_a_label_until_the_clause_it_is_put_on_has_passed():
+    stream = CheckedStream(ContradictionCheck(LABELLED, "什么是欠拟合？"))
+    shown = [stream.feed(piece) for piece in ["欠拟合:", " 模型在训练集上拟合的很好,", "但是模型连噪声数据的特征都学习了。 [1]\n",
+                                              "欠拟合:", "模型在训练集和测试集上效果均不好。 [1]"]]
+    assert shown[:3] == ["", "", ""]  # the wrong label never shows
+    assert "".join(shown) + stream.close() == "欠拟合:模型在训练集和测试集上效果均不好。 [1]"
+
+
 def test_a_phrase_dropped_whole_with_its_negation_is_no_flip():
     # the notes on underfitting; a line on overfitting shares most of the clause but drops "效果均不好"
     check = ContradictionCheck(["欠拟合:模型在训练集和测试集上效果均不好,其根本原因是模型没有学习好数据集的特征。"],

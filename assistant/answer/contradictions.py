@@ -33,6 +33,7 @@ from assistant.citations import CITATION, strip_citations
 MIN_SIMILARITY = 0.6  # a clause this close to a source clause (difflib ratio) is a near-copy of it
 MIN_CLAUSE_CHARS = 5  # shorter clauses ("如下", "例如") are not compared
 MIN_KEPT_CHARS = 8  # a line cut to fewer letters than this goes whole
+MAX_LABEL_CHARS = 10  # a sentence's first clause this short, before a colon, is a label ("过拟合: …")
 _CLAUSE = re.compile(r"[^，,；;。！？!?：:\n]+")
 _NORMALISE = re.compile(r"[^\w.%]|_")  # keeps letters, digits, CJK, "." and "%"
 _LATIN = re.compile(r"[a-z][a-z0-9\-]*|[0-9]+(?:\.[0-9]+)?%?")
@@ -42,6 +43,7 @@ _NOT_NEGATION = ("非常", "无论", "不仅", "不断", "不少", "不过", "�
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _WORD_END = re.compile(r"\w$")
 _CLAUSE_END = re.compile(r"[，,；;。！？!?：:]")
+_COLON = re.compile(r"[:：]")
 _LIST_NUMBER = re.compile(r"^(?:[-*+]\s*)?(?:\d+[.、)）]|[（(]\d+[)）])\s*")
 _SENTENCE_END = re.compile(r"(?<=[。！？!?])|\n(?![ \t]*$)")
 _FAMILY = re.compile(r"(?<![a-z0-9])([a-z]+)(\d+)(?![a-z0-9])")  # l1/l2, fp16/fp32, top1/top5: one family
@@ -54,6 +56,7 @@ class Conflict:
 
     line: str  # the reply's line as written
     kind: str  # "term" (a term or word swapped, or a sentence about another term of its family),
+    # "label" (a copied clause put under a label the notes give to another passage),
     # "negation" (one added or dropped), "number", "condition" (copied without the condition it holds
     # under); "unsupported" (a clause close to no source clause, cut only by a ``copies_only`` check)
     said: str  # what the line says there ("l1")
@@ -117,8 +120,10 @@ class ContradictionCheck:
         # each source clause -> where it stands: (the clause before it in its sentence, family terms
         # of its sentence and the ones either side)
         self.context: dict[str, list[tuple[str, set[str]]]] = {}
+        self.labels: set[str] = set()  # sentences' short first clauses followed by more ("过拟合" of "过拟合: 模型…")
         for text in sources:
             sentences = [clauses(sentence) for sentence in _sentences(text)]
+            self.labels |= {sentence[0] for sentence in sentences if len(sentence) > 1 and len(sentence[0]) <= MAX_LABEL_CHARS}
             terms = [_families("".join(sentence)) for sentence in sentences]
             for i, sentence in enumerate(sentences):
                 around = set().union(*terms[max(0, i - 1):i + 2])
@@ -139,20 +144,24 @@ class ContradictionCheck:
         """``line`` up to its first contradicting clause (with the line's citation marks), and that
         clause's conflict: ``"过拟合可以用正则缓解，L1不会产生稀疏解。 [1]" -> ("过拟合可以用正则缓解。 [1]", …)``;
         ``("", …)`` when the first clause contradicts; ``(line, None)`` when none does."""
+        label_start, label, previous_end = 0, "", 0
         for match in _CLAUSE.finditer(line):
-            found = self.clause(match.group(), line)
+            found = self.clause(match.group(), line, label if _COLON.search(line[previous_end:match.start()]) else "")
             if found:
-                kept = line[:match.start()].rstrip("，,；;：: ")
+                start = label_start if found.kind == "label" else match.start()  # a wrong label goes with its clause
+                kept = line[:start].rstrip("，,；;：: ")
                 marks = " ".join(m.group() for m in CITATION.finditer(line[match.start():]))
                 if len("".join(clauses(kept))) < MIN_KEPT_CHARS:  # a fragment ("在L2正则下") says nothing
                     return "", found
                 if _CJK.search(kept) and _WORD_END.search(kept):  # a Chinese sentence cut short ends as one
                     kept += "。"
                 return (f"{kept} {marks}" if marks and not CITATION.search(kept) else kept), found
+            label_start, label, previous_end = match.start(), normalise(match.group()), match.end()
         return line, None
 
-    def clause(self, text: str, line: str = "") -> Conflict | None:
-        """The conflict of one clause of a reply line with the source clause it near-copies."""
+    def clause(self, text: str, line: str = "", label: str = "") -> Conflict | None:
+        """The conflict of one clause of a reply line with the source clause it near-copies;
+        ``label``: the clause before it in the line when a colon parts them ("欠拟合" of "欠拟合: …")."""
         found = clauses(text)
         clause = found[0] if found else ""
         if len(clause) < MIN_CLAUSE_CHARS:
@@ -162,6 +171,8 @@ class ContradictionCheck:
         change, source = self._seen[clause]
         if source is None and self.copies_only:
             return Conflict(line or text, "unsupported", clause, "", "")
+        if source and not change and label:
+            change = self._mislabelled(source, label)
         if source and not change:
             change = self._out_of_context(clause, source, normalise(line or text))
         if not change:
@@ -177,6 +188,19 @@ class ContradictionCheck:
             return (None if None in changes else changes[0]), holding[0]
         source = self._closest(clause)
         return (_contradicting_change(source, clause, self.text) if source else None), source
+
+    def _mislabelled(self, source: str, label: str) -> tuple[str, str, str] | None:
+        """A copied clause under a label the notes give to another passage: "欠拟合: 模型在训练集上拟合的
+        很好…" where the notes write "过拟合: 模型在训练集上拟合的很好…" and "欠拟合: …" elsewhere. Both
+        labels must be the notes' own (short first clauses of their sentences), so a label of the
+        model's own words, or one the notes put before this clause anywhere, passes."""
+        if label not in self.labels:
+            return None
+        noted = [before for before, _ in self.context[source]]
+        if all(before in self.labels and before != label and label not in before and before not in label
+               for before in noted):
+            return "label", label, noted[0]
+        return None
 
     def _out_of_context(self, clause: str, source: str, line: str) -> tuple[str, str, str] | None:
         """A clause true where the notes say it but not where the line puts it, everywhere it occurs:
@@ -335,6 +359,8 @@ class CheckedStream:
         if self.muted:
             return ""
         ends = [m.end() for m in _CLAUSE_END.finditer(self.line)]
+        if ends and not complete and _COLON.fullmatch(self.line[ends[-1] - 1]):
+            ends.pop()  # a label ("欠拟合:") waits for the clause it is put on
         upto = len(self.line) if complete else (ends[-1] if ends else 0)
         if upto <= self.shown:
             return ""
