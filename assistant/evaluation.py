@@ -220,10 +220,10 @@ def evaluate_answers(
     draft_refusal_rate (of those the model was asked, the share it answered with the refusal
     sentence), citation_precision (cited sections that are gold, over all citations of answers
     that were not refusals), median_chars, first_words_median_s (seconds until an answer's first
-    words were shown, median over the answered questions that reached the model); with a ``judge`` ((question, Answer) -> ``Verdict``,
-    ``judge_answers``), correct_rate, incomplete_rate, wrong_rate, contradiction_rate and
-    off_topic_rate: shares of covered questions whose answer got that label (a refused one gets
-    none), and withheld_rate: share of answered covered questions with a line cut at answer time
+    words were shown, median over the answered questions that reached the model); with a
+    ``judge`` ((question, Answer) -> ``Verdict``, ``judge_answers``), correct_rate,
+    incomplete_rate, wrong_rate, contradiction_rate and off_topic_rate: shares of covered
+    questions whose answer got that label (a refused one gets none), and withheld_rate: share of answered covered questions with a line cut at answer time
     for contradicting its source, and unsupported_rate: share with a line cut for the model's own
     words (``answer.synthesis = "copies"``). Refusal metrics:
     accuracy (refused out-of-corpus questions), false_refusal_rate (refused covered questions).

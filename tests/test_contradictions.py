@@ -72,6 +72,7 @@ LABELLED = ["过拟合: 模型在训练集上拟合的很好,但是模型连噪�
 
 @pytest.mark.parametrize("line, caught", [
     ("欠拟合: 模型在训练集上拟合的很好,但是模型连噪声数据的特征都学习了。 [1]", True),  # overfitting's definition, relabelled
+    ("2. **欠拟合**：模型在训练集上拟合的很好。 [1]", True),  # a list item, in bold
     ("过拟合: 模型在训练集上拟合的很好。 [1]", False),  # under its own label
     ("欠拟合:模型在训练集和测试集上效果均不好。 [1]", False),
     ("原因如下：模型在训练集上拟合的很好。 [1]", False),  # a label of the model's own words

@@ -123,7 +123,8 @@ class ContradictionCheck:
         self.labels: set[str] = set()  # sentences' short first clauses followed by more ("过拟合" of "过拟合: 模型…")
         for text in sources:
             sentences = [clauses(sentence) for sentence in _sentences(text)]
-            self.labels |= {sentence[0] for sentence in sentences if len(sentence) > 1 and len(sentence[0]) <= MAX_LABEL_CHARS}
+            self.labels |= {sentence[0] for sentence in sentences
+                            if len(sentence) > 1 and len(sentence[0]) <= MAX_LABEL_CHARS}
             terms = [_families("".join(sentence)) for sentence in sentences]
             for i, sentence in enumerate(sentences):
                 around = set().union(*terms[max(0, i - 1):i + 2])
@@ -156,7 +157,7 @@ class ContradictionCheck:
                 if _CJK.search(kept) and _WORD_END.search(kept):  # a Chinese sentence cut short ends as one
                     kept += "。"
                 return (f"{kept} {marks}" if marks and not CITATION.search(kept) else kept), found
-            label_start, label, previous_end = match.start(), normalise(match.group()), match.end()
+            label_start, label, previous_end = match.start(), "".join(clauses(match.group())), match.end()
         return line, None
 
     def clause(self, text: str, line: str = "", label: str = "") -> Conflict | None:

@@ -178,7 +178,7 @@ class AnswerPipeline:
             timings["total"] = round(time.perf_counter() - started, 4)
             yield Answer(refusal_with_closest(question, closest), [], hits, True, timings, **extra)
             return
-        timings.setdefault("first_token", round(time.perf_counter() - started, 4))  # nothing passed: the quotes come now
+        timings.setdefault("first_token", round(time.perf_counter() - started, 4))  # nothing passed: quotes come now
         if shown.strip() == reply.synthesis and text.startswith(shown) and len(text) > len(shown):
             yield text[len(shown):]  # else the final Answer revises what was streamed
         cited = list(dict.fromkeys(reply.cited + [n for n, _ in quotes]))
