@@ -223,10 +223,11 @@ def evaluate_answers(
     words were shown, median over the answered questions that reached the model); with a
     ``judge`` ((question, Answer) -> ``Verdict``, ``judge_answers``), correct_rate,
     incomplete_rate, wrong_rate, contradiction_rate and off_topic_rate: shares of covered
-    questions whose answer got that label (a refused one gets none), and withheld_rate: share of answered covered questions with a line cut at answer time
-    for contradicting its source, and unsupported_rate: share with a line cut for the model's own
-    words (``answer.synthesis = "copies"``). Refusal metrics:
-    accuracy (refused out-of-corpus questions), false_refusal_rate (refused covered questions).
+    questions whose answer got that label (a refused one gets none); withheld_rate: share of
+    answered covered questions with a line cut at answer time for contradicting its source;
+    unsupported_rate: share with a line cut for the model's own words (``answer.synthesis =
+    "copies"``). Refusal metrics: accuracy (refused out-of-corpus questions), false_refusal_rate
+    (refused covered questions).
     """
     records = []
     for item in tqdm(questions, desc="Answer eval", unit="q", disable=not progress):
