@@ -18,6 +18,8 @@ QUESTION = "L1正则为什么容易产生稀疏解？"
 @pytest.mark.parametrize("line, kind, said, noted", [
     ("L1正则使得整个训练过程稳定平滑,但是没有产生稀疏性。 [1]", "term", "l1", "l2"),  # the README's example
     ("L2正则化倾向于使部分参数变为零。 [1]", "term", "l2", "l1"),
+    # stitched: a clause of the sentence on L2 joined to one on L1 (the sentence beside it names L1)
+    ("L1正则会使部分参数为0，从而使得整个训练过程稳定平滑。 [1]", "term", "l1", "l2"),
     ("L2正则使得整个训练过程稳定平滑,产生稀疏性。 [1]", "negation", "", "没有"),  # copied without its negation
     ("L1正则会使部分参数为0，不会产生稀疏解。 [1]", "negation", "不会", ""),
     ("一般设为0.01。 [2]", "number", "0.01", "0.001"),

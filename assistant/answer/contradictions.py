@@ -118,8 +118,8 @@ class ContradictionCheck:
         self.text = normalise("".join(sources) + question)  # where a swapped-in term must occur
         self.question_terms = _families(normalise(question))  # what a line that names no term is read as about
         # each source clause -> where it stands: (the clause before it in its sentence, family terms
-        # of its sentence and the ones either side)
-        self.context: dict[str, list[tuple[str, set[str]]]] = {}
+        # of its sentence and the ones either side, those of its sentence alone)
+        self.context: dict[str, list[tuple[str, set[str], set[str]]]] = {}
         self.labels: set[str] = set()  # sentences' short first clauses followed by more ("过拟合" of "过拟合: 模型…")
         for text in sources:
             sentences = [clauses(sentence) for sentence in _sentences(text)]
@@ -129,7 +129,7 @@ class ContradictionCheck:
             for i, sentence in enumerate(sentences):
                 around = set().union(*terms[max(0, i - 1):i + 2])
                 for j, clause in enumerate(sentence):
-                    self.context.setdefault(clause, []).append((sentence[j - 1] if j else "", around))
+                    self.context.setdefault(clause, []).append((sentence[j - 1] if j else "", around, terms[i]))
         self.clauses = [c for c in self.context if len(c) >= MIN_CLAUSE_CHARS]
         self._seen: dict[str, tuple] = {}  # clause -> (its change, its source clause): a stream re-checks lines
 
@@ -197,7 +197,7 @@ class ContradictionCheck:
         model's own words, or one the notes put before this clause anywhere, passes."""
         if label not in self.labels:
             return None
-        noted = [before for before, _ in self.context[source]]
+        noted = [before for before, *_ in self.context[source]]
         if all(before in self.labels and before != label and label not in before and before not in label
                for before in noted):
             return "label", label, noted[0]
@@ -208,7 +208,10 @@ class ContradictionCheck:
         said of another term of its family ("这里最优的w就变成了0" from the notes on L1, in an answer
         on L2), or copied whole without the condition it holds under ("一般使用低阈值" of "而想要召回率高，")."""
         terms = _families(clause) or _families(line) or self.question_terms  # what the clause is read as about
-        places = self.context[source]
+        # a clause naming no term is about what its own sentence names, when that names one ("从而使得整个训练
+        # 过程稳定平滑" of the sentence on L2, not of the one on L1 beside it); else about its neighbours'
+        own = not _families(clause)
+        places = [(before, (sentence or around) if own else around) for before, around, sentence in self.context[source]]
         if terms and all(around and not terms & around and _siblings(terms, around) for _, around in places):
             said, noted = _siblings(terms, places[0][1])
             return "term", said, noted
