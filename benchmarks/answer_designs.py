@@ -2,9 +2,10 @@
 
 - ``as drafted``: the answers as the report holds them (its ``answer``);
 - ``cut``: the model's lines cut at a clause that contradicts its sources (``ContradictionCheck``
-  over the retrieved sections), as answers are now checked before they are shown;
-- ``copies only``: the model's lines kept only where every clause near-copies a source clause
-  (and passes the cut): the model selects and orders source sentences, it does not paraphrase;
+  over the retrieved sections), as ``answer.synthesis = "free"`` shows them;
+- ``copies only``: each line cut, in addition, at its first clause in the model's own words (one
+  close to no source clause), as ``answer.synthesis = "copies"``, the default, shows them; and the
+  same with English lines left as ``cut`` has them;
 - ``quotes only``: the extractive design, the quoted source sentences alone.
 
     python benchmarks/answer_designs.py REPORT.json --corpus seed --questions eval/dev.jsonl
@@ -13,7 +14,7 @@
 With ``--labels`` the designs are applied to the hand-labelled answers instead and scored by the
 labels' own bad lines (each design only removes lines, so a reader's verdict carries over): the
 share of answers left with a line a reader marked contradicting (or wrong, or off-topic), and of
-the answers a reader called correct, the share whose key points all survive.
+the answers a reader called correct, the share whose key-point recall the design does not lower.
 
 The sources are the first three retrieved sections whole (the model read extracts of them), so
 ``cut`` approximates what the pipeline does. Prints one Markdown row per design: judged correct,
