@@ -214,7 +214,9 @@ def checked_value(key: str, value, hint):
         if typing.get_origin(option) is tuple and isinstance(value, (list, tuple)) \
                 and all(isinstance(item, str) for item in value):
             return tuple(value)
-    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+        if option is dict and isinstance(value, dict) and all(isinstance(name, str) for name in value):
+            return dict(value)
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string", dict: "a table"}
     expected = " or ".join(names.get(o, "a list of strings" if typing.get_origin(o) is tuple else str(o))
                            for o in options if o is not type(None))
     raise ConfigError(f"{key} should be {expected}, got {value!r}")

@@ -52,6 +52,22 @@ def test_a_reply_streams_in_pieces_from_the_model_the_server_lists(stub):
     assert stub.requests[-1]["top_p"] == 0.9
 
 
+def test_extra_body_sends_the_servers_own_fields_with_every_request(stub, tmp_path):
+    config = tmp_path / "server.toml"
+    config.write_text('[llm]\nbackend = "openai"\nextra_body = {repeat_penalty = 1.05, top_k = 20}\n', "utf-8")
+    settings = Config.load(config).llm
+    assert settings.extra_body == {"repeat_penalty": 1.05, "top_k": 20}
+    model = load_chat_model(GenerationConfig(**{**settings.__dict__, "base_url": stub.url}), data_dir=None)
+    model.generate(MESSAGES)
+    sent = stub.requests[-1]
+    assert sent["repeat_penalty"] == 1.05 and sent["top_k"] == 20 and sent["stream"] is True
+    server_model(stub.url).generate(MESSAGES)
+    assert "repeat_penalty" not in stub.requests[-1]
+    config.write_text('[llm]\nextra_body = 1.05\n', "utf-8")
+    with pytest.raises(ConfigError, match="extra_body should be a table"):
+        Config.load(config)
+
+
 def test_the_api_key_comes_from_the_named_environment_variable(stub, monkeypatch):
     monkeypatch.setenv("STUDY_SERVER_KEY", "sk-secret")
     server_model(stub.url, api_key_env="STUDY_SERVER_KEY").generate(MESSAGES)

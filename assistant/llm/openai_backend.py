@@ -78,6 +78,8 @@ class OpenAIChatModel(ChatModel):
                    "max_tokens": options.max_new_tokens or self.max_new_tokens}
         if temperature > 0:
             request["top_p"] = self.config.top_p
+        if self.config.extra_body:
+            request["extra_body"] = dict(self.config.extra_body)
         response = self._call("start a reply", lambda: self.client.chat.completions.create(**request))
         yield from self._pieces(response, model)
 

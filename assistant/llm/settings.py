@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 BACKENDS = ("transformers", "openai")
 DEVICES = ("auto", "cpu", "cuda")
@@ -24,6 +24,8 @@ class GenerationConfig:
     timeout_s: float = 60.0  # seconds to wait for the server to start replying or send the next piece
     max_retries: int = 2  # retries, with exponential backoff, after a refused connection, 408, 429, 5xx
     context_tokens: int = 0  # prompt + reply limit on a server (0: 8192); in-process, the model's own
+    extra_body: dict = field(default_factory=dict)  # server: more fields for every request, in the
+    # server's own names, e.g. {repeat_penalty = 1.05} (llama.cpp), {repetition_penalty = 1.05} (vLLM)
     device: str = "auto"  # "auto" (cuda if available, else cpu), "cpu" or "cuda"
     dtype: str = "auto"  # "auto": bfloat16 on CUDA, cpu_dtype on the CPU; or an explicit dtype
     cpu_dtype: str = "auto"  # what "auto" means on the CPU; "auto": bfloat16 where the CPU computes it
