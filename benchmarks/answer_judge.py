@@ -8,7 +8,7 @@
 Each label row holds the question, the answer as shown, its gold and cited refs, the hand label
 and reason, and its split (``dev`` to tune the judge on, ``heldout`` to report). Writes
 benchmarks/results/answer_judge[_model].json: agreement, Cohen's kappa overall and per label
-(one label against the rest), precision/recall, the confusion matrix.
+(one label against the rest), precision/recall, the confusion matrix, and each answer's verdict.
 """
 
 from __future__ import annotations
@@ -111,6 +111,8 @@ def main() -> int:
         verdicts = [judge.judge(case) for case in cases(part)]
         agreement = validate([r["label"] for r in part], [v.label for v in verdicts])
         result[split] = asdict(agreement)
+        result[split]["verdicts"] = [{"id": row["id"], "hand": row["label"], "judged": verdict.label,
+                                      "reason": verdict.reason} for row, verdict in zip(part, verdicts)]
         print(f"{split}: n={agreement.n}  agreement {agreement.accuracy:.3f}  kappa {agreement.kappa:.3f}")
         for label in LABELS:
             m = agreement.per_label.get(label)
