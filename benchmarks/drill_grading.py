@@ -8,7 +8,9 @@ collection's sections, split into dev and held-out halves).
     python benchmarks/drill_grading.py --base-url http://127.0.0.1:8000/v1 --judge-weight 0.5 \
         --items eval/drill_graded_collection.jsonl --split dev   # the judge on an OpenAI-compatible server
 
-The assistant's score in [0, 1] is bucketed (< 1/3 -> 0, < 2/3 -> 1, else 2) and compared:
+Each answer goes through ``DrillSession.submit``: graded without a model by ``grade_answer``
+(assistant/drill/grading.py: on topic, not contradicting the notes, enough said), mixed with the
+judge's grade when one runs. The score in [0, 1] is banded (< 1/3 -> 0, < 2/3 -> 1, else 2) and compared:
 exact agreement, agreement within one grade, Spearman correlation of score and hand grade, and
 median seconds per graded answer. Writes benchmarks/results/drill_grading[_nojudge].json.
 """
@@ -60,6 +62,7 @@ def main() -> None:
 
     from assistant.config import Config
     from assistant.drill import DrillQuestion, DrillSession
+    from assistant.drill.grading import grade_answer
     from assistant.drill.store import DrillStore
     from assistant.indexing import open_search_index
 
@@ -90,11 +93,14 @@ def main() -> None:
             started = time.perf_counter()
             result = session.submit(DrillQuestion(ref, section.number, section.title), item["answer"])
             seconds = time.perf_counter() - started
-            bucket = 0 if result.score < 1 / 3 else 1 if result.score < 2 / 3 else 2
-            rows.append({"id": item["id"], "hand": item["grade"], "score": result.score, "grade": bucket,
+            graded = grade_answer(item["answer"], section.title, section.text, session.key_points(ref), index)
+            rows.append({"id": item["id"], "hand": item["grade"], "score": result.score, "grade": result.grade,
+                         "without_judge": round(graded.score, 3), "on_topic": graded.on_topic,
+                         "substance": graded.substance, "contradiction": graded.contradiction,
                          "coverage": result.coverage, "judge": result.judge, "seconds": round(seconds, 3)})
-            print(f"{item['id']}: hand {item['grade']}  assistant {bucket} (score {result.score:.2f}, "
-                  f"coverage {result.coverage:.2f}, judge {result.judge})", flush=True)
+            print(f"{item['id']}: hand {item['grade']}  assistant {result.grade} (score {result.score:.2f}, on topic "
+                  f"{graded.on_topic:.2f}, substance {graded.substance:.2f}, judge {result.judge})"
+                  + (f" {graded.contradiction}" if graded.contradiction else ""), flush=True)
         store.close()
     hand, grade = [r["hand"] for r in rows], [r["grade"] for r in rows]
     report = {

@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 
 from assistant.drill import DrillSession
-from assistant.drill.grading import extract_key_points, point_coverage
+from assistant.drill.grading import extract_key_points, grade_answer, point_coverage, question_subjects
 from assistant.drill.schedule import (MIN_FIT_REVIEWS, NotEnoughReviews, Review, fit_parameters, log_loss,
                                      make_scheduler, parse_rating, rating_for)
 from assistant.drill.store import DAY, Card, DrillStore, DrillStoreError, pick_next
@@ -134,19 +134,26 @@ def test_grading_with_known_key_points(index, store):
     question = session.next_question().__class__(ref, "8", "L1正则为什么比L2正则更容易产生稀疏解?")
     good = session.submit(question, "因为L1正则的最优解常落在坐标轴上，所以权重为零。")
     assert good.covered == ["L1正则的解容易落在坐标轴上"] and good.missed == ["L2正则使权重变小但不为零"]
-    assert good.coverage == 0.5 and good.judge == 1.0 and good.score == 0.75
+    section = index.sections[ref]
+    alone = grade_answer("因为L1正则的最优解常落在坐标轴上，所以权重为零。", section.title, section.text,
+                         store.key_points(ref, _sha(index, ref)), index).score
+    assert good.coverage == 0.5 and good.judge == 1.0 and good.score == round(0.5 * alone + 0.5, 3)
+    assert good.grade == (1 if good.score < 2 / 3 else 2)
     assert "第8题" in good.reference and good.next_due > 0
     assert "阅卷" in session.model.calls[0][0]["content"]  # the grading prompt reached the model
     blank = session.submit(question, "  ")
     assert blank.score == 0 and blank.judge is None and len(session.model.calls) == 1  # no model call
-    assert [r["score"] for r in store.reviews("ana")] == [0.75, 0.0]
+    assert [round(r["score"], 3) for r in store.reviews("ana")] == [good.score, 0.0]
 
 
 def test_judge_reply_without_a_grade_falls_back_to_coverage(index, store):
     session = DrillSession(index, ScriptedGenerator("不好说"), store, "ana", judge_weight=0.3)
     question = session.next_question()
     result = session.submit(question, "采集更多数据，数据增强，过采样和欠采样，损失加权")
-    assert session.model.calls and result.judge is None and result.score == result.coverage > 0
+    section = index.sections[question.section_ref]
+    alone = grade_answer("采集更多数据，数据增强，过采样和欠采样，损失加权", section.title, section.text,
+                         session.key_points(question.section_ref), index).score
+    assert session.model.calls and result.judge is None and result.score == round(alone, 3) > 0
 
 
 def test_key_points_are_extracted_once_and_kept(index, store):
@@ -311,3 +318,44 @@ def _sha(index, ref):
     import hashlib
 
     return hashlib.sha256(index.sections[ref].text.encode("utf-8")).hexdigest()
+
+
+FREQUENCIES = ("图像中低频信息和高频信息的定义",
+               "低频信息：表示图像中灰度值变化缓慢的区域，对应着图像中大块平坦的区域。\n"
+               "高频信息：表示图像中灰度值变化剧烈的区域，对应着图像的边缘、噪声以及细节部分。")
+
+
+def _grade(index, title, text, answer):
+    return grade_answer(answer, title, text, extract_key_points(text), index)
+
+
+def test_an_answer_that_swaps_the_questions_subjects_is_wrong(index):
+    assert question_subjects(FREQUENCIES[0], index) == ["低频", "高频"]
+    swapped = _grade(index, *FREQUENCIES, "低频信息指的是图像的边缘和细节，高频信息是大面积的平滑区域。")
+    assert swapped.score < 1 / 3 and '"低频"' in swapped.contradiction and swapped.on_topic > 0.3
+
+
+def test_a_near_copy_with_a_negation_dropped_is_wrong(index):
+    text = "输出非零中心化：ReLU的输出是非零中心化的，这可能会导致后续层的输入分布偏移。"
+    flipped = _grade(index, "ReLU的缺点是什么？", text, "ReLU的输出是零中心化的，所以后续层的输入分布不会偏移。")
+    assert flipped.score < 1 / 3 and flipped.contradiction.startswith("drops the negation")
+
+
+def test_a_correct_answer_in_other_words_is_good_and_a_short_one_partial(index):
+    good = _grade(index, *FREQUENCIES, "低频是灰度变化平缓的部分，比如大片平坦的背景区域；高频是灰度变化剧烈的地方，"
+                                       "也就是边缘轮廓和细节纹理，噪声一般也属于高频。")
+    assert good.score >= 2 / 3 and not good.contradiction
+    short = _grade(index, *FREQUENCIES, "低频是平坦区域。")
+    assert 1 / 3 <= short.score < 2 / 3 and short.substance < 1
+
+
+def test_an_off_topic_answer_is_wrong(index):
+    off = _grade(index, *FREQUENCIES, "这是说卷积神经网络的池化层可以减少参数量，防止模型过拟合，加快训练。")
+    assert off.score < 1 / 3 and off.on_topic < 0.3 and not off.contradiction
+
+
+def test_an_english_answer_to_chinese_notes_is_judged_by_its_technical_terms(index):
+    title, text = "什么是过拟合，如何解决？", "过拟合：模型在训练集上表现很好，在测试集上表现差。\n1. 增加训练数据\n2. 正则化\n3. dropout"
+    good = _grade(index, title, text, "Overfitting: the model fits the training set well but does badly on the test set. "
+                                      "Fix it with more training data, regularization or dropout.")
+    assert good.score >= 2 / 3 and good.on_topic > 0.5

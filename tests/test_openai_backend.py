@@ -173,7 +173,8 @@ def test_drill_grades_with_the_servers_judgement_and_by_key_points_when_it_is_do
     assert judged.judge == 1.0 and not judged.note and "学生的回答" in stub.requests[-1]["messages"][0]["content"]
     down = DrillSession(index, server_model(closed_port_url(), max_retries=0), store, "ana", judge_weight=0.5)
     result = down.submit(question, "过拟合 正则化")
-    assert result.judge is None and result.score == result.coverage and "cannot be reached" in result.note
+    alone = DrillSession(index, None, store, "bo").submit(question, "过拟合 正则化")  # graded without a model
+    assert result.judge is None and result.score == alone.score and "cannot be reached" in result.note
     assert len(store.review_history("ana")) == 2  # both answers recorded
 
 

@@ -39,7 +39,8 @@ _NORMALISE = re.compile(r"[^\w.%]|_")  # keeps letters, digits, CJK, "." and "%"
 _LATIN = re.compile(r"[a-z][a-z0-9\-]*|[0-9]+(?:\.[0-9]+)?%?")
 _NUMBER = re.compile(r"^[0-9]+(?:\.[0-9]+)?%?$")
 _NEGATION = re.compile(r"不|没|无|非|未|勿|别|否")
-_NOT_NEGATION = ("非常", "无论", "不仅", "不断", "不少", "不过", "别的", "无关紧要", "并非不", "否则", "不但")
+_NOT_NEGATION = ("非常", "无论", "不仅", "不断", "不少", "不过", "别的", "无关紧要", "并非不", "否则", "不但",
+                 "类别", "区别", "分别", "特别", "识别", "差别", "级别", "个别")  # 别 in a word: no "don't"
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _WORD_END = re.compile(r"\w$")
 _CLAUSE_END = re.compile(r"[，,；;。！？!?：:]")

@@ -1,4 +1,5 @@
-"""Grading a drill answer: the section's key points, which of them the answer covers, and the
+"""Grading a drill answer: the section's key points, which of them the answer covers, the grade
+without a model (``grade_answer``: on topic, not contradicting the notes, enough said) and the
 model's optional 0/1/2 judgement.
 
     >>> round(coverage_score(2, 5), 3)
@@ -7,7 +8,11 @@ model's optional 0/1/2 judgement.
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import dataclass
+
+from assistant.answer.contradictions import ContradictionCheck
 
 from assistant.llm.base import ChatModel, GenerationOptions
 from assistant.prompts import prompt_text
@@ -17,6 +22,10 @@ MAX_POINTS = 5  # key points per section
 POINT_CHARS = 90  # longest key point kept (longer sentences are cut at a clause)
 COVERED_SHARE = 0.5  # a point counts as covered when this share of its head clause's terms is in the answer
 FULL_MARKS_POINTS = 3  # covering this many key points (or all, if fewer) is a complete interview answer
+ON_TOPIC_SHARE = 0.3  # below this share of its rare terms in the notes, an answer is about something else
+FULL_LENGTH = 80  # length (CJK characters + 2 per English word) of a complete answer to a long section
+LENGTH_SHARE = 0.3  # ... or this share of the section's own length, when that is less
+GOOD_COVERAGE = 2 / 3  # key-point coverage that says enough for a good grade, however short the answer
 
 
 def extract_key_points(text: str, max_points: int = MAX_POINTS) -> list[str]:
@@ -87,6 +96,129 @@ def _head_clause(point: str, tokenizer) -> str:
 def coverage_score(covered: int, total: int) -> float:
     """Share of the expected points covered: ``FULL_MARKS_POINTS`` of them (or all, if fewer) is 1.0."""
     return min(1.0, covered / min(FULL_MARKS_POINTS, total)) if total else 0.0
+
+
+@dataclass(frozen=True)
+class Grade:
+    """The grade of an answer without a model: wrong (score < 1/3), partial (< 2/3) or good."""
+
+    score: float  # 0..1; its band is the grade, its place in the band how far the answer got
+    on_topic: float  # rarity-weighted share of the answer's terms that the notes use
+    substance: float  # how much it says: its length over a complete answer's, or its key-point coverage
+    # over ``GOOD_COVERAGE``, whichever is more (1 or more is enough)
+    contradiction: str  # what it says against the notes ("" when nothing): such an answer is wrong
+
+
+def grade_answer(answer: str, title: str, text: str, points: list[str], index) -> Grade:
+    """Grade ``answer`` to the section (``title``, ``text``, its key ``points``) of ``index`` (a
+    SearchIndex: its tokenizer and section frequencies). Wrong: it contradicts the notes, or its
+    terms are mostly not theirs; good: it also says enough; partial otherwise.
+
+    ``"低频信息指的是图像的边缘和细节"`` to notes where the edges are high frequency -> score < 1/3.
+    """
+    tokenizer = index.tokenizer
+    on_topic = on_topic_share(answer, title + "\n" + text, index)
+    covered = coverage_score(len(point_coverage(points, answer, tokenizer)[0]), len(points))
+    # a complete answer to a short section is short: the length asked for follows the section's
+    need = min(FULL_LENGTH, LENGTH_SHARE * text_length(text))
+    substance = max(text_length(answer) / need if need else 1.0, covered / GOOD_COVERAGE)
+    contradiction = contradiction_in(answer, title, text, index)
+    if contradiction or on_topic < ON_TOPIC_SHARE:
+        score = _in_band(0, min(1.0, on_topic / ON_TOPIC_SHARE) * (0.5 if contradiction else 1.0))
+    elif substance < 1:
+        score = _in_band(1, substance)
+    else:
+        score = _in_band(2, on_topic)
+    return Grade(score, round(on_topic, 3), round(substance, 3), contradiction)
+
+
+def _in_band(band: int, share: float) -> float:
+    """A score in ``band`` (0, 1, 2) placed by ``share`` in [0, 1]: ``_in_band(1, 0.5) -> 0.5``."""
+    return (band + min(max(share, 0.0), 0.99)) / 3
+
+
+def text_length(text: str) -> int:
+    """How much a text says: CJK characters, and 2 per English word (``"ReLU很快" -> 4``)."""
+    return sum("\u4e00" <= ch <= "\u9fff" for ch in text) + 2 * len(re.findall(r"[A-Za-z]+", text))
+
+
+def on_topic_share(answer: str, notes: str, index) -> float:
+    """Share of the answer's terms, each weighted by its rarity over the corpus's sections (IDF),
+    that the notes use too (an English word also through the glossary's Chinese terms). An English
+    word that is neither the notes' nor the glossary's is left out: it cannot be told apart from
+    plain English ("cheaper", "inputs"), so an English answer is judged by its technical terms.
+
+    ``"幻觉是因为参数太多过拟合"`` to the notes on hallucination's sources -> about 0.2.
+    """
+    tokenizer = index.tokenizer
+    noted = _terms(notes, tokenizer) | set(tokenizer.tokenize_query(notes))
+    translated: dict[str, set[str]] = {}
+    for phrase, terms in tokenizer.glossary_terms(answer):
+        for word in phrase.split():
+            translated.setdefault(word, set()).update(terms)
+    sections = len(index.sections)
+    said = used = 0.0
+    for term in _terms(answer, tokenizer):
+        hit = term in noted or bool(translated.get(term, set()) & noted)
+        if term.isascii() and not hit and term not in translated:
+            continue  # plain English or a word the corpus lacks: no evidence either way
+        weight = math.log((sections + 1) / (index.section_frequency(term) + 1))
+        said, used = said + weight, used + weight * hit
+    return used / said if said else 0.0
+
+
+def contradiction_in(answer: str, title: str, text: str, index) -> str:
+    """What the answer says against the notes, or "": a clause of the notes near-copied with a term
+    swapped, a negation flipped or a number changed (the answer pipeline's ``ContradictionCheck``),
+    or a clause that says of one subject of the question what the notes say only of another.
+
+    ``"ReLU的输出是零中心化的"`` to notes "ReLU的输出是非零中心化的" -> ``'drops the negation "非" of …'``.
+    """
+    lines = re.sub(r"([。；;！？!?])", r"\1\n", answer)  # the check cuts a line at its first conflict
+    conflicts = [c for c in ContradictionCheck([text], title).reply(lines)[1] if c.contradicts]
+    if conflicts:
+        return conflicts[0].describe()
+    swap = swapped_subject(answer, title, text, index)
+    return f'says of "{swap[0]}" what the notes say of "{swap[1]}"' if swap else ""
+
+
+def question_subjects(title: str, index) -> list[str]:
+    """The things a question sets side by side, each part's rarest term of its own:
+    ``"图像中低频信息和高频信息的定义" -> ["低频", "高频"]``; [] for a question about one thing."""
+    parts = [p for p in re.split(r"和|与|、|及|或|/|\bvs\.?\b|\band\b|\bor\b", title, flags=re.I) if p.strip()]
+    if len(parts) < 2:
+        return []
+    part_terms = [_terms(part, index.tokenizer) for part in parts]
+    subjects = []
+    for i, terms in enumerate(part_terms):
+        own = terms - set().union(*(other for j, other in enumerate(part_terms) if j != i))
+        if own:
+            subjects.append(min(sorted(own), key=index.section_frequency))
+    return subjects
+
+
+def swapped_subject(answer: str, title: str, text: str, index) -> tuple[str, str] | None:
+    """(said, noted) when a clause of the answer names one subject of the question and at least two
+    terms that the notes use only of another (and more of those than of its own): "低频信息指的是图像
+    的边缘和细节" where "边缘", "细节" are only in the notes' sentences on 高频 -> ("低频", "高频")."""
+    subjects = question_subjects(title, index)
+    if len(subjects) < 2:
+        return None
+    sentences = [_terms(s, index.tokenizer) for s in re.split(r"[。！？!?\n]", text) if s.strip()]
+    # what the notes say of each subject: the terms of the sentences that name it and no other
+    about = {s: set().union(*(x for x in sentences if s in x and not any(o in x for o in subjects if o != s)))
+             for s in subjects}
+    for clause in re.split(r"[，,；;。！？!?\n]", answer):
+        words = _terms(clause, index.tokenizer)
+        named = [s for s in subjects if s in words]
+        if len(named) != 1:
+            continue  # a clause that compares subjects, or names none, is not attributed
+        said, evidence = named[0], words - set(subjects)
+        for other in subjects:
+            own, theirs = (len(evidence & (about[a] - about[b])) for a, b in ((said, other), (other, said)))
+            if other != said and theirs >= 2 and theirs > own:
+                return said, other
+    return None
 
 
 def judge_answer(model: ChatModel, question: str, points: list[str], answer: str) -> float | None:

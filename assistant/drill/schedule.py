@@ -33,10 +33,14 @@ def utc(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, timezone.utc)
 
 
+def grade_band(score: float) -> int:
+    """A score in [0, 1] as a grade: 0 wrong (under 1/3), 1 partial (under 2/3), 2 good."""
+    return min(2, int(3 * min(1.0, max(0.0, score))))
+
+
 def rating_for(score: float) -> Rating:
     """Our grade in [0, 1] as an FSRS rating: its 0/1/2 band -> Again / Hard / Good."""
-    grade = min(2, int(3 * min(1.0, max(0.0, score))))
-    return (Rating.Again, Rating.Hard, Rating.Good)[grade]
+    return (Rating.Again, Rating.Hard, Rating.Good)[grade_band(score)]
 
 
 def parse_rating(text: str) -> Rating:

@@ -10,11 +10,12 @@
 Reviews are scheduled by FSRS (``assistant.drill.schedule``): the grade's 0/1/2 band is the rating
 (Again / Hard / Good) unless the learner gives their own (``submit(..., rating="easy")``).
 
-Grading is key-point coverage (each point's head-clause terms found in the answer, synonyms and
-English terms expanded), optionally mixed with the LLM's 0/1/2 judgement of the answer against the
-reference points (``judge_weight``; 0 by default: the bundled 0.5B model's grades do not track hand
-grades, benchmarks/drill_grading.py). Key points are extracted once per section text and kept in
-the store.
+Grading needs no model (``grading.grade_answer``): an answer that contradicts the notes or whose
+terms are mostly not theirs is wrong, one that also says enough (length, or key points covered) is
+good, anything between partial. It is optionally mixed with the LLM's 0/1/2 judgement of the answer
+against the reference points (``judge_weight``; 0 by default: the bundled 0.5B model's grades do
+not track hand grades, benchmarks/drill_grading.py). Key points (shown as covered and missed) are
+extracted once per section text and kept in the store.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from dataclasses import dataclass, field
 
 from corpus.scopes import check_scope, in_scope, normalise_scope
 
-from assistant.drill.grading import coverage_score, extract_key_points, judge_answer, point_coverage
-from assistant.drill.schedule import parse_rating
+from assistant.drill.grading import coverage_score, extract_key_points, grade_answer, judge_answer, point_coverage
+from assistant.drill.schedule import grade_band, parse_rating
 from assistant.drill.store import DrillStore, pick_next
 from assistant.llm.errors import BackendError
 
@@ -64,6 +65,7 @@ class DrillResult:
     next_due: float = 0.0  # unix time this section comes back
     seconds: float = 0.0  # time taken to grade
     note: str = ""  # why the grade is by key points alone although a judge is configured ("" otherwise)
+    grade: int = 0  # the score's band: 0 wrong, 1 partial, 2 good (what FSRS schedules by)
 
 
 class DrillSession:
@@ -138,6 +140,8 @@ class DrillSession:
         points = self.key_points(question.section_ref)
         covered, missed = point_coverage(points, answer, self.index.tokenizer) if answer.strip() else ([], points)
         coverage = coverage_score(len(covered), len(points))
+        section = self.index.sections[question.section_ref]
+        graded = grade_answer(answer, section.title, section.text, points, self.index).score if answer.strip() else 0.0
         judge, note = None, ""
         if self.model is not None and self.judge_weight and answer.strip():
             try:
@@ -145,12 +149,11 @@ class DrillSession:
             except BackendError as err:  # the judge's server failed: the key points still grade
                 log.warning("The judge failed, grading by key points alone: %s", err)
                 note = f"The judge could not grade this answer, so the key points alone did: {err}"
-        score = coverage if judge is None else (1 - self.judge_weight) * coverage + self.judge_weight * judge
+        score = graded if judge is None else (1 - self.judge_weight) * graded + self.judge_weight * judge
         card = self.store.record(self.learner, question.section_ref, score, answer, missed, self.clock(), own)
-        section = self.index.sections[question.section_ref]
         return DrillResult(question, round(score, 3), round(coverage, 3), judge, covered, missed,
                            f"{section.doc} 第{section.number}题 {section.title.strip()}", card.due,
-                           round(time.perf_counter() - started, 3), note)
+                           round(time.perf_counter() - started, 3), note, grade_band(score))
 
     def chapter_progress(self) -> list[dict]:
         """Per chapter in scope (a top-level folder; a file at the corpus root): questions, how many
