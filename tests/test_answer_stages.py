@@ -189,3 +189,42 @@ CUT_AT_THE_LIMIT = [  # (reply, what is kept)
 @pytest.mark.parametrize("reply, kept", CUT_AT_THE_LIMIT)
 def test_a_last_line_cut_at_the_token_limit_is_dropped(reply, kept):
     assert drop_unfinished_line(reply) == kept
+
+
+LISTS = """过拟合是……。
+#### 解决过拟合的方法:
+- 1. 重新清洗数据,数据不纯会导致过拟合。
+- 2. **增加训练样本数量**。使用更多的训练数据。
+3. 降低模型复杂程度。
+优点：
+1. 关键点提取与表示：
+- 隐式关键点表示：用隐式关键点。
+- 混合训练：图像和视频。
+2. 运动变换与优化：
+3. 拼接与重定向模块：
+"""
+
+
+def test_list_blocks_read_each_list_under_its_heading_with_its_own_items():
+    from assistant.answer.quotes import ListBlock, list_blocks
+
+    assert list_blocks(LISTS) == [
+        ListBlock("解决过拟合的方法", ("重新清洗数据", "增加训练样本数量", "降低模型复杂程度")),
+        ListBlock("优点", ("关键点提取与表示", "运动变换与优化", "拼接与重定向模块")),  # sub-items aside
+    ]
+    numbered = "深度学习中的正则化方法主要有以下几种:\n#### 一、L1 正则化\n文。\n#### 二、L2 正则化\n文。\n#### 三、Dropout\n文。"
+    assert list_blocks(numbered) == [ListBlock("深度学习中的正则化方法主要有以下几种", ("L1 正则化", "L2 正则化", "Dropout"))]
+
+
+def test_a_question_asking_for_ways_gets_the_matching_list_as_one_line():
+    from assistant.answer.quotes import list_outline
+
+    def terms(text):  # a tokenizer that knows four words
+        return [w for w in ("过拟合", "方法", "优点", "规则") if w in text]
+
+    asked = "解决过拟合有哪些方法？"
+    assert list_outline(asked, set(terms(asked)), LISTS, terms) == "解决过拟合的方法：重新清洗数据；增加训练样本数量；降低模型复杂程度。"
+    assert list_outline("什么是过拟合？", {"过拟合"}, LISTS, terms) == ""  # no list asked for
+    assert list_outline("有哪些办法？", set(), LISTS, terms) == ""  # no list shares a term with it
+    conditions = "规则：\n1. 如果维数不等，补1。\n2. 如果维数相同，比较。\n3. 如果都不满足，报错。"
+    assert list_outline("有哪些规则？", {"规则"}, conditions, terms) == ""  # conditions cut from their outcomes say nothing

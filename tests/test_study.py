@@ -449,3 +449,13 @@ def test_without_rag_the_model_answers_alone(index):
     answer = StudyAssistant(index, generator, AnswerConfig(), rag=False).ask("什么是鞍点？")
     assert answer.text == "鞍点是梯度为零但不是极值的点。" and answer.sources == [] and not answer.refused
     assert answer.dropped_citations == 1 and "<资料>" not in generator.calls[0][-1]["content"]
+
+
+def test_a_question_asking_for_the_ways_quotes_the_notes_list_first(index):
+    question = "解决过拟合的方法有哪些？"
+    answer = StudyAssistant(index, ScriptedGenerator(refusal_text("zh")), AnswerConfig(k=1)).ask(question)
+    quotes = answer.text.split("资料原文要点：\n")[1].split("\n")
+    assert quotes[0].startswith("> 解决过拟合的方法：重新清洗数据；增加训练样本数量；降低模型复杂程度；") and quotes[0].endswith("[1]")
+    assert len(quotes) <= AnswerConfig().quote_sentences
+    plain = StudyAssistant(index, ScriptedGenerator(refusal_text("zh")), AnswerConfig(k=1, quote_lists=False)).ask(question)
+    assert "；增加训练样本数量；" not in plain.text

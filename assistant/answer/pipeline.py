@@ -170,7 +170,7 @@ class AnswerPipeline:
             # quotes from the top source, then the first other one cited: the key sentences of the
             # retriever's best section stay under a synthesis drawn from another one
             top_first = list(dict.fromkeys([1, *reply.cited]))
-            quotes = quoted_sentences(self.index, self.config, terms, hits, top_first, reply.synthesis)
+            quotes = quoted_sentences(self.index, self.config, terms, hits, top_first, reply.synthesis, question)
             if not reply.synthesis and not quotes:  # no sentence shares a word with the question
                 quotes = lead_quotes(self.index, self.config, hits)
         text = compose(reply.synthesis, quotes, language) if not reply.refused else ""

@@ -10,6 +10,7 @@ sentences (marked as quotes, with their source number) keeps the answer faithful
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from index import Hit, SearchIndex
 
@@ -90,19 +91,127 @@ def lead_sentences(text: str, max_sentences: int = 3, max_chars: int = 240) -> l
     return chosen
 
 
+LIST_QUESTION = re.compile(
+    r"有哪些|哪几|哪些|怎么办|怎么救|怎么解决|如何解决|怎么处理|如何处理|怎么避免|如何避免|怎么缓解|如何缓解|怎么改进|"
+    r"方法|办法|手段|措施|途径|策略|步骤|技巧|"
+    r"\bwhat (?:are|kinds?|types?) (?:of |the )?(?:ways|methods|kinds|types|techniques|approaches|strategies|steps|"
+    r"tricks|solutions|options)\b|\bwhich (?:methods|techniques|ways|approaches|tricks|steps)\b|"
+    r"\bhow (?:do|can|could|should) (?:you|we|i|one) (?:fix|solve|handle|avoid|prevent|reduce|deal|mitigate|improve)|"
+    r"\bhow to (?:fix|solve|handle|avoid|prevent|reduce|deal|mitigate|improve)|\bways? to\b|"
+    r"\b(?:methods?|techniques?|strategies|approaches|steps) (?:to|for)\b", re.I)
+_CONDITION = re.compile(r"^(?:如果|若|当|假如|假设|if\b|when\b)", re.I)  # an item that is a condition, not a name
+_ITEM = re.compile(r"^\s*(?:[-*+•]\s*)?(?:\d{1,2}[.、)）]|[（(]\d{1,2}[)）]|[一二三四五六七八九十]{1,2}[、.])\s*(\S.*)$"
+                   r"|^\s*[-*+•]\s+(\S.*)$")
+_HEAD_END = re.compile(r"[。；;：:，,（(]")
+OUTLINE_ITEMS = 3  # a list of fewer items is quoted sentence by sentence
+ITEM_HEAD_CHARS = 24  # an item whose first clause is longer is a sentence, not a name: no outline
+LEAD_CHARS = 40  # a longer lead-in is not shown as the outline's label
+
+
+class ListBlock(NamedTuple):
+    """A list in a section: the line that heads it ("#### 解决过拟合的方法:", "优点：" or "") and
+    the first clause of each item ("增加训练样本数量")."""
+
+    heading: str
+    heads: tuple[str, ...]
+
+
+def list_blocks(text: str) -> list[ListBlock]:
+    """The lists of a section (code and display formulas aside), each under the heading or lead-in
+    line before it; an item's head is its first clause, bold marks dropped. Sub-headings numbered
+    as a list ("#### 一、L1 正则化", "#### 二、L2 正则化", …) are one more list, of their titles.
+
+    >>> list_blocks("#### 方法:\\n- 1. 清洗数据,数据不纯。\\n- 2. 增加样本。\\n3. 正则化。")
+    [ListBlock(heading='方法', heads=('清洗数据', '增加样本', '正则化'))]
+    """
+    text = re.sub(r"\$\$.*?\$\$", " ", re.sub(r"```.*?```", " ", text, flags=re.S), flags=re.S)
+    blocks: list[ListBlock] = []
+    heading, heads = "", []  # heads: (indent, numbered, first clause) of each item so far
+    lead, numbered = "", []  # sub-headings numbered as a list ("#### 一、L1 正则化", "#### 二、…") and the line before them
+
+    def close():
+        if heads:  # a nested list's sub-items aside: the items at the list's own indent, marked as its first is
+            top = min(indent for indent, _, _ in heads)
+            kind = next(numbered for indent, numbered, _ in heads if indent == top)
+            blocks.append(ListBlock(heading, tuple(head for indent, numbered, head in heads
+                                                   if indent == top and numbered == kind)))
+
+    for line in text.split("\n"):
+        stripped = line.strip()
+        item = _ITEM.match(stripped) if stripped else None
+        if item:
+            body = (item.group(1) or item.group(2)).replace("**", "").replace("__", "").strip()
+            head = _HEAD_END.split(body, maxsplit=1)[0].strip()
+            heads.append((len(line) - len(line.lstrip()), item.group(1) is not None, head))
+        elif stripped.startswith("#") or re.search(r"[:：]\s*(\*\*)?$", stripped):
+            close()
+            label = re.sub(r"^#+\s*", "", stripped.replace("**", "")).strip()
+            if stripped.startswith("#") and _ITEM.match(label):
+                numbered.append(_HEAD_END.split(_ITEM.match(label).group(1), maxsplit=1)[0].strip())
+            label = _lead(label)
+            if not numbered and not stripped.startswith("#"):
+                lead = label
+            heading, heads = label, []
+    close()
+    if len(numbered) >= OUTLINE_ITEMS:
+        blocks.append(ListBlock(lead, tuple(numbered)))
+    return blocks
+
+
+def _lead(line: str) -> str:
+    """A heading or lead-in line as an outline's label: its last sentence, without its numbering
+    and closing colon, "" when that is longer than ``LEAD_CHARS``: "…。深度学习中的正则化方法主要有以下几种:"
+    -> "深度学习中的正则化方法主要有以下几种"."""
+    last = [part for part in re.split(r"(?<=[。！？!?])", line) if part.strip()][-1:] or [""]
+    label = re.sub(r"^(?:\d{1,2}[.、)）]|[（(]\d{1,2}[)）]|[一二三四五六七八九十]{1,2}[、.])\s*", "", last[0].strip())
+    label = re.sub(r"[:：]\s*$", "", label).strip()
+    return label if len(label) <= LEAD_CHARS else ""
+
+
+def list_outline(question: str, question_terms: set[str], text: str, tokenize) -> str:
+    """For a question that asks for methods, kinds or steps (``LIST_QUESTION``), the section's
+    list that shares most terms with it, as one line of its items' heads: "解决过拟合的方法：重新清洗
+    数据；增加训练样本数量；…". "" when the question asks for no list, or no list of at least
+    ``OUTLINE_ITEMS`` short items shares a term with the question: a learner asked for the ways
+    gets all of them, not the two sentences that happen to repeat the question's words."""
+    if not LIST_QUESTION.search(question):
+        return ""
+    best, best_overlap = None, 0
+    for block in list_blocks(text):
+        if len(block.heads) < OUTLINE_ITEMS or any(not head or len(head) > ITEM_HEAD_CHARS or _CONDITION.match(head)
+                                                   for head in block.heads):
+            continue
+        overlap = len(question_terms & set(tokenize(block.heading + "\n" + "\n".join(block.heads))))
+        if overlap > best_overlap:
+            best, best_overlap = block, overlap
+    if best is None:
+        return ""
+    items = "；".join(dict.fromkeys(best.heads))
+    return f"{best.heading}：{items}。" if best.heading else f"{items}。"
+
+
 def quoted_sentences(index: SearchIndex, config: AnswerConfig, terms: set[str], hits: list[Hit],
-                     cited: list[int], synthesis: str = "") -> list[tuple[int, str]]:
+                     cited: list[int], synthesis: str = "", question: str = "") -> list[tuple[int, str]]:
     """The key sentences an answer quotes under its synthesis: from the first two cited sections
     (or the top one), within ``config``'s limits, none the synthesis already says word for word
-    (the next key sentences instead): [(source number, sentence)]."""
+    (the next key sentences instead): [(source number, sentence)]. For a ``question`` that asks for
+    a list (``list_outline``), the first section's list comes first, as one line of its items."""
     if not config.quote_sentences or not hits:
         return []
     quotes: list[tuple[int, str]] = []
     budget = config.quote_chars
+    outlined = False
     for n in (cited or [1])[:2]:
         text = section_text(index, hits[n - 1])
+        said = synthesis
+        if config.quote_lists and question and not outlined:
+            outline = list_outline(question, terms, text, index.tokenizer.tokenize)
+            if outline and len(outline) <= budget:
+                quotes.append((n, outline))
+                budget -= len(outline)
+                said, outlined = synthesis + "\n" + outline, True
         room = config.quote_sentences - len(quotes)
-        for sentence in key_sentences(terms, text, index.tokenizer.tokenize, room, budget, synthesis):
+        for sentence in key_sentences(terms, text, index.tokenizer.tokenize, room, budget, said):
             quotes.append((n, sentence))
             budget -= len(sentence)
     return quotes

@@ -56,6 +56,8 @@ class AnswerConfig:
     # stays (benchmarks/answer_designs.py --labels)
     quote_sentences: int = 4  # key sentences quoted from the cited sections after the synthesis (0 = none)
     quote_chars: int = 300  # at most this many characters of quotes
+    quote_lists: bool = True  # a question asking for methods, kinds or steps ("有哪些", "怎么解决",
+    # "what are the ways") gets the section's matching list first, as one quoted line of its items
     max_question_chars: int = 2000  # a longer question is cut to this before search and the model
 
     def __post_init__(self):
