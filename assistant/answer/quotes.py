@@ -132,9 +132,9 @@ def list_blocks(text: str) -> list[ListBlock]:
     def close():
         if heads:  # a nested list's sub-items aside: the items at the list's own indent, marked as its first is
             top = min(indent for indent, _, _ in heads)
-            kind = next(numbered for indent, numbered, _ in heads if indent == top)
-            blocks.append(ListBlock(heading, tuple(head for indent, numbered, head in heads
-                                                   if indent == top and numbered == kind)))
+            kind = next(is_numbered for indent, is_numbered, _ in heads if indent == top)
+            blocks.append(ListBlock(heading, tuple(head for indent, is_numbered, head in heads
+                                                   if indent == top and is_numbered == kind)))
 
     for line in text.split("\n"):
         stripped = line.strip()
