@@ -44,9 +44,10 @@ def test_stream_yields_the_synthesis_then_quoted_key_sentences(index):
 
 
 def test_quotes_skip_sentences_the_synthesis_already_copied(index):
-    quoted = StudyAssistant(index, ScriptedGenerator("见资料 [1]。"), AnswerConfig(k=2)).ask("什么是鞍点？")
+    same = AnswerConfig(k=2, alone_quote_sentences=4, alone_quote_chars=300)  # alone or not, the same limits
+    quoted = StudyAssistant(index, ScriptedGenerator("见资料 [1]。"), same).ask("什么是鞍点？")
     first = quoted.text.split("资料原文要点：\n> ")[1].split(" [1]")[0]  # the first key sentence
-    copied = StudyAssistant(index, ScriptedGenerator(f"{first} [1]"), AnswerConfig(k=2)).ask("什么是鞍点？")
+    copied = StudyAssistant(index, ScriptedGenerator(f"{first} [1]"), same).ask("什么是鞍点？")
     synthesis, quotes = copied.text.split("\n\n资料原文要点：\n")
     assert synthesis == f"{first} [1]" and first not in quotes
     before = quoted.text.split("资料原文要点：\n")[1].split("\n")
@@ -456,6 +457,17 @@ def test_a_question_asking_for_the_ways_quotes_the_notes_list_first(index):
     answer = StudyAssistant(index, ScriptedGenerator(refusal_text("zh")), AnswerConfig(k=1)).ask(question)
     quotes = answer.text.split("资料原文要点：\n")[1].split("\n")
     assert quotes[0].startswith("> 解决过拟合的方法：重新清洗数据；增加训练样本数量；降低模型复杂程度；") and quotes[0].endswith("[1]")
-    assert len(quotes) <= AnswerConfig().quote_sentences
+    assert len(quotes) <= AnswerConfig().alone_quote_sentences  # the quotes answer alone here
     plain = StudyAssistant(index, ScriptedGenerator(refusal_text("zh")), AnswerConfig(k=1, quote_lists=False)).ask(question)
     assert "；增加训练样本数量；" not in plain.text
+
+
+def test_quotes_that_answer_alone_get_the_room_of_the_synthesis(index):
+    config = AnswerConfig(k=1, quote_sentences=1, alone_quote_sentences=3, quote_lists=False)
+    alone = StudyAssistant(index, ScriptedGenerator(refusal_text("zh")), config).ask("什么是鞍点？")
+    quotes = alone.text.split("资料原文要点：\n")[1].split("\n")
+    assert not alone.refused and len(quotes) == 3  # no synthesis shown: the quotes get its room
+    first = quotes[0].removeprefix("> ").removesuffix(" [1]")
+    with_synthesis = StudyAssistant(index, ScriptedGenerator(f"{first} [1]"), config).ask("什么是鞍点？")
+    synthesis, quoted = with_synthesis.text.split("\n\n资料原文要点：\n")
+    assert synthesis == f"{first} [1]" and len(quoted.split("\n")) == 1

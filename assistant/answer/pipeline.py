@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from numbers import Real
 from typing import NamedTuple
 
@@ -170,9 +170,12 @@ class AnswerPipeline:
             # quotes from the top source, then the first other one cited: the key sentences of the
             # retriever's best section stay under a synthesis drawn from another one
             top_first = list(dict.fromkeys([1, *reply.cited]))
-            quotes = quoted_sentences(self.index, self.config, terms, hits, top_first, reply.synthesis, question)
+            # the quotes answer alone: they get the room the synthesis would have taken
+            limits = self.config if reply.synthesis or not self.config.quote_sentences else replace(
+                self.config, quote_sentences=self.config.alone_quote_sentences, quote_chars=self.config.alone_quote_chars)
+            quotes = quoted_sentences(self.index, limits, terms, hits, top_first, reply.synthesis, question)
             if not reply.synthesis and not quotes:  # no sentence shares a word with the question
-                quotes = lead_quotes(self.index, self.config, hits)
+                quotes = lead_quotes(self.index, limits, hits)
         text = compose(reply.synthesis, quotes, language) if not reply.refused else ""
         if not text.strip():  # a refusal, or nothing to show: say so rather than print an empty answer
             timings["total"] = round(time.perf_counter() - started, 4)

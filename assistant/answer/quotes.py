@@ -170,20 +170,20 @@ def _lead(line: str) -> str:
 
 def list_outline(question: str, question_terms: set[str], text: str, tokenize) -> str:
     """For a question that asks for methods, kinds or steps (``LIST_QUESTION``), the section's
-    list that shares most terms with it, as one line of its items' heads: "解决过拟合的方法：重新清洗
+    list that shares most terms with it (the longest among equals), as one line of its items' heads: "解决过拟合的方法：重新清洗
     数据；增加训练样本数量；…". "" when the question asks for no list, or no list of at least
     ``OUTLINE_ITEMS`` short items shares a term with the question: a learner asked for the ways
     gets all of them, not the two sentences that happen to repeat the question's words."""
     if not LIST_QUESTION.search(question):
         return ""
-    best, best_overlap = None, 0
+    best, best_overlap = None, (0, 0)
     for block in list_blocks(text):
         if len(block.heads) < OUTLINE_ITEMS or any(not head or len(head) > ITEM_HEAD_CHARS or _CONDITION.match(head)
                                                    for head in block.heads):
             continue
         overlap = len(question_terms & set(tokenize(block.heading + "\n" + "\n".join(block.heads))))
-        if overlap > best_overlap:
-            best, best_overlap = block, overlap
+        if overlap and (overlap, len(block.heads)) > best_overlap:  # among equals, the list naming more ways
+            best, best_overlap = block, (overlap, len(block.heads))
     if best is None:
         return ""
     items = "；".join(dict.fromkeys(best.heads))
