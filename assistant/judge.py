@@ -20,6 +20,7 @@ Two judges share one contract, ``judge(case) -> Verdict``:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -29,9 +30,12 @@ from importlib import resources
 from assistant.answer.contradictions import ContradictionCheck
 from assistant.answer.quotes import QUOTES_HEADING
 from assistant.citations import strip_citations
+from assistant.llm.errors import BackendError
 from assistant.text import question_language
 
 LABELS = ("correct", "incomplete", "wrong", "contradicts", "off_topic")
+MODEL_FAILED = "the judge model failed"  # how a verdict the rules gave in the model's place begins
+log = logging.getLogger(__name__)
 QUOTES = re.compile(r"(?:^|\n)\s*(" + "|".join(map(re.escape, QUOTES_HEADING.values())) + r")\s*\n")
 
 
@@ -130,7 +134,11 @@ class ModelJudge:
             return ruled
         notes = "\n\n".join(case.notes)[: self.note_chars]
         content = self.prompt.format(question=case.question, notes=notes, answer=case.answer)
-        reply = "".join(self.model.stream([{"role": "user", "content": content}], GenerationOptions(temperature=0.0)))
+        try:
+            reply = "".join(self.model.stream([{"role": "user", "content": content}], GenerationOptions(temperature=0.0)))
+        except BackendError as err:  # one failed request: this answer is judged by the rules, the run goes on
+            log.warning("The judge model failed, the rules judge this answer: %s", err)
+            return Verdict(ruled.label, f"{MODEL_FAILED}: {err}; rules: {ruled.reason}", ruled.lines)
         label = parse_label(reply)
         if label is None:
             return ruled

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant.answer.contradictions import ContradictionCheck  # noqa: E402
-from assistant.judge import LABELS, JudgeCase, ModelJudge, RuleJudge, split_answer, validate  # noqa: E402
+from assistant.judge import LABELS, MODEL_FAILED, JudgeCase, ModelJudge, RuleJudge, split_answer, validate  # noqa: E402
 from corpus import load_corpus  # noqa: E402
 
 
@@ -111,9 +111,12 @@ def main() -> int:
         verdicts = [judge.judge(case) for case in cases(part)]
         agreement = validate([r["label"] for r in part], [v.label for v in verdicts])
         result[split] = asdict(agreement)
+        result[split]["model_failed"] = sum(v.reason.startswith(MODEL_FAILED) for v in verdicts)
         result[split]["verdicts"] = [{"id": row["id"], "hand": row["label"], "judged": verdict.label,
                                       "reason": verdict.reason} for row, verdict in zip(part, verdicts)]
-        print(f"{split}: n={agreement.n}  agreement {agreement.accuracy:.3f}  kappa {agreement.kappa:.3f}")
+        failed = f"  (the model failed on {result[split]['model_failed']}: judged by the rules)" \
+            if result[split]["model_failed"] else ""
+        print(f"{split}: n={agreement.n}  agreement {agreement.accuracy:.3f}  kappa {agreement.kappa:.3f}{failed}")
         for label in LABELS:
             m = agreement.per_label.get(label)
             if m:

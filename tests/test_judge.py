@@ -71,6 +71,19 @@ def test_the_model_judge_labels_from_the_models_reply_but_rule_contradictions_st
     assert unreadable.label == "correct"  # the rules' label when the model names none
 
 
+def test_a_judge_model_that_fails_leaves_that_answer_to_the_rules(judge):
+    from assistant.judge import MODEL_FAILED
+    from assistant.llm.errors import BackendError
+
+    class Down(ChatModel):
+        def stream(self, messages, options=None):
+            raise BackendError("The model server at http://127.0.0.1:9/v1 cannot be reached.")
+            yield ""
+
+    verdict = ModelJudge(Down(), judge).judge(JudgeCase(QUESTION, "L1正则会使部分参数为0，产生稀疏解。 [1]", NOTES))
+    assert verdict.label == "correct" and verdict.reason.startswith(MODEL_FAILED) and "cannot be reached" in verdict.reason
+
+
 def test_parse_label_reads_the_first_label_named():
     assert parse_label("LABEL: Off-topic\n…") == "off_topic" and parse_label("label: correct") == "correct"
     assert parse_label("无法判断") is None
