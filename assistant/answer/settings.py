@@ -51,8 +51,8 @@ class AnswerConfig:
     synthesis: str = "copies"  # what of the model's reply is shown: "copies", its clauses that copy
     # (or nearly copy) a source clause and change nothing it says, the model selecting and ordering
     # the notes' own words; "free", every clause but those that contradict a source (a term swapped,
-    # a negation flipped, a number changed). On 161 hand-labelled answers a line a reader marked
-    # contradicting stays in 0.062 of them with "free" and 0.025 with "copies", and no wrong line
+    # a negation flipped, a number changed). On 216 hand-labelled answers a line a reader marked
+    # contradicting stays in 0.065 of them with "free" and 0.032 with "copies", and no wrong line
     # stays (benchmarks/answer_designs.py --labels)
     quote_sentences: int = 4  # key sentences quoted from the cited sections after the synthesis (0 = none)
     quote_chars: int = 300  # at most this many characters of quotes
