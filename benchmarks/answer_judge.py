@@ -82,6 +82,8 @@ def main() -> int:
     parser.add_argument("--split", choices=("dev", "heldout", "all"), default="all")
     parser.add_argument("--base-url", help="an OpenAI-compatible server whose model judges beside the rules")
     parser.add_argument("--model", default="bundled", help="the served model (default: the first it lists)")
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="seconds to wait for the judge's reply (a 1.5B on 2 CPU cores reads a case in ~40 s)")
     parser.add_argument("--show", action="store_true", help="print each disagreement")
     parser.add_argument("--cut", action="store_true", help="score the answer-time cut against the labelled lines")
     parser.add_argument("--out", help="result JSON (default benchmarks/results/answer_judge[_model].json)")
@@ -96,7 +98,8 @@ def main() -> int:
         from assistant.llm.settings import GenerationConfig
 
         judge = ModelJudge(OpenAIChatModel(GenerationConfig(backend="openai", base_url=args.base_url, model=args.model,
-                                                            adapter="none", max_new_tokens=64)), rules)
+                                                            adapter="none", max_new_tokens=64,
+                                                            timeout_s=args.timeout)), rules)
     rows = [json.loads(line) for line in Path(args.labels).read_text("utf-8").splitlines() if line.strip()]
     if args.cut:
         tally = cut_vs_labels(rows)

@@ -22,7 +22,8 @@ class StubServer:
     "429", "503", "400") answers that HTTP status with an error body; "malformed" streams a line that
     is not JSON; "truncated" streams half the reply and closes without finishing; "error event" streams half the
     reply, then an error event as vLLM does when generation fails; "stall" waits
-    ``stall_s`` before answering."""
+    ``stall_s`` before answering; "stall after headers" sends the headers, then waits ``stall_s``
+    before the first piece (a server reading a long prompt)."""
 
     def __init__(self, reply: str = "好的 [1]", model: str = "stub-model", stall_s: float = 5.0):
         self.reply, self.model, self.stall_s = reply, model, stall_s
@@ -61,6 +62,9 @@ class StubServer:
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Connection", "close")
                 self.end_headers()
+                if action == "stall after headers":  # a server that accepted the request, then reads the prompt
+                    self.wfile.flush()
+                    time.sleep(stub.stall_s)
                 text = stub.reply if action not in ("truncated", "error event") else stub.reply[: len(stub.reply) // 2]
                 for i in range(0, len(text), 3):
                     self._event(self._chunk(text[i:i + 3], None))

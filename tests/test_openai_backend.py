@@ -120,6 +120,7 @@ FAULTS = [  # (script, settings, words the message must hold, requests made)
     (["truncated"], {}, ["before it finished", "cut"], 1),
     (["error event"], {}, ["reported an error in the middle of the reply", "CUDA out of memory"], 1),
     (["stall"], {"timeout_s": 0.5, "max_retries": 0}, ["did not answer within 0.5 s"], 1),
+    (["stall after headers"], {"timeout_s": 0.5, "max_retries": 0}, ["did not answer within 0.5 s"], 1),
 ]
 
 
