@@ -64,7 +64,7 @@ class DrillResult:
     reference: str = ""  # "ml_basics_qa 第8题 L1正则为什么…": where to read the full answer
     next_due: float = 0.0  # unix time this section comes back
     seconds: float = 0.0  # time taken to grade
-    note: str = ""  # why the grade is by key points alone although a judge is configured ("" otherwise)
+    note: str = ""  # why the grade was made without the judge although one is configured ("" otherwise)
     grade: int = 0  # the score's band: 0 wrong, 1 partial, 2 good (what FSRS schedules by)
 
 
@@ -146,9 +146,9 @@ class DrillSession:
         if self.model is not None and self.judge_weight and answer.strip():
             try:
                 judge = judge_answer(self.model, question.title, points, answer)
-            except BackendError as err:  # the judge's server failed: the key points still grade
-                log.warning("The judge failed, grading by key points alone: %s", err)
-                note = f"The judge could not grade this answer, so the key points alone did: {err}"
+            except BackendError as err:  # the judge's server failed: the answer is still graded, without it
+                log.warning("The judge failed, grading without it: %s", err)
+                note = f"The judge could not grade this answer, so it was graded without the judge: {err}"
         score = graded if judge is None else (1 - self.judge_weight) * graded + self.judge_weight * judge
         card = self.store.record(self.learner, question.section_ref, score, answer, missed, self.clock(), own)
         return DrillResult(question, round(score, 3), round(coverage, 3), judge, covered, missed,
