@@ -488,7 +488,7 @@ def cmd_drill(args) -> int:
         result = saved(lambda: session.submit(question, answer, rating), answer)
         if result is None:
             return 1
-        print(f"得分 {result.score:.0%}（要点覆盖 {result.coverage:.0%}"
+        print(f"得分 {result.score:.0%}：{result.verdict}（要点覆盖 {result.coverage:.0%}"
               + ("" if result.judge is None else f"，模型评分 {result.judge:.0%}") + "）")
         for point in result.covered:
             print(f"  ✓ {point}")

@@ -5,6 +5,7 @@ import logging
 import pytest
 
 from assistant import AnswerConfig, StudyAssistant
+from assistant.drill.session import GRADE_WORDS
 from corpus import load_corpus
 from fakes import FailingGenerator, ScriptedGenerator
 from index import open_index
@@ -167,6 +168,7 @@ def test_drill_handlers_ask_grade_and_report_progress(index, tmp_path):
     assert rows == [["ml_basics_qa", 0, None, 0, "0/17"]]  # one chapter (the seed's one file), nothing practised
     result, rows = drill.submit("ana", question, "数据增强，过采样，损失函数的权重均衡")
     assert result.startswith("**得分") and "答到：数据增强" in result and "参考：ml_basics_qa 第1题" in result
+    assert result.split("\n")[0].split("：")[1].split("**")[0] in GRADE_WORDS  # the grade in words
     assert rows == [["ml_basics_qa", 6, rows[0][2], 0, "1/17"]] and rows[0][2] > 0
     assert "下次复习：" in result and "分钟后" in result  # a first answer: FSRS's learning step
     easy, _ = drill.submit("bo", question, "数据增强", "easy")  # the learner's own rating schedules it

@@ -72,7 +72,7 @@ class DrillHandlers:
         except Exception as err:  # the page keeps serving; details go to the server log
             log.exception("Grading failed")
             return f"⚠️ 评分时出错（{type(err).__name__}），请再试一次。", _progress_or_none(session)
-        lines = [f"**得分 {result.score:.0%}**（要点覆盖 {result.coverage:.0%}"
+        lines = [f"**得分 {result.score:.0%}：{result.verdict}**（要点覆盖 {result.coverage:.0%}"
                  + ("" if result.judge is None else f"，模型评分 {result.judge:.0%}") + "）", ""]
         lines += [f"- 答到：{point}" for point in result.covered]
         lines += [f"- **漏掉**：{point}" for point in result.missed]

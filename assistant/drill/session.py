@@ -67,6 +67,14 @@ class DrillResult:
     note: str = ""  # why the grade was made without the judge although one is configured ("" otherwise)
     grade: int = 0  # the score's band: 0 wrong, 1 partial, 2 good (what FSRS schedules by)
 
+    @property
+    def verdict(self) -> str:
+        """The grade in words, as the page and the CLI show it: "答错或离题", "部分答对", "答得好"."""
+        return GRADE_WORDS[self.grade]
+
+
+GRADE_WORDS = ("答错或离题", "部分答对", "答得好")
+
 
 class DrillSession:
     """One learner's drill over an index's sections, recorded in a ``DrillStore``."""
