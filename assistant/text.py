@@ -27,6 +27,11 @@ def question_language(question: str) -> str:
     return "zh" if cjk and cjk >= latin_words else "en"
 
 
+def without_code(text: str) -> str:
+    """``text`` with its code blocks and display formulas blanked out (what sentence readers skip)."""
+    return _FORMULA.sub(" ", _CODE.sub(" ", text))
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences and list items of a section, without code blocks and display formulas."""
     return [sentence.text for sentence in headed_sentences(text)]
@@ -45,7 +50,7 @@ def headed_sentences(text: str, heading: str = "") -> list[Headed]:
     """``split_sentences`` with the sub-heading each sentence stands under; ``heading``: the one
     ``text`` starts under (a chunk that begins inside a sub-heading's text).
     ``"#### 五、早停法\n监控验证集。"`` -> ``[Headed("监控验证集。", "#### 五、早停法", 1)]``."""
-    text = _FORMULA.sub(" ", _CODE.sub(" ", text))
+    text = without_code(text)
     sentences, group = [], 0
     for line in text.split("\n"):
         if line.strip().startswith("#"):  # a heading line; its text after a "？" stays a sentence, as it was

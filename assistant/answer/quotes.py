@@ -15,7 +15,7 @@ from typing import NamedTuple
 from index import Hit, SearchIndex
 
 from assistant.answer.settings import AnswerConfig
-from assistant.text import Headed, headed_sentences, letters, split_sentences
+from assistant.text import Headed, headed_sentences, letters, split_sentences, without_code
 
 HEADING_WEIGHT = 0.5  # a question term in a sentence's sub-heading counts this much of one in the sentence
 # (dev, quotes alone: key-point recall 0.537 -> 0.601; weight 1.0: 0.597)
@@ -100,8 +100,8 @@ LIST_QUESTION = re.compile(
     r"\bhow to (?:fix|solve|handle|avoid|prevent|reduce|deal|mitigate|improve)|\bways? to\b|"
     r"\b(?:methods?|techniques?|strategies|approaches|steps) (?:to|for)\b", re.I)
 _CONDITION = re.compile(r"^(?:如果|若|当|假如|假设|if\b|when\b)", re.I)  # an item that is a condition, not a name
-_ITEM = re.compile(r"^\s*(?:[-*+•]\s*)?(?:\d{1,2}[.、)）]|[（(]\d{1,2}[)）]|[一二三四五六七八九十]{1,2}[、.])\s*(\S.*)$"
-                   r"|^\s*[-*+•]\s+(\S.*)$")
+_NUMBERING = r"(?:\d{1,2}[.、)）]|[（(]\d{1,2}[)）]|[一二三四五六七八九十]{1,2}[、.])\s*"  # "1.", "（2）", "三、"
+_ITEM = re.compile(rf"^\s*(?:[-*+•]\s*)?{_NUMBERING}(\S.*)$|^\s*[-*+•]\s+(\S.*)$")
 _HEAD_END = re.compile(r"[。；;：:，,（(]")
 OUTLINE_ITEMS = 3  # a list of fewer items is quoted sentence by sentence
 ITEM_HEAD_CHARS = 24  # an item whose first clause is longer is a sentence, not a name: no outline
@@ -124,7 +124,7 @@ def list_blocks(text: str) -> list[ListBlock]:
     >>> list_blocks("#### 方法:\\n- 1. 清洗数据,数据不纯。\\n- 2. 增加样本。\\n3. 正则化。")
     [ListBlock(heading='方法', heads=('清洗数据', '增加样本', '正则化'))]
     """
-    text = re.sub(r"\$\$.*?\$\$", " ", re.sub(r"```.*?```", " ", text, flags=re.S), flags=re.S)
+    text = without_code(text)
     blocks: list[ListBlock] = []
     heading, heads = "", []  # heads: (indent, numbered, first clause) of each item so far
     lead, numbered = "", []  # sub-headings numbered as a list ("#### 一、L1 正则化", "#### 二、…") and the line before them
@@ -163,7 +163,7 @@ def _lead(line: str) -> str:
     and closing colon, "" when that is longer than ``LEAD_CHARS``: "…。深度学习中的正则化方法主要有以下几种:"
     -> "深度学习中的正则化方法主要有以下几种"."""
     last = [part for part in re.split(r"(?<=[。！？!?])", line) if part.strip()][-1:] or [""]
-    label = re.sub(r"^(?:\d{1,2}[.、)）]|[（(]\d{1,2}[)）]|[一二三四五六七八九十]{1,2}[、.])\s*", "", last[0].strip())
+    label = re.sub("^" + _NUMBERING, "", last[0].strip())
     label = re.sub(r"[:：]\s*$", "", label).strip()
     return label if len(label) <= LEAD_CHARS else ""
 
