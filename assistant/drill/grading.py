@@ -109,19 +109,23 @@ class Grade:
     contradiction: str  # what it says against the notes ("" when nothing): such an answer is wrong
 
 
-def grade_answer(answer: str, title: str, text: str, points: list[str], index) -> Grade:
+def grade_answer(answer: str, title: str, text: str, points: list[str], index,
+                 covered: list[str] | None = None) -> Grade:
     """Grade ``answer`` to the section (``title``, ``text``, its key ``points``) of ``index`` (a
     SearchIndex: its tokenizer and section frequencies). Wrong: it contradicts the notes, or its
-    terms are mostly not theirs; good: it also says enough; partial otherwise.
+    terms are mostly not theirs; good: it also says enough; partial otherwise. ``covered``: the
+    points ``point_coverage`` found in the answer, when the caller has them already.
 
     ``"低频信息指的是图像的边缘和细节"`` to notes where the edges are high frequency -> score < 1/3.
     """
     tokenizer = index.tokenizer
     on_topic = on_topic_share(answer, title + "\n" + text, index)
-    covered = coverage_score(len(point_coverage(points, answer, tokenizer)[0]), len(points))
+    if covered is None:
+        covered = point_coverage(points, answer, tokenizer)[0]
+    coverage = coverage_score(len(covered), len(points))
     # a complete answer to a short section is short: the length asked for follows the section's
     need = min(FULL_LENGTH, LENGTH_SHARE * text_length(text))
-    substance = max(text_length(answer) / need if need else 1.0, covered / GOOD_COVERAGE)
+    substance = max(text_length(answer) / need if need else 1.0, coverage / GOOD_COVERAGE)
     contradiction = contradiction_in(answer, title, text, index)
     if contradiction or on_topic < ON_TOPIC_SHARE:
         score = _in_band(0, min(1.0, on_topic / ON_TOPIC_SHARE) * (0.5 if contradiction else 1.0))

@@ -149,7 +149,8 @@ class DrillSession:
         covered, missed = point_coverage(points, answer, self.index.tokenizer) if answer.strip() else ([], points)
         coverage = coverage_score(len(covered), len(points))
         section = self.index.sections[question.section_ref]
-        graded = grade_answer(answer, section.title, section.text, points, self.index).score if answer.strip() else 0.0
+        graded = grade_answer(answer, section.title, section.text, points, self.index, covered).score \
+            if answer.strip() else 0.0
         judge, note = None, ""
         if self.model is not None and self.judge_weight and answer.strip():
             try:
