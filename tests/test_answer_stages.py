@@ -183,6 +183,9 @@ CUT_AT_THE_LIMIT = [  # (reply, what is kept)
     ("Use L1. [1]\nIt gives sparse weights.", "Use L1. [1]\nIt gives sparse weights."),
     ("$L_1 = \\sum_i |w_i|$ [1]\n范数的公式：$\\|x\\|_p$", "$L_1 = \\sum_i |w_i|$ [1]\n范数的公式：$\\|x\\|_p$"),
     ("只有一行，没有写完", "只有一行，没有写完"),
+    ("实例方法要包含self参数。 [1]\n例如： [1]", "实例方法要包含self参数。 [1]"),  # introduces what never came
+    ("例如：", ""),
+    ("方法如下：\n1. 过采样。 [1]", "方法如下：\n1. 过采样。 [1]"),
 ]
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from assistant import AnswerConfig, StudyAssistant
 from assistant.answer.contradictions import CheckedStream, ContradictionCheck
+from assistant.answer.opposite_sources import OppositeSources, opposite_pair
 from corpus import load_corpus
 from fakes import ScriptedGenerator
 from index import open_index
@@ -144,3 +145,95 @@ def test_an_answer_whose_every_line_contradicts_falls_back_to_the_quotes(index):
     answer = StudyAssistant(index, ScriptedGenerator(draft), AnswerConfig(k=3)).ask("L1正则为什么容易产生稀疏解？")
     assert "没有产生稀疏性" not in answer.text.split("资料原文要点")[0]
     assert not answer.refused and "资料原文要点" in answer.text and len(answer.withheld) == 1
+
+
+OVERFIT = "什么是过拟合,解决过拟合的方法有哪些?"
+UNDERFIT = "什么是欠拟合,解决欠拟合的方法有哪些?"
+PAIRED_SOURCES = [  # the notes on regularisation, on underfitting and on overfitting, in retrieval order
+    "正则化的目的是用来防止过拟合的。常用的正则化手段有L1、L2正则。",
+    "欠拟合:模型在训练集和测试集上效果均不好。解决欠拟合的方法:可以增加模型复杂度;减小正则化系数;Boosting。",
+    "过拟合:模型在训练集上拟合的很好,但丧失了对测试集的泛化能力。解决过拟合的方法:增加训练样本数量;降低模型复杂程度。",
+]
+
+
+def test_sources_that_ask_the_same_question_of_opposite_things_form_a_pair():
+    assert opposite_pair(["正则化的作用?", OVERFIT, UNDERFIT]) == (1, 2, "过拟合", "欠拟合")
+    assert opposite_pair([UNDERFIT, "L1正则的作用?", OVERFIT]) == (0, 2, "欠拟合", "过拟合")
+    assert opposite_pair([OVERFIT, "什么是欠拟合?"]) is None  # not the same question
+    assert opposite_pair(["有哪些常见的分布式训练方式？", "有哪些常见的分布式推理方式？"]) == (0, 1, "训练", "推理")
+
+
+@pytest.mark.parametrize("question, top, side", [
+    ("过拟合了怎么办？", False, 2),  # the question names one side
+    ("训练集上都学不好怎么办？", True, 0),  # the top source is one side
+    ("训练集99%，验证集70%，怎么救？", False, None),  # neither: the reply's first copy decides
+])
+def test_the_side_an_answer_is_about(question, top, side):
+    titles = [UNDERFIT, "正则化的作用?", OVERFIT] if top else ["正则化的作用?", UNDERFIT, OVERFIT]
+    assert OppositeSources(titles, question).side == side
+
+
+def test_a_question_on_both_sides_checks_nothing():
+    pair = OppositeSources(["正则化的作用?", UNDERFIT, OVERFIT], "过拟合和欠拟合有什么区别？")
+    assert pair.sides is None and pair.wrong({1}) is None and pair.wrong({2}) is None
+
+
+def test_a_remedy_copied_from_the_notes_on_the_opposite_problem_is_cut():
+    question = "模型在训练集上准确率99%，验证集上才70%，这是怎么回事，该怎么救？"
+    pair = OppositeSources(["正则化的作用?", UNDERFIT, OVERFIT], question)
+    check = ContradictionCheck(PAIRED_SOURCES, question, copies_only=True, opposite=pair)
+    reply = ("过拟合:模型在训练集上拟合的很好,但丧失了对测试集的泛化能力。 [3]\n"  # overfitting: the side
+             "可以增加模型复杂度。 [2]\n增加训练样本数量。 [3]\n正则化的目的是用来防止过拟合的。 [1]")
+    kept, conflicts = check.reply(reply)
+    assert kept.splitlines() == [reply.splitlines()[0], "增加训练样本数量。 [3]", "正则化的目的是用来防止过拟合的。 [1]"]
+    (conflict,) = conflicts
+    assert (conflict.kind, conflict.said, conflict.noted) == ("opposite", "过拟合", "欠拟合") and conflict.contradicts
+    assert "欠拟合" in conflict.describe()
+
+
+def test_a_line_holding_a_remedy_for_the_opposite_problem_inside_its_own_words_is_cut():
+    question = "训练集上都学不好，又该怎么办？"
+    pair = OppositeSources([UNDERFIT, "正则化的作用?", OVERFIT], question)  # the top source: underfitting
+    check = ContradictionCheck([PAIRED_SOURCES[1], PAIRED_SOURCES[0], PAIRED_SOURCES[2]], question, opposite=pair)
+    assert check.line("增加训练样本数量可以提高模型的泛化能力。 [1]").kind == "opposite"
+    assert check.line("可以增加模型复杂度,让模型学到更多特征。 [1]") is None
+
+
+def test_without_the_pair_the_same_reply_passes():
+    reply = "可以增加模型复杂度。 [2]\n增加训练样本数量。 [3]"
+    assert ContradictionCheck(PAIRED_SOURCES, "怎么救？", copies_only=True).reply(reply) == (reply, [])
+
+
+def test_an_answer_on_underfitting_withholds_the_remedy_for_overfitting(index):
+    question = "什么是欠拟合,解决欠拟合的方法有哪些?"
+    draft = "可以增加模型复杂度。 [1]\n增加训练样本数量。 [1]"
+    assistant = StudyAssistant(index, ScriptedGenerator(draft), AnswerConfig(k=3, quote_sentences=0, min_grounding=0))
+    items = list(assistant.stream(question))
+    answer = items[-1]
+    titles = [hit.chunk.title for hit in answer.sources]
+    assert titles[0].startswith(UNDERFIT[:-1]) and any(t.startswith(OVERFIT[:-1]) for t in titles)
+    assert "增加模型复杂度" in answer.text and "增加训练样本数量" not in answer.text
+    assert "增加训练样本数量" not in "".join(items[:-1])  # never streamed either
+    assert [w["kind"] for w in answer.withheld] == ["opposite"]
+
+
+FORMULA_SOURCES = ["我们首先可以使用L2正则进行优化,新的目标函数:  $L+CW^2$  ,示意图如下蓝线所示。"
+                   "接下来我们使用L1正则,新的目标函数: L+C|w| , 示意图如下粉线所示。"]
+
+
+@pytest.mark.parametrize("line, kept", [
+    # L1's formula stitched after L2's clause: cut with the clause introducing it, the condition
+    # left alone says nothing
+    ("在使用 L2 正则进行优化时,新的目标函数: L+C|w| [1]", ""),
+    ("L2正则让权重平滑地变小,新的目标函数: L+C|w| [1]", "L2正则让权重平滑地变小。 [1]"),
+    ("使用L1正则,新的目标函数: L+C|w| [1]", None),
+    ("使用L2正则,新的目标函数: $L+CW^2$ [1]", None),
+    ("新的目标函数: L+C|w| [1]", ""),  # a line naming no term is read as about the question's (L2)
+])
+def test_a_formula_is_checked_against_the_term_its_sentence_is_about(line, kept):
+    check = ContradictionCheck(FORMULA_SOURCES, "那L2正则呢？为什么它不会这样？")
+    text, conflict = check.cut(line)
+    if kept is None:
+        assert (text, conflict) == (line, None)
+    else:
+        assert text == kept and (conflict.kind, conflict.said, conflict.noted) == ("term", "l2", "l1")

@@ -64,7 +64,7 @@ def test_a_line_copied_from_another_source_cites_that_source(index):
     hits = index.search(question, k=3)
     sources = [text for _, text in prompt_sources(index, question, hits, config.source_chars, config.source_scope)]
     copied = next(line for line in sources[1].splitlines() if len(line) > 10 and line not in sources[0]
-                  and not line.startswith("#"))
+                  and not line.startswith("#") and not line.rstrip().endswith((":", "：")))
     *pieces, answer = StudyAssistant(index, ScriptedGenerator(f"{copied} [1]"), config).stream(question)
     synthesis = answer.text.split("\n\n资料原文要点：\n")[0]
     assert synthesis == f"{copied} [2]" and "".join(pieces).startswith(f"{copied} [1]")

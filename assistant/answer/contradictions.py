@@ -48,6 +48,7 @@ _COLON = re.compile(r"[:：]")
 _LIST_NUMBER = re.compile(r"^(?:[-*+]\s*)?(?:\d+[.、)）]|[（(]\d+[)）])\s*")
 _SENTENCE_END = re.compile(r"(?<=[。！？!?])|\n(?![ \t]*$)")
 _FAMILY = re.compile(r"(?<![a-z0-9])([a-z]+)(\d+)(?![a-z0-9])")  # l1/l2, fp16/fp32, top1/top5: one family
+_FORMULA = re.compile(r"[a-zA-Z0-9)]\s*[-+*/^|=]|[|\\^]")  # "L+C|w|", "W^2", "\\lambda": a formula, not a word
 _CONDITION = re.compile(r"^(?:而|但|但是|并且|且|那么)?(?:如果|若|假如|假设|当|想要|要想|对于|只有|一旦|只要|除非|在.{0,12}(?:时|情况下|时候))")
 
 
@@ -57,6 +58,8 @@ class Conflict:
 
     line: str  # the reply's line as written
     kind: str  # "term" (a term or word swapped, or a sentence about another term of its family),
+    # "opposite" (copied from the notes on the opposite of what the answer is about: a remedy for
+    # underfitting given for overfitting; ``OppositeSources``),
     # "label" (a copied clause put under a label the notes give to another passage),
     # "negation" (one added or dropped), "number", "condition" (copied without the condition it holds
     # under); "unsupported" (a clause close to no source clause, cut only by a ``copies_only`` check)
@@ -80,6 +83,8 @@ class Conflict:
             return f'says "{self.said}" in its own words: no source clause is close to it'
         if self.kind == "condition":
             return f'drops the condition "{self.noted}" under which the notes say "{where}"'
+        if self.kind == "opposite":
+            return f'is about {self.noted} where the answer is about {self.said}: "{where}" is from the notes on {self.noted}'
         if self.kind == "negation":
             if self.said:
                 return f'adds a negation ("{self.said}") to "{where}"'
@@ -114,15 +119,18 @@ def clauses(text: str) -> list[str]:
 class ContradictionCheck:
     """Checks reply lines, clause by clause, against the clauses of their sources."""
 
-    def __init__(self, sources: list[str], question: str = "", copies_only: bool = False):
+    def __init__(self, sources: list[str], question: str = "", copies_only: bool = False, opposite=None):
         self.copies_only = copies_only  # a clause close to no source clause is cut too
+        self.opposite = opposite  # an ``OppositeSources`` over ``sources``: a clause only the side the
+        # answer is not about holds is cut ("opposite"); None: not checked
+        self.holders: dict[str, set[int]] = {}  # source clause -> the sources (0-based) that hold it
         self.text = normalise("".join(sources) + question)  # where a swapped-in term must occur
         self.question_terms = _families(normalise(question))  # what a line that names no term is read as about
         # each source clause -> where it stands: (the clause before it in its sentence, family terms
         # of its sentence and the ones either side, those of its sentence alone)
         self.context: dict[str, list[tuple[str, set[str], set[str]]]] = {}
         self.labels: set[str] = set()  # sentences' short first clauses followed by more ("过拟合" of "过拟合: 模型…")
-        for text in sources:
+        for number, text in enumerate(sources):
             sentences = [clauses(sentence) for sentence in _sentences(text)]
             self.labels |= {sentence[0] for sentence in sentences
                             if len(sentence) > 1 and len(sentence[0]) <= MAX_LABEL_CHARS}
@@ -131,7 +139,11 @@ class ContradictionCheck:
                 around = set().union(*terms[max(0, i - 1):i + 2])
                 for j, clause in enumerate(sentence):
                     self.context.setdefault(clause, []).append((sentence[j - 1] if j else "", around, terms[i]))
+                    self.holders.setdefault(clause, set()).add(number)
         self.clauses = [c for c in self.context if len(c) >= MIN_CLAUSE_CHARS]
+        # each source sentence as formulas are compared ("l+c|w|"), with the family terms it names
+        # (those of the sentences beside it when it names none)
+        self.formula_places = [(_formula_key(sentence), own or around) for sentence, own, around in _places(sources)]
         self._seen: dict[str, tuple] = {}  # clause -> (its change, its source clause): a stream re-checks lines
 
     def lines(self, reply: str) -> list[Conflict]:
@@ -148,12 +160,16 @@ class ContradictionCheck:
         ``("", …)`` when the first clause contradicts; ``(line, None)`` when none does."""
         label_start, label, previous_end = 0, "", 0
         for match in _CLAUSE.finditer(line):
-            found = self.clause(match.group(), line, label if _COLON.search(line[previous_end:match.start()]) else "")
+            introduced = bool(_COLON.search(line[previous_end:match.start()]))
+            found = self.clause(match.group(), line, label if introduced else "")
             if found:
-                start = label_start if found.kind == "label" else match.start()  # a wrong label goes with its clause
+                # the clause that introduces it ("新的目标函数:", a label) says nothing without it: it goes too
+                start = label_start if introduced else match.start()
                 kept = line[:start].rstrip("，,；;：: ")
                 marks = " ".join(m.group() for m in CITATION.finditer(line[match.start():]))
-                if len("".join(clauses(kept))) < MIN_KEPT_CHARS:  # a fragment ("在L2正则下") says nothing
+                left = clauses(kept)
+                # a fragment ("在L2正则下") or a condition alone ("在使用L2正则进行优化时") says nothing
+                if len("".join(left)) < MIN_KEPT_CHARS or all(_CONDITION.match(c) for c in left):
                     return "", found
                 if _CJK.search(kept) and _WORD_END.search(kept):  # a Chinese sentence cut short ends as one
                     kept += "。"
@@ -166,8 +182,9 @@ class ContradictionCheck:
         ``label``: the clause before it in the line when a colon parts them ("欠拟合" of "欠拟合: …")."""
         found = clauses(text)
         clause = found[0] if found else ""
-        if len(clause) < MIN_CLAUSE_CHARS:
-            return None
+        if len(clause) < MIN_CLAUSE_CHARS:  # too short to align, but a formula is checked where it stands
+            change = self._formula_out_of_context(text, line or text) if _FORMULA.search(text) else None
+            return Conflict(line or text, *change, text.strip()) if change else None
         if clause not in self._seen:
             self._seen[clause] = self._change(clause)
         change, source = self._seen[clause]
@@ -177,6 +194,8 @@ class ContradictionCheck:
             change = self._mislabelled(source, label)
         if source and not change:
             change = self._out_of_context(clause, source, normalise(line or text))
+        if not change and self.opposite:
+            change = self._opposite(clause, source)
         if not change:
             return None
         kind, said, noted = change
@@ -190,6 +209,28 @@ class ContradictionCheck:
             return (None if None in changes else changes[0]), holding[0]
         source = self._closest(clause)
         return (_contradicting_change(source, clause, self.text) if source else None), source
+
+    def _formula_out_of_context(self, text: str, line: str) -> tuple[str, str, str] | None:
+        """A short formula put in a line about another term of its family than every sentence that
+        writes it: "L2正则的目标函数: L+C|w|" where the notes write "L+C|w|" only for L1."""
+        key = _formula_key(text)
+        places = [terms for sentence, terms in self.formula_places if key and key in sentence]
+        terms = _families(normalise(strip_citations(line))) or self.question_terms
+        if terms and places and all(not terms & place and _siblings(terms, place) for place in places):
+            return ("term", *_siblings(terms, places[0]))
+        return None
+
+    def _opposite(self, clause: str, source: str | None) -> tuple[str, str, str] | None:
+        """("opposite", what the answer is about, what the notes it copies are about) when ``clause``,
+        or a source clause it contains whole ("增加训练样本数量" in "增加训练样本数量可以提高泛化能力"), is
+        held only by the side of ``self.opposite`` the answer is not about."""
+        whole = [held for held in self.clauses if clause in held]  # the sources holding it whole, else its near-copy's
+        pieces = [set().union(*(self.holders[held] for held in whole or [source] if held))]
+        pieces += [self.holders[part] for part in self.clauses if part in clause and part != clause]
+        for holders in pieces:
+            if wrong := self.opposite.wrong(holders):
+                return ("opposite", *wrong)
+        return None
 
     def _mislabelled(self, source: str, label: str) -> tuple[str, str, str] | None:
         """A copied clause under a label the notes give to another passage: "欠拟合: 模型在训练集上拟合的
@@ -283,6 +324,20 @@ def _sentences(text: str) -> list[str]:
     in two by a conversion): "而想要召回率高,\n- 一般使用低阈值。" is one sentence."""
     text = re.sub(r"[,，]\s*\n\s*(?:[-*+]\s+)?", "，", text)
     return [piece for piece in _SENTENCE_END.split(text) if piece.strip()]
+
+
+def _formula_key(text: str) -> str:
+    """A formula as formulas are compared, markup and spacing aside: ``" $L+C|w|$ [1]" -> "l+c|w|"``."""
+    return re.sub(r"[\s$\\{}]", "", strip_citations(text).lower())
+
+
+def _places(sources: list[str]):
+    """(sentence, family terms it names, those of it and the sentences beside it) for every source sentence."""
+    for text in sources:
+        sentences = _sentences(text)
+        terms = [_families(normalise(sentence)) for sentence in sentences]
+        for i, sentence in enumerate(sentences):
+            yield sentence, terms[i], set().union(*terms[max(0, i - 1):i + 2])
 
 
 def _families(text: str) -> set[str]:

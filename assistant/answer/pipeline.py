@@ -23,6 +23,7 @@ from index import Hit, SearchIndex
 from assistant.answer.contradictions import CheckedStream, ContradictionCheck
 from assistant.answer.followup import retrieval_query
 from assistant.answer.gate import refusal_with_closest, retrieval_gate, weak_retrieval
+from assistant.answer.opposite_sources import OppositeSources
 from assistant.answer.prompt import build_bare_messages, build_messages, fit_history
 from assistant.answer.quotes import compose, lead_quotes, quoted_sentences
 from assistant.answer.settings import AnswerConfig
@@ -159,7 +160,8 @@ class AnswerPipeline:
         options = self._options(temperature, adapter, bar_refusal=self.config.answer_when_confident and not weak,
                                 language=language)
         check = ContradictionCheck([text for _, text in sources], question,
-                                   copies_only=self.config.synthesis == "copies")
+                                   copies_only=self.config.synthesis == "copies",
+                                   opposite=OppositeSources([title for title, _ in sources], question))
         raw, shown = yield from self._generate(messages, options, timings, started, check)
         reply = self._check(raw, sources, hits, language, weak, check)
         extra = {"dropped_citations": reply.dropped, "query": query, "confidence": confidence,
@@ -260,6 +262,7 @@ class AnswerPipeline:
         synthesis = recite_copied_lines(synthesis, [text for _, text in sources])  # a copied line cites its holder
         drafted = synthesis
         synthesis, conflicts = check.reply(synthesis)
+        synthesis = drop_unfinished_line(synthesis)  # a line left introducing what was cut ("例如：")
         withheld = tuple(conflict.to_dict() for conflict in conflicts if conflict.contradicts)
         unsupported = tuple(conflict.line for conflict in conflicts if not conflict.contradicts)
         cited = parse_citations(synthesis, len(hits))[0]

@@ -81,6 +81,7 @@ def drop_repeated_lines(text: str) -> str:
 
 
 _CITED_END = re.compile(r"\[\d+\]\s*$")
+_INTRODUCES = re.compile(r"[:：]\s*$")
 _FINISHED = re.compile(r"(\[\d+\]|[。．.!?！？…」』”\"')）)\]$*`])\s*$")  # a sentence end, a citation or a formula
 
 
@@ -91,11 +92,14 @@ def drop_unfinished_line(text: str) -> str:
     ends with neither. A reply written as plain items without citations keeps its last item.
 
     ``"过拟合是……。 [1]\n增加数据。 [1]\n给模型的参数加上一定的正则约束，比如 [1"`` -> the first two lines.
+    A last line that introduces what never came ("例如： [1]") goes too.
     """
     lines = [line for line in text.strip().splitlines() if line.strip()]
     earlier = lines[:-1]
     cut = (earlier and not _FINISHED.search(lines[-1]) and all(_FINISHED.search(line) for line in earlier)
            and any(_CITED_END.search(line) for line in earlier))
+    if lines and _INTRODUCES.search(strip_citations(lines[-1])):  # "例如： [1]" introduces what never came
+        cut = True
     return "\n".join(earlier) if cut else text.strip()
 
 
