@@ -817,7 +817,8 @@ def cmd_eval(args) -> int:
         report["config"].update(llm=asdict(config.llm), answer=asdict(config.answer), rag=not args.no_rag)
         print(f"key-point recall {answers['key_point_recall']:.3f}  citation precision "
               f"{answers['citation_precision']:.3f}  median {answers['median_chars']} chars, first words "
-              f"{answers['first_words_median_s']} s  (n={answers['n']})")
+              f"{answers['first_words_median_s']} s, the model's first token "
+              f"{answers['model_first_token_median_s']} s  (n={answers['n']})")
         print(f"refusal accuracy {refusals['accuracy']:.3f} (n={refusals['n']})  "
               f"false refusals {refusals['false_refusal_rate']:.3f}")
         if judge:

@@ -220,7 +220,8 @@ def evaluate_answers(
     draft_refusal_rate (of those the model was asked, the share it answered with the refusal
     sentence), citation_precision (cited sections that are gold, over all citations of answers
     that were not refusals), median_chars, first_words_median_s (seconds until an answer's first
-    words were shown, median over the answered questions that reached the model); with a
+    words were shown, median over the answered questions that reached the model),
+    model_first_token_median_s (until the model's first piece, over the same answers); with a
     ``judge`` ((question, Answer) -> ``Verdict``, ``judge_answers``), correct_rate,
     incomplete_rate, wrong_rate, contradiction_rate and off_topic_rate: shares of covered
     questions whose answer got that label (a refused one gets none); withheld_rate: share of
@@ -264,6 +265,9 @@ def evaluate_answers(
         # seconds until the first words were shown, over the answers the model was asked for
         "first_words_median_s": _median([r["timings"].get("first_token") for r in records
                                          if "model_first_token" in r["timings"] and not r["refused"]]),
+        # and until the model's first piece (the notes' key sentences may have been shown before it)
+        "model_first_token_median_s": _median([r["timings"].get("model_first_token") for r in records
+                                               if "model_first_token" in r["timings"] and not r["refused"]]),
         "n": len(covered),
     }
     if judge:

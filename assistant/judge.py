@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from assistant.answer.contradictions import ContradictionCheck
-from assistant.answer.quotes import QUOTES_HEADING
+from assistant.answer.quotes import QUOTES_HEADING, SYNTHESIS_HEADING
 from assistant.citations import strip_citations
 from assistant.llm.errors import BackendError
 from assistant.text import question_language
@@ -76,7 +76,15 @@ class RuleJudgeConfig:
 
 
 def split_answer(answer: str) -> tuple[str, str]:
-    """(the model's lines, the quoted sentences) of an answer as shown."""
+    """(the model's lines, the quoted sentences) of an answer as shown, the quotes under the
+    synthesis or (``notes_first``) above it."""
+    for heading in SYNTHESIS_HEADING.values():
+        if f"\n\n{heading}\n" in answer:
+            quoted, said = answer.split(f"\n\n{heading}\n", 1)
+            parts = QUOTES.split(said, maxsplit=1)  # [said, heading, the quotes of another source under it]
+            said = parts[0]
+            quotes = "\n".join([QUOTES.split(quoted, maxsplit=1)[-1].strip(), *parts[2:]])
+            return said.strip(), quotes.strip()
     parts = QUOTES.split(answer, maxsplit=1)
     return parts[0].strip(), (parts[2].strip() if len(parts) > 2 else "")
 

@@ -64,12 +64,13 @@ def summary_markdown(report: dict) -> str:
         lines += [
             "## Answers", "",
             "| key-point recall | … of the model's reply alone | model's reply refused | citation precision "
-            "| median chars | first words, median s | n | refusal accuracy | false refusals | n out-of-corpus |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| median chars | first words, median s | model's first token, median s | n | refusal accuracy "
+            "| false refusals | n out-of-corpus |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
             f"| {answer['key_point_recall']:.3f} | {answer.get('draft_key_point_recall', float('nan')):.3f} "
             f"| {answer.get('draft_refusal_rate', float('nan')):.3f} "
             f"| {answer['citation_precision']:.3f} | {answer['median_chars']} | {answer.get('first_words_median_s')} "
-            f"| {answer['n']} | {refusal['accuracy']:.3f} | {refusal['false_refusal_rate']:.3f} | {refusal['n']} |",
+            f"| {answer.get('model_first_token_median_s')} | {answer['n']} | {refusal['accuracy']:.3f} | {refusal['false_refusal_rate']:.3f} | {refusal['n']} |",
             "",
         ]
         if "correct_rate" in answer:

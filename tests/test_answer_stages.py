@@ -10,8 +10,9 @@ from assistant.answer.verification import (
     groundedness,
     holders,
     recite_copied_lines,
+    repeats_quotes,
 )
-from assistant.text import headed_sentences, split_sentences
+from assistant.text import headed_sentences, letters, split_sentences
 
 
 def tokenize(text):
@@ -231,3 +232,16 @@ def test_a_question_asking_for_ways_gets_the_matching_list_as_one_line():
     assert list_outline("有哪些办法？", set(), LISTS, terms) == ""  # no list shares a term with it
     conditions = "规则：\n1. 如果维数不等，补1。\n2. 如果维数相同，比较。\n3. 如果都不满足，报错。"
     assert list_outline("有哪些规则？", {"规则"}, conditions, terms) == ""  # conditions cut from their outcomes say nothing
+
+
+@pytest.mark.parametrize("line, repeats", [
+    ("2. 过采样。 [1]", True),  # a part of a quote
+    ("在时间复杂度为O(n)的情况下，求出左边第一个比它大的元素。 [1]", True),  # a copy with words dropped
+    ("在时间复杂度为O(n)", True),  # the start of one: a streamed line waits
+    ("单调栈可以在线性时间内解决这个问题。 [1]", False),
+    ("过采样之后要在验证集上检查。 [1]", False),  # says more than the quote
+    ("[1]", False),
+])
+def test_a_line_that_only_repeats_a_quote_is_found(line, repeats):
+    quoted = [letters(q) for q in ("对少数类别做过采样,多数类别做欠采样。", "在时间复杂度为 O(n) 的情况下，求解出某个元素左边或者右边第一个比它大或者小的元素")]
+    assert repeats_quotes(line, quoted) == repeats

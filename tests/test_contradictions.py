@@ -237,3 +237,10 @@ def test_a_formula_is_checked_against_the_term_its_sentence_is_about(line, kept)
         assert (text, conflict) == (line, None)
     else:
         assert text == kept and (conflict.kind, conflict.said, conflict.noted) == ("term", "l2", "l1")
+
+
+def test_a_loose_paraphrase_nearest_to_the_other_sides_wording_is_not_cut():
+    pair = OppositeSources(["正则化的作用?", OVERFIT, UNDERFIT], "什么是过拟合？")
+    check = ContradictionCheck([PAIRED_SOURCES[0], PAIRED_SOURCES[2], PAIRED_SOURCES[1]], "什么是过拟合？", opposite=pair)
+    assert check.line("过拟合是模型在训练集上好、测试集上差 [1]。") is None
+    assert check.line("减少正则化系数。 [3]").kind == "opposite"  # a close copy of "减小正则化系数" is

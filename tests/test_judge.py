@@ -37,6 +37,9 @@ def test_quotes_are_split_from_the_models_lines():
     assert split_answer("A [1]\n\nFrom the notes:\n> B [1]") == ("A [1]", "> B [1]")  # an English answer's
     assert split_answer("资料原文要点：\n> B [1]") == ("", "> B [1]")  # the quotes answering alone
     assert split_answer("A [1]\n> B") == ("A [1]\n> B", "")
+    assert split_answer("资料原文要点：\n> B [1]\n\n归纳：\nA [1]") == ("A [1]", "> B [1]")  # the notes first
+    assert split_answer("From the notes:\n> B [1]\n\nIn short:\nA [1]") == ("A [1]", "> B [1]")
+    assert split_answer("资料原文要点：\n> B [1]\n\n归纳：\nA [2]\n\n资料原文要点：\n> C [2]") == ("A [2]", "> B [1]\n> C [2]")
 
 
 def test_kappa_and_agreement_match_hand_worked_values():

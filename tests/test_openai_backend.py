@@ -96,7 +96,8 @@ def test_a_reply_that_starts_repeating_a_line_is_stopped(stub):
 def test_the_pipeline_answers_cites_and_refuses_through_a_server(stub, index):
     pipeline = AnswerPipeline(index, server_model(stub.url), AnswerConfig())
     answer = pipeline.ask("什么是过拟合？")
-    assert not answer.refused and answer.citations and answer.text.startswith("过拟合是模型")
+    assert not answer.refused and answer.citations and answer.text.startswith("资料原文要点：\n> ")  # the notes first
+    assert answer.text.endswith("\n\n归纳：\n过拟合是模型在训练集上好、测试集上差 [1]。")
     sent = stub.requests[-1]["messages"]
     assert sent[0]["role"] == "system" and "过拟合" in sent[-1]["content"]  # the sources went to the server
     follow = pipeline.ask("那怎么解决？", [{"role": "user", "content": "什么是过拟合？"},
@@ -156,7 +157,8 @@ def test_the_page_keeps_every_earlier_turn_when_the_server_fails(stub, index):
     earlier = [dict(turn) for turn in chat]
     *_, (box, chat, sources, history) = handlers.respond("Dropout的作用？", chat, history)
     assert len(chat) == 4 and chat[:2] == earlier and len(history) == 2  # the failed turn is not history
-    assert chat[-1]["content"].startswith("⚠️") and stub.url in chat[-1]["content"] and "HTTP 500" in chat[-1]["content"]
+    failed = chat[-1]["content"]  # the notes' key sentences, shown before the model was asked, then why it failed
+    assert failed.startswith("资料原文要点：") and "\n\n⚠️" in failed and stub.url in failed and "HTTP 500" in failed
     stub.script = ["truncated"]
     *_, (box, chat, sources, history) = handlers.respond("Dropout的作用？", chat, history)
     assert "过拟合是模型" in chat[-1]["content"] and "cut" in chat[-1]["content"]  # what came is kept, then why

@@ -29,7 +29,7 @@ def test_answer_maps_citations_to_sections_and_drops_unknown_ones(index):
 
 
 def test_stream_yields_the_synthesis_then_quoted_key_sentences(index):
-    assistant = StudyAssistant(index, ScriptedGenerator("鞍点是梯度为零的点 [1]。"), AnswerConfig(k=2, synthesis="free"))
+    assistant = StudyAssistant(index, ScriptedGenerator("鞍点是梯度为零的点 [1]。"), AnswerConfig(k=2, synthesis="free", notes_first=False))
     items = list(assistant.stream("什么是鞍点？"))
     answer = items[-1]
     assert isinstance(answer, Answer) and "".join(items[:-1]) == answer.text
@@ -44,7 +44,7 @@ def test_stream_yields_the_synthesis_then_quoted_key_sentences(index):
 
 
 def test_quotes_skip_sentences_the_synthesis_already_copied(index):
-    same = AnswerConfig(k=2, alone_quote_sentences=4, alone_quote_chars=300)  # alone or not, the same limits
+    same = AnswerConfig(k=2, alone_quote_sentences=4, alone_quote_chars=300, notes_first=False)  # alone or not, the same limits
     quoted = StudyAssistant(index, ScriptedGenerator("见资料 [1]。"), same).ask("什么是鞍点？")
     first = quoted.text.split("资料原文要点：\n> ")[1].split(" [1]")[0]  # the first key sentence
     copied = StudyAssistant(index, ScriptedGenerator(f"{first} [1]"), same).ask("什么是鞍点？")
@@ -60,7 +60,7 @@ def test_a_line_copied_from_another_source_cites_that_source(index):
     from assistant.answer.sources import prompt_sources
 
     question = "L1正则为什么容易产生稀疏解？"
-    config = AnswerConfig(k=3, refuse_unknown_names=False)
+    config = AnswerConfig(k=3, refuse_unknown_names=False, notes_first=False)
     hits = index.search(question, k=3)
     sources = [text for _, text in prompt_sources(index, question, hits, config.source_chars, config.source_scope)]
     copied = next(line for line in sources[1].splitlines() if len(line) > 10 and line not in sources[0]
@@ -103,7 +103,7 @@ def test_a_section_retrieval_scored_far_below_the_top_one_is_not_given_to_the_mo
 
 def test_english_synthesis_is_checked_on_the_terms_the_notes_use(index):
     grounded = "Use ReLU or LeakyReLU, batch normalization and residual connections [1]."
-    free = AnswerConfig(refuse_unknown_names=False, synthesis="free")
+    free = AnswerConfig(refuse_unknown_names=False, synthesis="free", notes_first=False)
     answer = StudyAssistant(index, ScriptedGenerator(grounded), free).ask("Which activation functions help with vanishing gradients?")
     assert answer.grounding >= 0.6 and answer.text.startswith(grounded)
     drifted = "Use the Adam optimizer with warmup and a cosine schedule."  # nothing the notes say
@@ -115,7 +115,7 @@ def test_english_synthesis_is_checked_on_the_terms_the_notes_use(index):
 def test_a_looping_synthesis_keeps_each_line_once_and_the_final_answer_revises_the_stream(index):
     line = "对少数类别数据做过采样,多数类别数据做欠采样。 [1]"
     assistant = StudyAssistant(index, ScriptedGenerator("\n".join([line, line, line])),
-                               AnswerConfig(refuse_unknown_names=False))
+                               AnswerConfig(refuse_unknown_names=False, notes_first=False))
     *pieces, answer = assistant.stream("类别不平衡怎么处理？")
     assert answer.text.count("多数类别数据做欠采样") <= 2  # once in the synthesis, at most once quoted
     assert answer.text.startswith(line + "\n\n") and "".join(pieces).startswith(line + "\n" + line)
@@ -185,8 +185,8 @@ def test_sources_are_trimmed_to_source_chars_around_the_question(index, scope):
     still come from whole sections."""
     question = "L1正则为什么容易产生稀疏解？"
     whole, trimmed = ScriptedGenerator("L1 产生稀疏解 [1]。"), ScriptedGenerator("L1 产生稀疏解 [1]。")
-    full = StudyAssistant(index, whole, AnswerConfig(k=3, source_chars=0, source_scope=scope)).ask(question)
-    cut = StudyAssistant(index, trimmed, AnswerConfig(k=3, source_chars=120, source_scope=scope)).ask(question)
+    full = StudyAssistant(index, whole, AnswerConfig(k=3, source_chars=0, source_scope=scope, notes_first=False)).ask(question)
+    cut = StudyAssistant(index, trimmed, AnswerConfig(k=3, source_chars=120, source_scope=scope, notes_first=False)).ask(question)
     assert [h.chunk.id for h in cut.sources] == [h.chunk.id for h in full.sources]
     prompt_whole, prompt_cut = whole.calls[0][-1]["content"], trimmed.calls[0][-1]["content"]
     assert len(prompt_cut) < len(prompt_whole)
@@ -432,7 +432,7 @@ def test_by_default_only_the_lines_that_copy_a_source_are_shown(index):
     grounded paraphrase still counts as the model drawing on the sources (no refusal)."""
     copied = "鞍点是一个既不是局部最小值也不是局部最大值的点,但在某些方向上表现为最小值。 [1]"
     own = "鞍点就像马鞍的中间，沿一个方向最低、沿另一个方向最高。 [1]"
-    assistant = StudyAssistant(index, ScriptedGenerator(f"{copied}\n{own}"), AnswerConfig(k=2))
+    assistant = StudyAssistant(index, ScriptedGenerator(f"{copied}\n{own}"), AnswerConfig(k=2, notes_first=False))
     items = list(assistant.stream("什么是鞍点？"))
     answer = items[-1]
     assert "".join(items[:-1]) == answer.text and not answer.refused
@@ -463,7 +463,7 @@ def test_a_question_asking_for_the_ways_quotes_the_notes_list_first(index):
 
 
 def test_quotes_that_answer_alone_get_the_room_of_the_synthesis(index):
-    config = AnswerConfig(k=1, quote_sentences=1, alone_quote_sentences=3, quote_lists=False)
+    config = AnswerConfig(k=1, quote_sentences=1, alone_quote_sentences=3, quote_lists=False, notes_first=False)
     alone = StudyAssistant(index, ScriptedGenerator(refusal_text("zh")), config).ask("什么是鞍点？")
     quotes = alone.text.split("资料原文要点：\n")[1].split("\n")
     assert not alone.refused and len(quotes) == 3  # no synthesis shown: the quotes get its room
@@ -471,3 +471,40 @@ def test_quotes_that_answer_alone_get_the_room_of_the_synthesis(index):
     with_synthesis = StudyAssistant(index, ScriptedGenerator(f"{first} [1]"), config).ask("什么是鞍点？")
     synthesis, quoted = with_synthesis.text.split("\n\n资料原文要点：\n")
     assert synthesis == f"{first} [1]" and len(quoted.split("\n")) == 1
+
+
+def test_under_strong_retrieval_the_notes_come_first_before_the_model_is_asked(index):
+    """``notes_first``: the top section's key sentences are the first thing streamed, before the
+    model is called; the synthesis follows under its heading, without the lines that only repeat a
+    quote; the stream is the answer."""
+    copied = "鞍点是一个既不是局部最小值也不是局部最大值的点,但在某些方向上表现为最小值。 [1]"  # repeats a quote
+    other = "在二维空间中,可以将鞍点想象为一个山谷和山脊交汇的地方。 [1]"
+    generator = ScriptedGenerator(f"{copied}\n{other}")
+    config = AnswerConfig(k=2, quote_sentences=1, quote_lists=False)
+    stream = StudyAssistant(index, generator, config).stream("什么是鞍点？")
+    first = next(stream)
+    assert first.startswith("资料原文要点：\n> ") and first.endswith("[1]") and generator.calls == []
+    *pieces, answer = [first, *stream]
+    assert "".join(pieces) == answer.text and not answer.refused
+    quoted, synthesis = answer.text.split("\n\n归纳：\n")
+    assert quoted == first and synthesis == other  # the repeated line is neither streamed nor shown
+    assert answer.timings["first_token"] <= answer.timings["model_first_token"]
+    assert answer.draft == f"{copied}\n{other}"
+
+
+def test_notes_first_quotes_that_answer_alone_get_the_rest_of_the_room(index):
+    config = AnswerConfig(k=1, quote_sentences=1, alone_quote_sentences=3, quote_lists=False)
+    *pieces, answer = StudyAssistant(index, ScriptedGenerator(refusal_text("zh")), config).stream("什么是鞍点？")
+    quotes = answer.text.split("资料原文要点：\n")[1].split("\n")
+    assert len(quotes) == 3 and "归纳" not in answer.text and not answer.refused
+    assert "".join(pieces) == answer.text and pieces[0] == "资料原文要点：\n" + quotes[0]  # shown first, then more
+
+
+def test_under_weak_retrieval_the_model_speaks_first_as_it_may_refuse(index, monkeypatch):
+    monkeypatch.setattr("assistant.answer.pipeline.weak_retrieval", lambda *args: True)
+    config = AnswerConfig(synthesis="free")
+    reply = "鞍点是梯度为零但不是极值的点。 [1]"
+    answer = StudyAssistant(index, ScriptedGenerator(reply), config).ask("什么是鞍点？")
+    assert answer.text.startswith(reply + "\n\n资料原文要点：\n> ")
+    refused = StudyAssistant(index, ScriptedGenerator(refusal_text("zh")), config).ask("什么是鞍点？")
+    assert refused.refused and "资料原文要点" not in refused.text

@@ -29,7 +29,8 @@ def test_link_citations_links_only_given_sources():
 def test_respond_streams_then_shows_linked_answer_and_sources(index):
     generator = ScriptedGenerator("鞍点是一个既不是局部最小值也不是局部最大值的点,但在某些方向上表现为最小值,"
                                   "而在其他方向上表现为最大值 [1]。")  # copied clauses: each shown as it passes
-    updates = list(handlers_for(index, generator, k=2, related_share=0.0).respond("什么是鞍点？", [], [], k=2, temperature=0.3))
+    updates = list(handlers_for(index, generator, k=2, related_share=0.0, notes_first=False).respond(
+        "什么是鞍点？", [], [], k=2, temperature=0.3))
     box, chat, sources, history = updates[-1]
     assert box == "" and len(updates) > 3  # cleared input, several streamed updates
     assert [m["role"] for m in chat] == ["user", "assistant"] and chat[0]["content"] == "什么是鞍点？"
@@ -83,13 +84,14 @@ def test_generation_error_becomes_a_short_message_and_the_next_question_works(in
     handlers = ChatHandlers(assistant)
     with caplog.at_level(logging.ERROR, logger="ui.chat"):
         *_, (_, chat, _, history) = handlers.respond("Dropout有什么作用？", [], [])
-    message = chat[-1]["content"]
-    assert message.startswith("⚠️ 生成回答时出错（RuntimeError）") and "Traceback" not in message
+    message = chat[-1]["content"]  # the notes' key sentences came before the model failed: they stay
+    assert message.startswith("资料原文要点：") and "\n\n⚠️ 生成回答时出错（RuntimeError）" in message
+    assert "Traceback" not in message
     assert "CUDA out of memory" in caplog.text  # the details go to the server log
     assert history == []  # a failed turn is not remembered
-    assistant.model = ScriptedGenerator("Dropout是在训练过程中以一定的概率使神经元失活 [1]。")
-    *_, (_, chat, _, _) = handlers.respond("Dropout有什么作用？", chat, history)
-    assert chat[-1]["content"].startswith("Dropout是在训练过程中以一定的概率使神经元失活 [[1]]")
+    assistant.model = ScriptedGenerator("Dropout只在训练时产生作用。 [1]")
+    *_, (_, chat, _, history) = handlers.respond("Dropout有什么作用？", chat, history)
+    assert "⚠️" not in chat[-1]["content"] and chat[-1]["content"].startswith("资料原文要点：") and len(history) == 2
 
 
 def test_clear_starts_a_new_chat():

@@ -60,15 +60,14 @@ class ChatHandlers:
                 text += item
                 chat[-1] = {"role": "assistant", "content": link_citations(text, n_sources)}
                 yield "", chat, words["searching"], history
-        except BackendError as err:  # the model server failed: say where and what, keep what came
-            log.warning("Answering %r failed: %s", question, err)
+        except Exception as err:  # what came stays (the notes' key sentences come before the model)
             said = link_citations(text, n_sources) + "\n\n" if text.strip() else ""
-            chat[-1] = {"role": "assistant", "content": f"{said}⚠️ {err}"}
-            yield "", chat, words["empty"], history
-            return
-        except Exception as err:  # the page keeps serving; the traceback goes to the server log
-            log.exception("Answering %r failed", question)
-            chat[-1] = {"role": "assistant", "content": FAILURE[language].format(kind=type(err).__name__)}
+            if isinstance(err, BackendError):  # the model server failed: say where and what
+                log.warning("Answering %r failed: %s", question, err)
+                chat[-1] = {"role": "assistant", "content": f"{said}⚠️ {err}"}
+            else:  # the page keeps serving; the traceback goes to the server log
+                log.exception("Answering %r failed", question)
+                chat[-1] = {"role": "assistant", "content": said + FAILURE[language].format(kind=type(err).__name__)}
             yield "", chat, words["empty"], history
             return
         if answer is None:  # a broken assistant that ended without an Answer

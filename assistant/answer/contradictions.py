@@ -31,6 +31,9 @@ from importlib import resources
 from assistant.citations import CITATION, strip_citations
 
 MIN_SIMILARITY = 0.6  # a clause this close to a source clause (difflib ratio) is a near-copy of it
+OPPOSITE_SIMILARITY = 0.8  # a clause read as copied from the notes on the opposite problem must be this
+# close to one of theirs ("减少正则化系数" of "减小正则化系数"): a loose paraphrase ("过拟合是模型在训练集上好")
+# may be nearest to the other side's wording and still be right
 MIN_CLAUSE_CHARS = 5  # shorter clauses ("如下", "例如") are not compared
 MIN_KEPT_CHARS = 8  # a line cut to fewer letters than this goes whole
 MAX_LABEL_CHARS = 10  # a sentence's first clause this short, before a colon, is a label ("过拟合: …")
@@ -225,7 +228,8 @@ class ContradictionCheck:
         or a source clause it contains whole ("增加训练样本数量" in "增加训练样本数量可以提高泛化能力"), is
         held only by the side of ``self.opposite`` the answer is not about."""
         whole = [held for held in self.clauses if clause in held]  # the sources holding it whole, else its near-copy's
-        pieces = [set().union(*(self.holders[held] for held in whole or [source] if held))]
+        close = source and SequenceMatcher(None, source, clause, autojunk=False).ratio() >= OPPOSITE_SIMILARITY
+        pieces = [set().union(*(self.holders[held] for held in whole or ([source] if close else [])))]
         pieces += [self.holders[part] for part in self.clauses if part in clause and part != clause]
         for holders in pieces:
             if wrong := self.opposite.wrong(holders):
@@ -394,8 +398,10 @@ class CheckedStream:
         'L2正则使得训练过程稳定平滑。'
     """
 
-    def __init__(self, check: ContradictionCheck):
+    def __init__(self, check: ContradictionCheck, repeats=None):
         self.check = check
+        self.repeats = repeats  # text -> True while a line only repeats what is already shown (the
+        # quotes above it): such a line waits, and goes when it ends still repeating
         self.line = ""  # the line being generated, as generated
         self.shown = 0  # characters of it already passed on
         self.muted = False  # a clause of this line contradicted: the rest of it is withheld
@@ -426,6 +432,9 @@ class CheckedStream:
             return ""
         if self.check.cut(self.line[:upto])[1]:
             self.muted = True
+            return ""
+        if not self.shown and self.repeats and self.repeats(self.line[:upto]):
+            self.muted = complete  # a whole line that repeats goes; a part waits for the rest
             return ""
         text, self.shown = self.line[self.shown:upto], upto
         return text

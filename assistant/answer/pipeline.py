@@ -25,7 +25,7 @@ from assistant.answer.followup import retrieval_query
 from assistant.answer.gate import refusal_with_closest, retrieval_gate, weak_retrieval
 from assistant.answer.opposite_sources import OppositeSources
 from assistant.answer.prompt import build_bare_messages, build_messages, fit_history
-from assistant.answer.quotes import compose, lead_quotes, quoted_sentences
+from assistant.answer.quotes import SYNTHESIS_HEADING, compose, lead_quotes, quoted_sentences
 from assistant.answer.settings import AnswerConfig
 from assistant.answer.sources import prompt_sources, related_hits
 from assistant.answer.verification import (
@@ -35,11 +35,12 @@ from assistant.answer.verification import (
     drop_unfinished_line,
     groundedness,
     recite_copied_lines,
+    repeats_quotes,
 )
 from assistant.citations import normalise_citations, parse_citations
 from assistant.llm.base import ChatModel, GenerationOptions
 from assistant.prompts import refusal_text
-from assistant.text import question_language
+from assistant.text import letters, question_language
 
 log = logging.getLogger(__name__)
 ROLES = ("user", "assistant")
@@ -162,31 +163,55 @@ class AnswerPipeline:
         check = ContradictionCheck([text for _, text in sources], question,
                                    copies_only=self.config.synthesis == "copies",
                                    opposite=OppositeSources([title for title, _ in sources], question))
-        raw, shown = yield from self._generate(messages, options, timings, started, check)
-        reply = self._check(raw, sources, hits, language, weak, check)
+        # strong retrieval: the quotes will be shown whatever the model says, so they are shown now
+        early = self._quotes(terms, hits, question, [1], "", self.config) \
+            if self.config.notes_first and not weak else []
+        shown_early = compose("", early, language) if early else ""
+        if shown_early:
+            timings["first_token"] = round(time.perf_counter() - started, 4)
+            yield shown_early
+        quoted = [letters(sentence) for _, sentence in early]
+        heading = f"\n\n{SYNTHESIS_HEADING['zh' if language == 'zh' else 'en']}\n" if early else ""
+        raw, shown = yield from self._generate(messages, options, timings, started, check, heading,
+                                               repeats=(lambda line: repeats_quotes(line, quoted)) if quoted else None)
+        reply = self._check(raw, sources, hits, language, weak, check, quoted)
         extra = {"dropped_citations": reply.dropped, "query": query, "confidence": confidence,
                  "grounding": reply.grounding, "draft": raw, "withheld": list(reply.withheld),
                  "unsupported": list(reply.unsupported)}
-        quotes = []
+        quotes, after = [], []
         if not reply.refused:
-            # quotes from the top source, then the first other one cited: the key sentences of the
-            # retriever's best section stay under a synthesis drawn from another one
-            top_first = list(dict.fromkeys([1, *reply.cited]))
             # the quotes answer alone: they get the room the synthesis would have taken
             limits = self.config if reply.synthesis or not self.config.quote_sentences else replace(
                 self.config, quote_sentences=self.config.alone_quote_sentences, quote_chars=self.config.alone_quote_chars)
-            quotes = quoted_sentences(self.index, limits, terms, hits, top_first, reply.synthesis, question)
+            if early:  # the quotes shown, and more of the top section when they answer alone
+                room = replace(limits, quote_sentences=limits.quote_sentences - len(early),
+                               quote_chars=limits.quote_chars - sum(len(sentence) for _, sentence in early))
+                quotes = early + self._quotes(terms, hits, question, [1], compose("", early, language), room)
+                other = [n for n in reply.cited if n != 1][:1]  # another source the synthesis rests on:
+                if reply.synthesis and other:  # its key sentences under it, in half the quotes' room
+                    half = replace(self.config, quote_sentences=max(1, self.config.quote_sentences // 2),
+                                   quote_chars=self.config.quote_chars // 2)
+                    said = reply.synthesis + "\n" + compose("", early, language)
+                    after = self._quotes(terms, hits, question, other, said, half)
+            else:
+                # quotes from the top source, then the first other one cited: the key sentences of the
+                # retriever's best section stay under a synthesis drawn from another one
+                top_first = list(dict.fromkeys([1, *reply.cited]))
+                quotes = self._quotes(terms, hits, question, top_first, reply.synthesis, limits)
             if not reply.synthesis and not quotes:  # no sentence shares a word with the question
                 quotes = lead_quotes(self.index, limits, hits)
-        text = compose(reply.synthesis, quotes, language) if not reply.refused else ""
+        text = compose(reply.synthesis, quotes, language, notes_first=bool(early), after=after) \
+            if not reply.refused else ""
         if not text.strip():  # a refusal, or nothing to show: say so rather than print an empty answer
             timings["total"] = round(time.perf_counter() - started, 4)
             yield Answer(refusal_with_closest(question, closest), [], hits, True, timings, **extra)
             return
         timings.setdefault("first_token", round(time.perf_counter() - started, 4))  # nothing passed: quotes come now
-        if shown.strip() == reply.synthesis and text.startswith(shown) and len(text) > len(shown):
-            yield text[len(shown):]  # else the final Answer revises what was streamed
-        cited = list(dict.fromkeys(reply.cited + [n for n, _ in quotes]))
+        streamed = shown_early + (heading + shown if shown else "")
+        if text.startswith(streamed) and len(text) > len(streamed) and (
+                early or shown.strip() == reply.synthesis):
+            yield text[len(streamed):]  # else the final Answer revises what was streamed
+        cited = list(dict.fromkeys(reply.cited + [n for n, _ in quotes + after]))
         timings["total"] = round(time.perf_counter() - started, 4)
         yield Answer(text, [_citation(n, hits[n - 1]) for n in cited], hits, False, timings, **extra)
 
@@ -220,13 +245,15 @@ class AnswerPipeline:
                                  forbid_openings=openings)
 
     def _generate(self, messages: list[dict], options: GenerationOptions, timings: dict, started: float,
-                  check: ContradictionCheck | None = None):
+                  check: ContradictionCheck | None = None, heading: str = "", repeats=None):
         """Stream the model's reply on (a generator: ``raw, shown = yield from …``): with a ``check``,
-        clause by clause as each passes it (``CheckedStream``), else piece by piece. Returns the
-        stripped reply and what was shown of it (as shown). ``timings``: ``first_token`` when the first text
-        was shown, ``model_first_token`` when the model gave its first piece."""
+        clause by clause as each passes it (``CheckedStream``; ``repeats``: lines that only repeat
+        what is shown above wait, and go if they end so), else piece by piece; ``heading`` goes before
+        the first text shown. Returns the stripped reply and what was shown of it (as shown, without
+        the heading). ``timings``: ``first_token`` when the first text was shown (unless something
+        was shown before), ``model_first_token`` when the model gave its first piece."""
         pieces, shown, failure = [], [], None
-        passing = CheckedStream(check) if check else None
+        passing = CheckedStream(check, repeats) if check else None
         try:
             for piece in self.model.stream(messages, options):
                 if not pieces:
@@ -235,7 +262,8 @@ class AnswerPipeline:
                 text = passing.feed(piece) if passing else piece
                 if text:
                     if not shown:
-                        timings["first_token"] = round(time.perf_counter() - started, 4)
+                        timings.setdefault("first_token", round(time.perf_counter() - started, 4))
+                        text = heading + text.lstrip("\n") if heading else text
                     shown.append(text)
                     yield text
         except Exception as err:  # a model (server) that fails mid-reply: what came and passed is still shown
@@ -243,14 +271,22 @@ class AnswerPipeline:
         rest = passing.close() if passing else ""
         if rest:
             timings.setdefault("first_token", round(time.perf_counter() - started, 4))
+            if not shown and heading:
+                rest = heading + rest.lstrip("\n")
             shown.append(rest)
             yield rest
         if failure:
             raise failure
-        return "".join(pieces).strip(), "".join(shown)
+        shown = "".join(shown)
+        return "".join(pieces).strip(), shown[len(heading):] if heading and shown.startswith(heading) else shown
+
+    def _quotes(self, terms: set[str], hits: list[Hit], question: str, sources: list[int], said: str,
+                limits: AnswerConfig) -> list[tuple[int, str]]:
+        """``quoted_sentences`` of the numbered ``sources`` within ``limits``, none of them in ``said``."""
+        return quoted_sentences(self.index, limits, terms, hits, sources, said, question)
 
     def _check(self, raw: str, sources: list[tuple[str, str]], hits: list[Hit], language: str, weak: bool,
-               check: ContradictionCheck) -> Reply:
+               check: ContradictionCheck, quoted: list[str] = ()) -> Reply:
         """Citations, repeats, contradictions and grounding of the model's reply. A line is cut at
         a clause that contradicts its source (``ContradictionCheck``), and with ``copies_only`` at
         one in the model's own words. A doubtful reply (a refusal, or too little of it in the
@@ -263,6 +299,8 @@ class AnswerPipeline:
         drafted = synthesis
         synthesis, conflicts = check.reply(synthesis)
         synthesis = drop_unfinished_line(synthesis)  # a line left introducing what was cut ("例如：")
+        if quoted:  # the quotes shown above it: a line that only repeats one goes
+            synthesis = "\n".join(line for line in synthesis.split("\n") if not repeats_quotes(line, quoted)).strip()
         withheld = tuple(conflict.to_dict() for conflict in conflicts if conflict.contradicts)
         unsupported = tuple(conflict.line for conflict in conflicts if not conflict.contradicts)
         cited = parse_citations(synthesis, len(hits))[0]

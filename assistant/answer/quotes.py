@@ -1,10 +1,14 @@
-"""Quotes: the key sentences of the cited sections, shown under the model's synthesis.
+"""Quotes: the key sentences of the sections an answer rests on, beside the model's synthesis.
 
 A 0.5B model paraphrases loosely and sometimes drifts; quoting the section's most relevant
-sentences (marked as quotes, with their source number) keeps the answer faithful.
+sentences (marked as quotes, with their source number) keeps the answer faithful. When the notes
+clearly cover the question the quotes come first, shown before the model has read its prompt
+(``AnswerConfig.notes_first``); otherwise under the synthesis.
 
     >>> compose("L1产生稀疏解 [1]", [(1, "L1正则使权重稀疏。")], "zh")
     'L1产生稀疏解 [1]\\n\\n资料原文要点：\\n> L1正则使权重稀疏。 [1]'
+    >>> compose("L1产生稀疏解 [1]", [(1, "L1正则使权重稀疏。")], "zh", notes_first=True)
+    '资料原文要点：\\n> L1正则使权重稀疏。 [1]\\n\\n归纳：\\nL1产生稀疏解 [1]'
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from assistant.text import Headed, headed_sentences, letters, split_sentences, w
 HEADING_WEIGHT = 0.5  # a question term in a sentence's sub-heading counts this much of one in the sentence
 # (dev, quotes alone: key-point recall 0.537 -> 0.601; weight 1.0: 0.597)
 QUOTES_HEADING = {"zh": "资料原文要点：", "en": "From the notes:"}  # the line above an answer's quotes
+SYNTHESIS_HEADING = {"zh": "归纳：", "en": "In short:"}  # the line above the synthesis under the quotes
 
 
 def key_sentences(question_terms: set[str], text: str, tokenize, max_sentences: int = 3, max_chars: int = 240,
@@ -52,20 +57,25 @@ def key_sentences(question_terms: set[str], text: str, tokenize, max_sentences: 
 
 
 _LEAD_IN = re.compile(r"[:：]\s*(\*\*)?\s*$")  # "SiLU 函数的数学定义如下：" ends where its formula begins
+_LIST_MARKER = re.compile(r"^(?:[-*+•]\s+|\d+[.、)）]\s*)")
+_CAPTION = re.compile(r"^\([a-z]\)\s[^\u4e00-\u9fff]*$")  # "(a) Standard Neural Net": a figure's caption
 _BOLD_LINE = re.compile(r"^\*\*[^*]+\*\*[:：]?$")  # "**计算步骤和python代码**": a heading in bold
 
 
 def introduces_or_heads(sentence: str) -> bool:
     """A sentence that ends in a colon (what it introduces, a formula, code or a list, is not part
-    of it) or is a bold line standing as a heading: quoted alone, it says nothing.
+    of it), is a bold line standing as a heading (a list item's too), or is a figure's caption
+    ("(b) After applying dropout!"): quoted alone, it says nothing.
 
-    >>> introduces_or_heads("SiLU 函数的数学定义如下："), introduces_or_heads("**计算步骤和python代码**")
+    >>> introduces_or_heads("SiLU 函数的数学定义如下："), introduces_or_heads("- **计算步骤和python代码**")
     (True, True)
+    >>> introduces_or_heads("(b) After applying dropout!"), introduces_or_heads("(1) 训练时随机失活。")
+    (True, False)
     >>> introduces_or_heads("**与FID的差异**：FID更偏向于对高度抽象的特征向量进行评价。")
     False
     """
-    sentence = sentence.strip()
-    return bool(_LEAD_IN.search(sentence) or _BOLD_LINE.match(sentence))
+    sentence = _LIST_MARKER.sub("", sentence.strip())
+    return bool(_LEAD_IN.search(sentence) or _BOLD_LINE.match(sentence) or _CAPTION.match(sentence))
 
 
 def sentence_overlap(question_terms: set[str], sentence: Headed, tokenize) -> float:
@@ -206,7 +216,7 @@ def quoted_sentences(index: SearchIndex, config: AnswerConfig, terms: set[str], 
         said = synthesis
         if config.quote_lists and question and not outlined:
             outline = list_outline(question, terms, text, index.tokenizer.tokenize)
-            if outline and len(outline) <= budget:
+            if outline and len(outline) <= budget and not (synthesis and letters(outline) in letters(synthesis)):
                 quotes.append((n, outline))
                 budget -= len(outline)
                 said, outlined = synthesis + "\n" + outline, True
@@ -233,7 +243,14 @@ def section_text(index: SearchIndex, hit: Hit) -> str:
 
 def synthesis_of(text: str) -> str:
     """An answer's text without its quotes (``compose``'s inverse for the synthesis):
-    ``"A [1]\n\n资料原文要点：\n> B [1]" -> "A [1]"``; a quotes-only answer gives ""."""
+    ``"A [1]\n\n资料原文要点：\n> B [1]" -> "A [1]"``, ``"资料原文要点：\n> B [1]\n\n归纳：\nA [1]" -> "A [1]"``;
+    a quotes-only answer gives ""."""
+    for heading in SYNTHESIS_HEADING.values():
+        if f"\n\n{heading}\n" in text:
+            synthesis = text.split(f"\n\n{heading}\n", 1)[1]
+            for quotes in QUOTES_HEADING.values():  # the quotes of another source under it
+                synthesis = synthesis.split(f"\n\n{quotes}\n", 1)[0]
+            return synthesis
     for heading in QUOTES_HEADING.values():
         if text.startswith(heading + "\n"):
             return ""
@@ -252,10 +269,23 @@ def quote_line(sentence: str) -> str:
     return line.replace("**", "") if line.count("**") % 2 else line
 
 
-def compose(synthesis: str, quotes: list[tuple[int, str]], language: str) -> str:
-    """Synthesis, then the quoted sentences as a list: ``> 句子 [n]``."""
+def compose(synthesis: str, quotes: list[tuple[int, str]], language: str, notes_first: bool = False,
+            after: list[tuple[int, str]] = ()) -> str:
+    """Synthesis, then the quoted sentences as a list: ``> 句子 [n]``; ``notes_first``: the quotes,
+    then the synthesis under ``SYNTHESIS_HEADING``, then the quotes ``after`` it (of another
+    source it cites) under the quotes' heading again."""
     if not quotes:
         return synthesis
+    language = "zh" if language == "zh" else "en"
+    if not synthesis:
+        return quote_block(quotes, language)
+    if notes_first:
+        text = f"{quote_block(quotes, language)}\n\n{SYNTHESIS_HEADING[language]}\n{synthesis}"
+        return f"{text}\n\n{quote_block(after, language)}" if after else text
+    return f"{synthesis}\n\n{quote_block(quotes, language)}"
+
+
+def quote_block(quotes: list[tuple[int, str]], language: str) -> str:
+    """``"资料原文要点：\n> 句子 [1]"``: the quotes' heading and one line per quote."""
     heading = QUOTES_HEADING["zh" if language == "zh" else "en"]
-    lines = [f"> {quote_line(sentence)} [{n}]" for n, sentence in quotes]
-    return f"{synthesis}\n\n{heading}\n" + "\n".join(lines) if synthesis else f"{heading}\n" + "\n".join(lines)
+    return f"{heading}\n" + "\n".join(f"> {quote_line(sentence)} [{n}]" for n, sentence in quotes)

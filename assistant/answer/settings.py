@@ -54,12 +54,18 @@ class AnswerConfig:
     # a negation flipped, a number changed). On 216 hand-labelled answers a line a reader marked
     # contradicting stays in 0.065 of them with "free" and 0.032 with "copies", and no wrong line
     # stays (benchmarks/answer_designs.py --labels)
-    quote_sentences: int = 4  # key sentences quoted from the cited sections after the synthesis (0 = none)
+    quote_sentences: int = 4  # key sentences quoted from the top section, and from the first other one
+    # cited (``notes_first``: up to half as many, under the synthesis) (0 = none)
     quote_chars: int = 300  # at most this many characters of quotes
     alone_quote_sentences: int = 6  # the same limits when the quotes answer alone (no synthesis shown:
     alone_quote_chars: int = 450  # the model refused or drifted, or an English reply copied nothing):
     # they get the synthesis's room. On the collection dev replay 6/450 against 4/300: key-point
     # recall 0.561 -> 0.589, rule-judged correct 0.583 -> 0.600; 8/600 added nothing more
+    notes_first: bool = True  # when retrieval is strong (the quotes would answer even if the model
+    # failed), the top section's key sentences are shown at once, before the model has read its
+    # prompt, and its synthesis follows under them; lines that only repeat them are not shown.
+    # Under weak retrieval the model may still refuse, so the quotes come after it. On the CPU the
+    # model reads a ~900-token prompt for ~6 s before its first word
     quote_lists: bool = True  # a question asking for methods, kinds or steps ("有哪些", "怎么解决",
     # "what are the ways") gets the section's matching list first, as one quoted line of its items
     max_question_chars: int = 2000  # a longer question is cut to this before search and the model

@@ -2,6 +2,7 @@
 
 - ``drop_source_headers``, ``drop_repeated_lines``: lines that say nothing or say it again go.
 - ``recite_copied_lines``: a line copied from a source cites that source.
+- ``repeats_quotes``: a line that only repeats the quotes shown above it goes.
 - ``groundedness`` / ``cross_language_groundedness``: the share of the reply's terms the sources
   hold; a reply under ``AnswerConfig.min_grounding`` is doubtful.
 """
@@ -9,6 +10,7 @@
 from __future__ import annotations
 
 import re
+from difflib import SequenceMatcher
 
 from assistant.citations import CITATION, citation_numbers, strip_citations
 from assistant.text import letters, line_key
@@ -101,6 +103,27 @@ def drop_unfinished_line(text: str) -> str:
     if lines and _INTRODUCES.search(strip_citations(lines[-1])):  # "例如： [1]" introduces what never came
         cut = True
     return "\n".join(earlier) if cut else text.strip()
+
+
+REPEAT_SHARE = 0.85  # a line this much of whose letters a quoted sentence holds, in order, repeats it
+
+
+def repeats_quotes(line: str, quoted: list[str]) -> bool:
+    """Whether ``line`` only repeats one of the ``quoted`` sentences (already ``letters``): at least
+    ``REPEAT_SHARE`` of its letters occur in that sentence, in order, in runs of two or more
+    (citations and list number aside), so a copy that drops or changes a word or two counts, and
+    so does the start of one:
+    ("2. 过采样。 [1]", ["对少数类别做过采样"]) -> True; ("一般文本切分", ["一般的文本切分可以按照字符"]) -> True."""
+    body = letters(strip_citations(line)).lstrip("0123456789")
+    if not body:
+        return False
+    for sentence in quoted:
+        if body in sentence:
+            return True
+        blocks = SequenceMatcher(None, body, sentence, autojunk=False).get_matching_blocks()
+        if sum(block.size for block in blocks if block.size > 1) >= REPEAT_SHARE * len(body):  # no stray letters
+            return True
+    return False
 
 
 def holders(line: str, sources: list[str]) -> list[int]:
