@@ -245,3 +245,17 @@ def test_a_question_asking_for_ways_gets_the_matching_list_as_one_line():
 def test_a_line_that_only_repeats_a_quote_is_found(line, repeats):
     quoted = [letters(q) for q in ("对少数类别做过采样,多数类别做欠采样。", "在时间复杂度为 O(n) 的情况下，求解出某个元素左边或者右边第一个比它大或者小的元素")]
     assert repeats_quotes(line, quoted) == repeats
+
+
+def test_a_sentence_pointing_back_is_quoted_only_after_the_one_it_points_to():
+    text = "L1正则化是一种惩罚。它在损失函数中加入了参数的绝对值之和作为惩罚项。L2正则化不同。它在损失函数中加入了平方和作为惩罚项。"
+    picked = key_sentences({"损失函数", "惩罚项"}, text, tokenize_terms, 4, 300)
+    assert picked == []  # both "它…" sentences lean on sentences sharing no term: neither is quoted alone
+    picked = key_sentences({"损失函数", "惩罚项", "L1正则化"}, text, tokenize_terms, 4, 300)
+    assert picked == ["L1正则化是一种惩罚。", "它在损失函数中加入了参数的绝对值之和作为惩罚项。"]
+    reason = "SiLU是一种激活函数。这是因为它在损失函数中平滑。"  # "这是因为…" gives a reason: it reads on its own
+    assert key_sentences({"损失函数"}, reason, tokenize_terms, 4, 300) == ["这是因为它在损失函数中平滑。"]
+
+
+def tokenize_terms(text):
+    return [term for term in ("损失函数", "惩罚项", "L1正则化", "L2正则化") if term in text]

@@ -3,7 +3,8 @@
 import pytest
 
 from assistant import AnswerConfig, StudyAssistant
-from assistant.answer.contradictions import CheckedStream, ContradictionCheck
+from assistant.answer.checked_stream import CheckedStream
+from assistant.answer.contradictions import ContradictionCheck
 from assistant.answer.opposite_sources import OppositeSources, opposite_pair
 from corpus import load_corpus
 from fakes import ScriptedGenerator

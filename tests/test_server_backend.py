@@ -39,7 +39,7 @@ def test_a_covered_question_streams_a_cited_answer_from_the_server(served):
     pieces = list(served.stream("L1正则为什么容易产生稀疏解？"))
     answer = pieces[-1]
     assert served.model.served_model() == MODEL_ALIAS
-    # what streams is what passed the checks (copied clauses, then the quotes) before the answer
+    # what streams is what passed the checks (the quotes, then the copied clauses) before the answer
     assert len(pieces) >= 2 and all(isinstance(piece, str) and piece for piece in pieces[:-1])
     assert not answer.refused and answer.citations and len(answer.draft) > 20
     assert answer.sources[0].chunk.title.startswith("L1") and "[1]" in answer.text

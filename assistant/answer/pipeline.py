@@ -20,7 +20,8 @@ from typing import NamedTuple
 from corpus.scopes import normalise_scope
 from index import Hit, SearchIndex
 
-from assistant.answer.contradictions import CheckedStream, ContradictionCheck
+from assistant.answer.checked_stream import CheckedStream
+from assistant.answer.contradictions import ContradictionCheck
 from assistant.answer.followup import retrieval_query
 from assistant.answer.gate import refusal_with_closest, retrieval_gate, weak_retrieval
 from assistant.answer.opposite_sources import OppositeSources
@@ -298,9 +299,9 @@ class AnswerPipeline:
         synthesis = recite_copied_lines(synthesis, [text for _, text in sources])  # a copied line cites its holder
         drafted = synthesis
         synthesis, conflicts = check.reply(synthesis)
-        synthesis = drop_unfinished_line(synthesis)  # a line left introducing what was cut ("例如：")
         if quoted:  # the quotes shown above it: a line that only repeats one goes
             synthesis = "\n".join(line for line in synthesis.split("\n") if not repeats_quotes(line, quoted)).strip()
+        synthesis = drop_unfinished_line(synthesis)  # a line left introducing what was cut ("例如：")
         withheld = tuple(conflict.to_dict() for conflict in conflicts if conflict.contradicts)
         unsupported = tuple(conflict.line for conflict in conflicts if not conflict.contradicts)
         cited = parse_citations(synthesis, len(hits))[0]

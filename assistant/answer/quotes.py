@@ -37,7 +37,8 @@ def key_sentences(question_terms: set[str], text: str, tokenize, max_sentences: 
     total stays within max_chars, and a sentence sharing no term, itself or by its heading, is
     never chosen; nor one that ``said`` (e.g. the answer's synthesis) already contains word for
     word (letters and digits compared: list markers, emphasis, spaces and punctuation aside); nor
-    one that only introduces or heads what follows (``introduces_or_heads``).
+    one that only introduces or heads what follows (``introduces_or_heads``); a sentence that
+    opens with a word pointing back ("它", "其中", "这种") only right after the one it points to.
     """
     said = letters(said)
     scored = []
@@ -48,15 +49,23 @@ def key_sentences(question_terms: set[str], text: str, tokenize, max_sentences: 
         if overlap and not (said and letters(sentence.text).lstrip("0123456789") in said):
             scored.append((-overlap, position, sentence.text))
     chosen, used = [], 0
-    for _, position, sentence in sorted(scored):
-        if len(chosen) == max_sentences or used + len(sentence) > max_chars:
-            continue
-        chosen.append((position, sentence))
-        used += len(sentence)
+    # a sentence whose subject is the one before it ("它在损失函数中加入了…") is quoted only after it
+    for leaning in (False, True):
+        for _, position, sentence in sorted(scored):
+            if bool(_LEANS_ON_PREVIOUS.match(sentence)) != leaning or len(chosen) == max_sentences \
+                    or used + len(sentence) > max_chars:
+                continue
+            if leaning and position - 1 not in {at for at, _ in chosen}:
+                continue
+            chosen.append((position, sentence))
+            used += len(sentence)
     return [sentence for _, sentence in sorted(chosen)]
 
 
 _LEAD_IN = re.compile(r"[:：]\s*(\*\*)?\s*$")  # "SiLU 函数的数学定义如下：" ends where its formula begins
+# a sentence whose subject is only in the one before it: "它…", "其中…", "这种方法…" ("该指标…" names its kind,
+# "这是因为…" gives a reason: they read on their own)
+_LEANS_ON_PREVIOUS = re.compile(r"^(?:[-*+•]\s+|\d+[.、)）]\s*)?(?:它|其|此(?!外)|这(?!是因为|是由于)|那|上述|上面)")
 _LIST_MARKER = re.compile(r"^(?:[-*+•]\s+|\d+[.、)）]\s*)")
 _CAPTION = re.compile(r"^\([a-z]\)\s[^\u4e00-\u9fff]*$")  # "(a) Standard Neural Net": a figure's caption
 _BOLD_LINE = re.compile(r"^\*\*[^*]+\*\*[:：]?$")  # "**计算步骤和python代码**": a heading in bold
