@@ -44,7 +44,7 @@ class JudgeCase:
     """What a judge reads: the question, the answer as shown, the notes that answer it."""
 
     question: str
-    answer: str  # the answer as shown: the model's lines, then the quoted sentences
+    answer: str  # the answer as shown: the model's lines and the quoted sentences, in either order
     notes: tuple[str, ...]  # the gold sections' text
     cited_notes: tuple[str, ...] = ()  # other sections the answer cites
     key_points: tuple[str, ...] = ()  # short phrases a good answer contains (from the eval set)

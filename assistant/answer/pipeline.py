@@ -5,7 +5,8 @@
     answer.text, answer.citations, answer.refused
 
 retrieve -> gate (refuse without the model when the notes do not cover the question) -> sources
--> prompt (history trimmed to fit) -> model -> citations -> verification -> quotes -> Answer.
+-> quotes (shown at once under strong retrieval) -> prompt (history trimmed to fit) -> model ->
+citations -> verification -> quotes -> Answer.
 """
 
 from __future__ import annotations
@@ -119,7 +120,9 @@ class AnswerPipeline:
                scope: str | list[str] | None = None) -> Iterator[str | Answer]:
         """Yield the answer's text pieces as they are generated, then the final Answer.
 
-        The pieces are the model's synthesis, then the quoted key sentences. The final Answer's
+        The pieces are the quoted key sentences of the notes, then the model's synthesis under
+        them (``notes_first``, under strong retrieval), or the synthesis then the quotes (under weak
+        retrieval, where the model may refuse). The final Answer's
         text is authoritative: when the synthesis turns out ungrounded it is a refusal instead.
         ``k`` (sections retrieved; those far below the top one, ``related_share``, are not given to
         the model) and ``temperature`` override the configured ones; ``adapter=False`` answers
