@@ -52,7 +52,7 @@ def key_sentences(question_terms: set[str], text: str, tokenize, max_sentences: 
     # a sentence whose subject is the one before it ("它在损失函数中加入了…") is quoted only after it
     for leaning in (False, True):
         for _, position, sentence in sorted(scored):
-            if bool(_LEANS_ON_PREVIOUS.match(sentence)) != leaning or len(chosen) == max_sentences \
+            if bool(_POINTS_BACK.match(_LIST_MARKER.sub("", sentence))) != leaning or len(chosen) == max_sentences \
                     or used + len(sentence) > max_chars:
                 continue
             if leaning and position - 1 not in {at for at, _ in chosen}:
@@ -65,7 +65,7 @@ def key_sentences(question_terms: set[str], text: str, tokenize, max_sentences: 
 _LEAD_IN = re.compile(r"[:：]\s*(\*\*)?\s*$")  # "SiLU 函数的数学定义如下：" ends where its formula begins
 # a sentence whose subject is only in the one before it: "它…", "其中…", "这种方法…" ("该指标…" names its kind,
 # "这是因为…" gives a reason: they read on their own)
-_LEANS_ON_PREVIOUS = re.compile(r"^(?:[-*+•]\s+|\d+[.、)）]\s*)?(?:它|其|此(?!外)|这(?!是因为|是由于)|那|上述|上面)")
+_POINTS_BACK = re.compile(r"^(?:它|其|此(?!外)|这(?!是因为|是由于)|那|上述|上面)")
 _LIST_MARKER = re.compile(r"^(?:[-*+•]\s+|\d+[.、)）]\s*)")
 _CAPTION = re.compile(r"^\([a-z]\)\s[^\u4e00-\u9fff]*$")  # "(a) Standard Neural Net": a figure's caption
 _BOLD_LINE = re.compile(r"^\*\*[^*]+\*\*[:：]?$")  # "**计算步骤和python代码**": a heading in bold
