@@ -132,21 +132,24 @@ class ContradictionCheck:
         # of its sentence and the ones either side, those of its sentence alone)
         self.context: dict[str, list[tuple[str, set[str], set[str]]]] = {}
         self.labels: set[str] = set()  # sentences' short first clauses followed by more ("过拟合" of "过拟合: 模型…")
+        # each source sentence as formulas are compared ("l+c|w|"), with the family terms it names
+        # (those of the sentences beside it when it names none)
+        self.formula_places: list[tuple[str, set[str]]] = []
         for number, text in enumerate(sources):
-            sentences = [clauses(sentence) for sentence in _sentences(text)]
+            written = _sentences(text)
+            sentences = [clauses(sentence) for sentence in written]
             self.labels |= {sentence[0] for sentence in sentences
                             if len(sentence) > 1 and len(sentence[0]) <= MAX_LABEL_CHARS}
             terms = [_families("".join(sentence)) for sentence in sentences]
             for i, sentence in enumerate(sentences):
                 around = set().union(*terms[max(0, i - 1):i + 2])
+                self.formula_places.append((_formula_key(written[i]), terms[i] or around))
                 for j, clause in enumerate(sentence):
                     self.context.setdefault(clause, []).append((sentence[j - 1] if j else "", around, terms[i]))
                     self.holders.setdefault(clause, set()).add(number)
         self.clauses = [c for c in self.context if len(c) >= MIN_CLAUSE_CHARS]
-        # each source sentence as formulas are compared ("l+c|w|"), with the family terms it names
-        # (those of the sentences beside it when it names none)
-        self.formula_places = [(_formula_key(sentence), own or around) for sentence, own, around in _places(sources)]
         self._seen: dict[str, tuple] = {}  # clause -> (its change, its source clause): a stream re-checks lines
+        self._held: dict[str, list[set[int]]] = {}  # clause -> ``_holder_sets``: the same
 
     def lines(self, reply: str) -> list[Conflict]:
         """Every line of ``reply`` that contradicts its source clause."""
@@ -226,14 +229,20 @@ class ContradictionCheck:
         """("opposite", what the answer is about, what the notes it copies are about) when ``clause``,
         or a source clause it contains whole ("增加训练样本数量" in "增加训练样本数量可以提高泛化能力"), is
         held only by the side of ``self.opposite`` the answer is not about."""
-        whole = [held for held in self.clauses if clause in held]  # the sources holding it whole, else its near-copy's
-        close = source and SequenceMatcher(None, source, clause, autojunk=False).ratio() >= OPPOSITE_SIMILARITY
-        pieces = [set().union(*(self.holders[held] for held in whole or ([source] if close else [])))]
-        pieces += [self.holders[part] for part in self.clauses if part in clause and part != clause]
-        for holders in pieces:
+        if clause not in self._held:
+            self._held[clause] = self._holder_sets(clause, source)
+        for holders in self._held[clause]:
             if wrong := self.opposite.wrong(holders):
                 return ("opposite", *wrong)
         return None
+
+    def _holder_sets(self, clause: str, source: str | None) -> list[set[int]]:
+        """The sources holding ``clause`` (whole, else as a close copy of ``source``), then those
+        holding each source clause it contains whole."""
+        whole = [held for held in self.clauses if clause in held]
+        close = source and SequenceMatcher(None, source, clause, autojunk=False).ratio() >= OPPOSITE_SIMILARITY
+        pieces = [set().union(*(self.holders[held] for held in whole or ([source] if close else [])))]
+        return pieces + [self.holders[part] for part in self.clauses if part in clause and part != clause]
 
     def _mislabelled(self, source: str, label: str) -> tuple[str, str, str] | None:
         """A copied clause under a label the notes give to another passage: "欠拟合: 模型在训练集上拟合的
@@ -333,14 +342,6 @@ def _formula_key(text: str) -> str:
     """A formula as formulas are compared, markup and spacing aside: ``" $L+C|w|$ [1]" -> "l+c|w|"``."""
     return re.sub(r"[\s$\\{}]", "", strip_citations(text).lower())
 
-
-def _places(sources: list[str]):
-    """(sentence, family terms it names, those of it and the sentences beside it) for every source sentence."""
-    for text in sources:
-        sentences = _sentences(text)
-        terms = [_families(normalise(sentence)) for sentence in sentences]
-        for i, sentence in enumerate(sentences):
-            yield sentence, terms[i], set().union(*terms[max(0, i - 1):i + 2])
 
 
 def _families(text: str) -> set[str]:

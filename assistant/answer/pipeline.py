@@ -168,7 +168,7 @@ class AnswerPipeline:
                                    copies_only=self.config.synthesis == "copies",
                                    opposite=OppositeSources([title for title, _ in sources], question))
         # strong retrieval: the quotes will be shown whatever the model says, so they are shown now
-        early = self._quotes(terms, hits, question, [1], "", self.config) \
+        early = quoted_sentences(self.index, self.config, terms, hits, [1], "", question) \
             if self.config.notes_first and not weak else []
         shown_early = compose("", early, language) if early else ""
         if shown_early:
@@ -190,18 +190,18 @@ class AnswerPipeline:
             if early:  # the quotes shown, and more of the top section when they answer alone
                 room = replace(limits, quote_sentences=limits.quote_sentences - len(early),
                                quote_chars=limits.quote_chars - sum(len(sentence) for _, sentence in early))
-                quotes = early + self._quotes(terms, hits, question, [1], compose("", early, language), room)
+                quotes = early + quoted_sentences(self.index, room, terms, hits, [1], shown_early, question)
                 other = [n for n in reply.cited if n != 1][:1]  # another source the synthesis rests on:
                 if reply.synthesis and other:  # its key sentences under it, in half the quotes' room
                     half = replace(self.config, quote_sentences=max(1, self.config.quote_sentences // 2),
                                    quote_chars=self.config.quote_chars // 2)
-                    said = reply.synthesis + "\n" + compose("", early, language)
-                    after = self._quotes(terms, hits, question, other, said, half)
+                    said = reply.synthesis + "\n" + shown_early
+                    after = quoted_sentences(self.index, half, terms, hits, other, said, question)
             else:
                 # quotes from the top source, then the first other one cited: the key sentences of the
                 # retriever's best section stay under a synthesis drawn from another one
                 top_first = list(dict.fromkeys([1, *reply.cited]))
-                quotes = self._quotes(terms, hits, question, top_first, reply.synthesis, limits)
+                quotes = quoted_sentences(self.index, limits, terms, hits, top_first, reply.synthesis, question)
             if not reply.synthesis and not quotes:  # no sentence shares a word with the question
                 quotes = lead_quotes(self.index, limits, hits)
         text = compose(reply.synthesis, quotes, language, notes_first=bool(early), after=after) \
@@ -283,11 +283,6 @@ class AnswerPipeline:
             raise failure
         shown = "".join(shown)
         return "".join(pieces).strip(), shown[len(heading):] if heading and shown.startswith(heading) else shown
-
-    def _quotes(self, terms: set[str], hits: list[Hit], question: str, sources: list[int], said: str,
-                limits: AnswerConfig) -> list[tuple[int, str]]:
-        """``quoted_sentences`` of the numbered ``sources`` within ``limits``, none of them in ``said``."""
-        return quoted_sentences(self.index, limits, terms, hits, sources, said, question)
 
     def _check(self, raw: str, sources: list[tuple[str, str]], hits: list[Hit], language: str, weak: bool,
                check: ContradictionCheck, quoted: list[str] = ()) -> Reply:
