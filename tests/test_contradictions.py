@@ -245,3 +245,37 @@ def test_a_loose_paraphrase_nearest_to_the_other_sides_wording_is_not_cut():
     check = ContradictionCheck([PAIRED_SOURCES[0], PAIRED_SOURCES[2], PAIRED_SOURCES[1]], "什么是过拟合？", opposite=pair)
     assert check.line("过拟合是模型在训练集上好、测试集上差 [1]。") is None
     assert check.line("减少正则化系数。 [3]").kind == "opposite"  # a close copy of "减小正则化系数" is
+
+
+MOBILENET = ("MobileNetV2在MobileNetV1的基础上引入了Linear Bottleneck 和 Inverted Residuals。\n\n"
+             "MobileNetV2的论文：《MobileNetV2: Inverted Residuals and Linear Bottlenecks》\n\n"
+             "MobileNetV3在整体上有两大创新：\n\n"
+             "1.互补搜索技术组合：由资源受限的NAS执行模块级搜索。\n\n"
+             "2.网络结构改进：进一步减少网络层数，并引入h-swish激活函数。\n\n"
+             "作者发现swish激活函数能够有效提高网络的精度。")
+
+
+@pytest.mark.parametrize("question, kept, said", [
+    ("那V2在这个基础上又改了什么？", "Linear Bottleneck", "mobilenetv2"),  # "V2": the notes write MobileNetV2 in full
+    ("MobileNetV2做了哪些改进？", "Linear Bottleneck", "mobilenetv2"),
+    ("MobileNetV3有哪些创新？", "h-swish", "mobilenetv3"),  # the notes give the bottleneck to V2
+    ("MobileNetV2和V3有什么区别？", "Linear Bottleneck|h-swish", ""),  # a question on both names either
+    ("MobileNet系列的特点？", "Linear Bottleneck|h-swish", ""),  # and one that names neither
+])
+def test_a_list_item_is_about_what_its_lead_in_names(question, kept, said):
+    check = ContradictionCheck([MOBILENET], question)
+    text, conflicts = check.reply("使用Linear Bottleneck和Inverted Residuals。 [1]\n使用h-swish激活函数。 [1]")
+    assert [name for name in ("Linear Bottleneck", "h-swish") if name in text] == kept.split("|")
+    assert [c.said for c in conflicts] == ([said] if said else [])
+
+
+def test_a_list_ends_where_a_sentence_that_is_no_item_follows_it():
+    notes = "MobileNetV3在整体上有两大创新：\n1. 引入h-swish激活函数。\n这些改进都使用了深度可分离卷积来减少参数量。"
+    check = ContradictionCheck([notes], "MobileNetV2用了什么卷积？")
+    assert check.reply("使用了深度可分离卷积来减少参数量。 [1]")[1] == []
+
+
+def test_a_name_joined_to_the_words_after_it_is_still_read_as_a_name():
+    check = ContradictionCheck([MOBILENET], "MobileNetV3有哪些创新？")
+    line = "论文：《MobileNetV2: Inverted Residuals and Linear Bottlenecks》 [1]"
+    assert check.reply(line) == (line, [])  # the line names MobileNetV2 itself: nothing is said of V3

@@ -48,6 +48,7 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 _WORD_END = re.compile(r"\w$")
 _COLON = re.compile(r"[:：]")
 _LIST_NUMBER = re.compile(r"^(?:[-*+]\s*)?(?:\d+[.、)）]|[（(]\d+[)）])\s*")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]\s|\d+[.、)）]|[（(]\d+[)）])")  # a sentence that is a list item
 _SENTENCE_END = re.compile(r"(?<=[。！？!?])|\n(?![ \t]*$)")
 _FAMILY = re.compile(r"(?<![a-z0-9])([a-z]+)(\d+)(?![a-z0-9])")  # l1/l2, fp16/fp32, top1/top5: one family
 _FORMULA = re.compile(r"[a-zA-Z0-9)]\s*[-+*/^|=]|[|\\^]")  # "L+C|w|", "W^2", "\\lambda": a formula, not a word
@@ -127,7 +128,6 @@ class ContradictionCheck:
         # answer is not about holds is cut ("opposite"); None: not checked
         self.holders: dict[str, set[int]] = {}  # source clause -> the sources (0-based) that hold it
         self.text = normalise("".join(sources) + question)  # where a swapped-in term must occur
-        self.question_terms = _families(normalise(question))  # what a line that names no term is read as about
         # each source clause -> where it stands: (the clause before it in its sentence, family terms
         # of its sentence and the ones either side, those of its sentence alone)
         self.context: dict[str, list[tuple[str, set[str], set[str]]]] = {}
@@ -135,19 +135,26 @@ class ContradictionCheck:
         # each source sentence as formulas are compared ("l+c|w|"), with the family terms it names
         # (those of the sentences beside it when it names none)
         self.formula_places: list[tuple[str, set[str]]] = []
+        named: set[str] = set()  # every family term of the sources
         for number, text in enumerate(sources):
             written = _sentences(text)
             sentences = [clauses(sentence) for sentence in written]
             self.labels |= {sentence[0] for sentence in sentences
                             if len(sentence) > 1 and len(sentence[0]) <= MAX_LABEL_CHARS}
-            terms = [_families("".join(sentence)) for sentence in sentences]
+            terms = [_families(sentence) for sentence in written]
+            named |= set().union(*terms)
+            # a list item is also about what its list's lead-in names ("MobileNetV3在整体上有两大创新：")
+            leads = _lead_ins(written, terms)
             for i, sentence in enumerate(sentences):
-                around = set().union(*terms[max(0, i - 1):i + 2])
-                self.formula_places.append((_formula_key(written[i]), terms[i] or around))
+                own, around = terms[i] or leads[i], set().union(*terms[max(0, i - 1):i + 2], leads[i])
+                self.formula_places.append((_formula_key(written[i]), own or around))
                 for j, clause in enumerate(sentence):
-                    self.context.setdefault(clause, []).append((sentence[j - 1] if j else "", around, terms[i]))
+                    self.context.setdefault(clause, []).append((sentence[j - 1] if j else "", around, own))
                     self.holders.setdefault(clause, set()).add(number)
         self.clauses = [c for c in self.context if len(c) >= MIN_CLAUSE_CHARS]
+        # what a line that names no term is read as about; a short name the sources write in full ("V2"
+        # of "MobileNetV2") is read as that
+        self.question_terms = {_in_full(term, named) for term in _families(question)}
         self._seen: dict[str, tuple] = {}  # clause -> (its change, its source clause): a stream re-checks lines
         self._held: dict[str, list[set[int]]] = {}  # clause -> ``_holder_sets``: the same
 
@@ -198,7 +205,7 @@ class ContradictionCheck:
         if source and not change and label:
             change = self._mislabelled(source, label)
         if source and not change:
-            change = self._out_of_context(clause, source, normalise(line or text))
+            change = self._out_of_context(clause, source, line or text)
         if not change and self.opposite:
             change = self._opposite(clause, source)
         if not change:
@@ -220,7 +227,7 @@ class ContradictionCheck:
         writes it: "L2正则的目标函数: L+C|w|" where the notes write "L+C|w|" only for L1."""
         key = _formula_key(text)
         places = [terms for sentence, terms in self.formula_places if key and key in sentence]
-        terms = _families(normalise(strip_citations(line))) or self.question_terms
+        terms = _families(strip_citations(line)) or self.question_terms
         if terms and places and all(not terms & place and _siblings(terms, place) for place in places):
             return ("term", *_siblings(terms, places[0]))
         return None
@@ -261,7 +268,8 @@ class ContradictionCheck:
         """A clause true where the notes say it but not where the line puts it, everywhere it occurs:
         said of another term of its family ("这里最优的w就变成了0" from the notes on L1, in an answer
         on L2), or copied whole without the condition it holds under ("一般使用低阈值" of "而想要召回率高，")."""
-        terms = _families(clause) or _families(line) or self.question_terms  # what the clause is read as about
+        terms = _families(clause) or _families(strip_citations(line)) or self.question_terms  # what it is about
+        line = normalise(line)
         # a clause naming no term is about what its own sentence names, when that names one ("从而使得整个训练
         # 过程稳定平滑" of the sentence on L2, not of the one on L1 beside it); else about its neighbours'
         own = not _families(clause)
@@ -345,8 +353,27 @@ def _formula_key(text: str) -> str:
 
 
 def _families(text: str) -> set[str]:
-    """Terms that come in numbered families: ``"l1正则比l2稀疏, relu" -> {"l1", "l2"}``."""
-    return {m.group() for m in _FAMILY.finditer(text)}
+    """Terms that come in numbered families: ``"L1正则比l2稀疏, ReLU" -> {"l1", "l2"}``."""
+    return {m.group() for m in _FAMILY.finditer(text.lower())}
+
+
+def _lead_ins(sentences: list[str], terms: list[set[str]]) -> list[set[str]]:
+    """For each sentence, the family terms of the lead-in of the list it is an item of ("…有两大创新："
+    before "1. …", "2. …"), or an empty set."""
+    leads, lead = [], set()
+    for sentence, named in zip(sentences, terms):
+        item = bool(_LIST_ITEM.match(sentence))
+        leads.append(lead if item else set())
+        if not item:
+            lead = named if sentence.rstrip().endswith((":", "：")) else set()
+    return leads
+
+
+def _in_full(term: str, named: set[str]) -> str:
+    """``term`` as the sources write it in full, when they write one such name only: ``"v2"`` ->
+    ``"mobilenetv2"`` where the sources name MobileNetV2 (and no other "…v2")."""
+    longer = {name for name in named if name.endswith(term) and name != term}
+    return longer.pop() if len(longer) == 1 and term not in named else term
 
 
 def _siblings(terms: set[str], others: set[str]) -> tuple[str, str] | None:
