@@ -131,7 +131,7 @@ def test_cross_language_groundedness_checks_only_terms_the_corpus_uses():
 
 
 def test_compose_marks_quotes_with_their_source():
-    assert compose("答 [1]。", [(1, "- 1. 数据增强。"), (2, "早停。")], "zh") == "答 [1]。\n\n资料原文要点：\n> 1. 数据增强。 [1]\n> 早停。 [2]"
+    assert compose("答 [1]。", [(1, "- 1. 数据增强。"), (2, "早停。")], "zh") == "答 [1]。\n\n资料原文要点：\n> 数据增强。 [1]\n> 早停。 [2]"
     assert compose("Answer.", [], "en") == "Answer."
 
 
