@@ -20,7 +20,9 @@ study-assistant export-adapter --format gguf --out "$OUT/files" >/dev/null
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
 for _ in $(seq 120); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 1; done
-study-assistant eval --questions eval/heldout.jsonl --corpus seed --base-url "http://127.0.0.1:$PORT/v1" \
-  --out "$OUT/seed_server.json"
+# the served model is the bundled one: its tokenizer lets a confident answer bar the refusal opening
+printf '[llm]\nserver_tokenizer = "bundled"\n' > "$OUT/server.toml"
+study-assistant eval --config "$OUT/server.toml" --questions eval/heldout.jsonl --corpus seed \
+  --base-url "http://127.0.0.1:$PORT/v1" --out "$OUT/seed_server.json"
 kill $PID; wait $PID 2>/dev/null || true
 study-assistant eval --questions eval/heldout.jsonl --corpus seed --out "$OUT/seed_inprocess.json"

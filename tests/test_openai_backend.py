@@ -107,6 +107,34 @@ def test_the_pipeline_answers_cites_and_refuses_through_a_server(stub, index):
     assert refused.refused and len(stub.requests) == 2  # the gate refuses before any request
 
 
+def test_with_the_served_models_tokenizer_a_confident_answer_bars_the_refusal_through_logit_bias(
+        stub, index, tmp_path):
+    from tiny_model import build_tiny_qwen2
+
+    folder = build_tiny_qwen2(tmp_path / "tiny")
+    model = server_model(stub.url, server_tokenizer=str(folder))
+    tokenizer = model.tokenizer()
+    zh, en = (tokenizer("资料中没有涉及这个问题。", add_special_tokens=False)["input_ids"],
+              tokenizer("The study notes do not cover this question.", add_special_tokens=False)["input_ids"])
+    assert model.capabilities.opening_bans and zh[0] != en[0]
+    pipeline = AnswerPipeline(index, model, AnswerConfig())
+    assert not pipeline.ask("什么是过拟合？").refused
+    assert stub.requests[-1]["logit_bias"] == {str(zh[0]): -100}
+    english = tokenizer.decode(en[:1])  # a plain English word: barring it would bar it from the whole reply
+    assert english.strip().isalpha() and pipeline.ask("What is overfitting?")
+    assert stub.requests[-1]["logit_bias"] == {str(zh[0]): -100}
+    plain = AnswerPipeline(index, server_model(stub.url), AnswerConfig())
+    assert not plain.model.capabilities.opening_bans
+    plain.ask("什么是过拟合？")
+    assert "logit_bias" not in stub.requests[-1]
+    unsure = AnswerPipeline(index, model, AnswerConfig(answer_when_confident=False))
+    unsure.ask("什么是过拟合？")
+    assert "logit_bias" not in stub.requests[-1]  # a refusal may be the answer: nothing barred
+    with pytest.raises(BackendError, match="server_tokenizer = '/no/such/folder'"):
+        list(server_model(stub.url, server_tokenizer="/no/such/folder").stream(MESSAGES, GenerationOptions(
+            forbid_openings=("资料中没有涉及这个问题。",))))
+
+
 def test_a_rate_limited_or_busy_server_is_retried_with_backoff(stub):
     stub.script = ["429", "503", "ok"]
     assert server_model(stub.url, max_retries=2).generate(MESSAGES) == stub.reply

@@ -370,8 +370,9 @@ def _lead_ins(sentences: list[str], terms: list[set[str]]) -> list[set[str]]:
 
 
 def _in_full(term: str, named: set[str]) -> str:
-    """``term`` as the sources write it in full, when they write one such name only: ``"v2"`` ->
-    ``"mobilenetv2"`` where the sources name MobileNetV2 (and no other "…v2")."""
+    """``term`` as the sources write it in full, when they write one such name only: "V2" (as
+    ``_families`` gives it, lower case) is "MobileNetV2" where the sources name MobileNetV2 and no
+    other name ending in "V2"."""
     longer = {name for name in named if name.endswith(term) and name != term}
     return longer.pop() if len(longer) == 1 and term not in named else term
 

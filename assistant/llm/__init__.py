@@ -22,7 +22,7 @@ def load_chat_model(config: GenerationConfig, data_dir: Path, progress: bool = T
     if config.backend == "openai":
         from assistant.llm.openai_backend import OpenAIChatModel
 
-        return OpenAIChatModel(config)
+        return OpenAIChatModel(config, data_dir=data_dir)
     from assistant.llm.transformers_backend import TransformersChatModel
 
     return TransformersChatModel.load(resolve_model(config.model, data_dir, progress=progress), config)

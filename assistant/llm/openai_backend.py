@@ -8,7 +8,11 @@ the official ``openai`` SDK.
     adapter = "study"                       # a LoRA the server serves under that name (vLLM --lora-modules)
 
 Replies stream (``stream=True``). What a server cannot do is declared in ``capabilities`` and so
-skipped by the pipeline: opening bans and prompt lookup are in-process features. Every failure
+skipped by the pipeline: prompt lookup is an in-process feature, and so are opening bans unless
+``server_tokenizer`` names the served model's tokenizer. With it, a text the reply may not begin
+with has its first token barred through ``logit_bias``, which OpenAI's API applies to every token
+of the reply, not only the first: so only a first token the reply has no other use for is barred
+("资料" of "资料中没有涉及这个问题。"), never a plain English word ("The" of the English refusal). Every failure
 becomes a ``BackendError`` whose message names the URL and what went wrong; the SDK retries
 connection failures, 408, 409, 429 and 5xx ``max_retries`` times with exponential backoff
 (honouring ``Retry-After``) before that.
@@ -19,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Iterator
 
 import httpx
@@ -39,14 +44,18 @@ SERVER_CONTEXT_TOKENS = 8192  # prompt + reply budget when context_tokens is 0 (
 class OpenAIChatModel(ChatModel):
     """A chat model served over the OpenAI chat-completions API."""
 
-    def __init__(self, config: GenerationConfig, client=None):
+    def __init__(self, config: GenerationConfig, client=None, data_dir=None):
         self.config = config
+        self.data_dir = data_dir  # where a bundled server_tokenizer is converted (the app's data folder)
+        self._tokenizer = None
+        self._bars: dict[tuple[str, ...], dict[str, int]] = {}
         self.base_url = config.base_url.rstrip("/")
         self.client = client or _client(config)
         self.served = None if config.model == "bundled" else config.model  # found on first use otherwise
         self.adapter = config.adapter if config.adapter not in ("default", "none") else None
         # a served LoRA is another model name: a call can use it or not
-        self.capabilities = Capabilities(adapter_switching=self.adapter is not None, concurrent=True)
+        self.capabilities = Capabilities(adapter_switching=self.adapter is not None, concurrent=True,
+                                         opening_bans=bool(config.server_tokenizer))
         self.temperature = config.temperature
         self.max_new_tokens = config.max_new_tokens
         self.context_tokens = config.context_tokens or SERVER_CONTEXT_TOKENS
@@ -78,10 +87,49 @@ class OpenAIChatModel(ChatModel):
                    "max_tokens": options.max_new_tokens or self.max_new_tokens}
         if temperature > 0:
             request["top_p"] = self.config.top_p
+        bars = self.barred_tokens(options.forbid_openings) if self.config.server_tokenizer else {}
+        if bars:
+            request["logit_bias"] = bars
         if self.config.extra_body:
             request["extra_body"] = dict(self.config.extra_body)
         response = self._call("start a reply", lambda: self.client.chat.completions.create(**request))
         yield from self._pieces(response, model)
+
+    def barred_tokens(self, openings: tuple[str, ...]) -> dict[str, int]:
+        """``logit_bias`` that bars each opening's first token, except a plain English word:
+        ``("资料中没有涉及这个问题。", "The study notes do not cover this question.") -> {"101111": -100}``
+        with the Qwen2.5 vocabulary."""
+        if openings not in self._bars:
+            tokenizer = self.tokenizer()
+            bars = {}
+            for text in openings:
+                ids = tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
+                if ids and not re.fullmatch(r"\s*[A-Za-z]+\s*", tokenizer.decode(ids[:1])):
+                    bars[str(ids[0])] = -100
+            self._bars[openings] = bars
+        return self._bars[openings]
+
+    def tokenizer(self):
+        """The served model's tokenizer (``server_tokenizer``), loaded on first use; the bundled
+        model's is its converted folder's (converted once, as in-process)."""
+        if self._tokenizer is None:
+            from pathlib import Path
+
+            from assistant.llm.model_files import ModelFilesError, bundle_for, resolve_model
+            from assistant.llm.tokenizer import load_tokenizer
+
+            spec = self.config.server_tokenizer
+            try:
+                if bundle_for(spec) is not None:
+                    from assistant.config import default_data_dir
+
+                    spec = resolve_model(spec, Path(self.data_dir or default_data_dir()))
+                self._tokenizer = load_tokenizer(spec)
+            except (OSError, ValueError, ModelFilesError) as err:
+                raise BackendError(f"Could not load the tokenizer [llm] server_tokenizer = "
+                                   f"{self.config.server_tokenizer!r} names ({str(err)[:200]}). Name the served "
+                                   f"model's tokenizer folder, or set it to \"\" to go without.") from None
+        return self._tokenizer
 
     def _pieces(self, response, model: str) -> Iterator[str]:
         """The streamed text; a stream that breaks off or stops making sense is a ``BackendError``."""

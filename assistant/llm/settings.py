@@ -26,6 +26,9 @@ class GenerationConfig:
     context_tokens: int = 0  # prompt + reply limit on a server (0: 8192); in-process, the model's own
     extra_body: dict = field(default_factory=dict)  # server: more fields for every request, in the
     # server's own names, e.g. {repeat_penalty = 1.05} (llama.cpp), {repetition_penalty = 1.05} (vLLM)
+    server_tokenizer: str = ""  # server: the served model's tokenizer ("bundled", "bundled-1.5b" (the
+    # Qwen2.5 vocabulary, so any Qwen2.5 model), a folder or hub id), which lets a request bar the
+    # refusal as an opening through logit_bias (for the whole reply: see openai_backend); "": no bars
     device: str = "auto"  # "auto" (cuda if available, else cpu), "cpu" or "cuda"
     dtype: str = "auto"  # "auto": bfloat16 on CUDA, cpu_dtype on the CPU; or an explicit dtype
     cpu_dtype: str = "auto"  # what "auto" means on the CPU; "auto": bfloat16 where the CPU computes it
