@@ -99,6 +99,9 @@ def test_lines_that_only_restate_source_headers_are_dropped():
     assert drop_source_headers(f"{echo}\n过采样少数类 [1]。\n《鞍点》[2]，") == "过采样少数类 [1]。"
     named = "根据《数据类别不平衡怎么处理?》[1]，可以过采样。"  # a title inside a sentence stays
     assert drop_source_headers(named) == named
+    # a heading mark copied from the notes goes, the line stays; "# " may be a code comment
+    assert drop_source_headers("梯度消失。 [1]\n### 而sigmoid的导数如下图所示: [1]\n# 初始化 dp [2]") == \
+        "梯度消失。 [1]\n而sigmoid的导数如下图所示: [1]\n# 初始化 dp [2]"
 
 
 def test_groundedness_share_of_answer_terms_in_sources():
@@ -187,6 +190,9 @@ CUT_AT_THE_LIMIT = [  # (reply, what is kept)
     ("实例方法要包含self参数。 [1]\n例如： [1]", "实例方法要包含self参数。 [1]"),  # introduces what never came
     ("例如：", ""),
     ("方法如下：\n1. 过采样。 [1]", "方法如下：\n1. 过采样。 [1]"),
+    # a line that introduces the next one is finished: the cut line after it still goes
+    ("梯度消失更明显。 [1]\n而sigmoid的导数如下图所示:\n不断相乘的话，最后的结果趋向于0，就会出现梯",
+     "梯度消失更明显。 [1]\n而sigmoid的导数如下图所示:"),
 ]
 
 

@@ -269,8 +269,9 @@ def synthesis_of(text: str) -> str:
 
 def quote_line(sentence: str) -> str:
     """A sentence as quoted: without its list marker (a bullet, or a number that would place it in
-    a list the quotes do not show: "2. 进行梯度截断。" quoted alone), its bold marks kept only when
-    they pair up (a sentence cut from a bold run would otherwise show a stray "**").
+    a list the quotes do not show: "2. 进行梯度截断。" quoted alone) or the notes' own blockquote
+    mark (it would show as "> >…"), its bold marks kept only when they pair up (a sentence cut from
+    a bold run would otherwise show a stray "**").
 
     >>> quote_line("- **方法**：分步验证。"), quote_line("* 方法**：分步验证。"), quote_line("• 早停")
     ('**方法**：分步验证。', '方法：分步验证。', '早停')
@@ -278,8 +279,11 @@ def quote_line(sentence: str) -> str:
     ('进行梯度截断。', '早停', '0.001是常用的学习率。')
     >>> quote_line("（1）提问；（2）解析问题。")  # a whole list in one sentence keeps its numbers
     '（1）提问；（2）解析问题。'
+    >>> quote_line(">以BLIP-2为代表的Q-Former结构…"), quote_line("> - 早停")
+    ('以BLIP-2为代表的Q-Former结构…', '早停')
     """
-    line = re.sub(r"^\s*(?:[-*•](?=\s)|[-•])\s*", "", sentence).strip()
+    line = re.sub(r"^\s*(?:>\s*)+", "", sentence)
+    line = re.sub(r"^\s*(?:[-*•](?=\s)|[-•])\s*", "", line).strip()
     number = re.match(r"(\d{1,2})[.、)）](?!\d)\s*|[（(](\d{1,2})[)）]\s*", line)
     if number:
         following = str(int(number.group(1) or number.group(2)) + 1)

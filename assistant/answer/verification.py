@@ -54,11 +54,12 @@ def cross_language_groundedness(answer: str, source_terms: set[str] | frozenset[
 def drop_source_headers(text: str) -> str:
     """``text`` without the lines that only restate source headers: a small model sometimes answers
     "[1] 《数据类别不平衡怎么处理?》 [2] 《L范数的作用?》" (the prompt's numbering echoed), which says
-    nothing and cites every source. A title named inside a sentence stays."""
+    nothing and cites every source. A title named inside a sentence stays. A heading mark copied
+    from the notes ("### 而sigmoid的导数…") goes, keeping the line: it would show as a heading."""
     def only_headers(line: str) -> bool:
         return bool(_TITLE.search(line)) and not _NOT_CONTENT.sub("", _TITLE.sub("", strip_citations(line)))
 
-    return "\n".join(line for line in text.splitlines() if not only_headers(line)).strip()
+    return "\n".join(_HEADING_MARK.sub("", line) for line in text.splitlines() if not only_headers(line)).strip()
 
 
 def drop_repeated_lines(text: str) -> str:
@@ -84,6 +85,7 @@ def drop_repeated_lines(text: str) -> str:
 
 _CITED_END = re.compile(r"\[\d+\]\s*$")
 _INTRODUCES = re.compile(r"[:：]\s*$")
+_HEADING_MARK = re.compile(r"^\s*#{2,6}\s+")  # a markdown heading's "### " ("# " may be a code comment)
 _FINISHED = re.compile(r"(\[\d+\]|[。．.!?！？…」』”\"')）)\]$*`])\s*$")  # a sentence end, a citation or a formula
 
 
@@ -94,11 +96,13 @@ def drop_unfinished_line(text: str) -> str:
     ends with neither. A reply written as plain items without citations keeps its last item.
 
     ``"过拟合是……。 [1]\n增加数据。 [1]\n给模型的参数加上一定的正则约束，比如 [1"`` -> the first two lines.
-    A last line that introduces what never came ("例如： [1]") goes too.
+    A line that introduces the next ("…如下图所示:") counts as finished. A last line that introduces
+    what never came ("例如： [1]") goes too.
     """
     lines = [line for line in text.strip().splitlines() if line.strip()]
     earlier = lines[:-1]
-    cut = (earlier and not _FINISHED.search(lines[-1]) and all(_FINISHED.search(line) for line in earlier)
+    closed = [_FINISHED.search(line) or _INTRODUCES.search(strip_citations(line)) for line in earlier]
+    cut = (earlier and not _FINISHED.search(lines[-1]) and all(closed)
            and any(_CITED_END.search(line) for line in earlier))
     if lines and _INTRODUCES.search(strip_citations(lines[-1])):  # "例如： [1]" introduces what never came
         cut = True
