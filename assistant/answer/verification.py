@@ -54,10 +54,11 @@ def cross_language_groundedness(answer: str, source_terms: set[str] | frozenset[
 def drop_source_headers(text: str) -> str:
     """``text`` without the lines that only restate source headers: a small model sometimes answers
     "[1] 《数据类别不平衡怎么处理?》 [2] 《L范数的作用?》" (the prompt's numbering echoed), which says
-    nothing and cites every source. A title named inside a sentence stays. A heading mark copied
-    from the notes ("### 而sigmoid的导数…") goes, keeping the line: it would show as a heading."""
+    nothing and cites every source; so does a line of punctuation alone (":"). A title named inside a
+    sentence stays. A heading mark copied from the notes ("### 而sigmoid的导数…") goes, keeping the
+    line: it would show as a heading."""
     def only_headers(line: str) -> bool:
-        return bool(_TITLE.search(line)) and not _NOT_CONTENT.sub("", _TITLE.sub("", strip_citations(line)))
+        return bool(line.strip()) and not _NOT_CONTENT.sub("", _TITLE.sub("", strip_citations(line)))
 
     return "\n".join(_HEADING_MARK.sub("", line) for line in text.splitlines() if not only_headers(line)).strip()
 
@@ -91,9 +92,10 @@ _FINISHED = re.compile(r"(\[\d+\]|[。．.!?！？…」』”\"')）)\]$*`])\s*
 
 def drop_unfinished_line(text: str) -> str:
     """``text`` without a last line that breaks off mid-sentence, as a reply stopped at the token
-    limit does ("…适用于特征数量较多但可能只有一部分特征", "…加入到损失函数中。 [1"): the reply's other
-    lines each end with a citation (or a sentence end, at least one with a citation) and this one
-    ends with neither. A reply written as plain items without citations keeps its last item.
+    limit does ("…适用于特征数量较多但可能只有一部分特征", "…加入到损失函数中。 [1"): the line before it
+    and most of the reply's other lines end with a citation (or a sentence end, at least one with a
+    citation; a stray "WeThinkIn" line copied from the notes does not count against it), and this
+    one ends with neither. A reply written as plain items without citations keeps its last item.
 
     ``"过拟合是……。 [1]\n增加数据。 [1]\n给模型的参数加上一定的正则约束，比如 [1"`` -> the first two lines.
     A line that introduces the next ("…如下图所示:") counts as finished. A last line that introduces
@@ -102,7 +104,7 @@ def drop_unfinished_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     earlier = lines[:-1]
     closed = [_FINISHED.search(line) or _INTRODUCES.search(strip_citations(line)) for line in earlier]
-    cut = (earlier and not _FINISHED.search(lines[-1]) and all(closed)
+    cut = (earlier and not _FINISHED.search(lines[-1]) and closed[-1] and 2 * sum(map(bool, closed)) > len(closed)
            and any(_CITED_END.search(line) for line in earlier))
     if lines and _INTRODUCES.search(strip_citations(lines[-1])):  # "例如： [1]" introduces what never came
         cut = True
