@@ -25,7 +25,8 @@ class GenerationConfig:
     max_retries: int = 2  # retries, with exponential backoff, after a refused connection, 408, 429, 5xx
     context_tokens: int = 0  # prompt + reply limit on a server (0: 8192); in-process, the model's own
     extra_body: dict = field(default_factory=dict)  # server: more fields for every request, in the
-    # server's own names, e.g. {repeat_penalty = 1.05} (llama.cpp), {repetition_penalty = 1.05} (vLLM)
+    # server's own names, e.g. {repetition_penalty = 1.05} (vLLM: in-process's penalty; llama.cpp's
+    # repeat_penalty counts only the last 64 tokens, a different penalty: docs/deploy.md)
     server_tokenizer: str = ""  # server: the served model's tokenizer ("bundled", "bundled-1.5b" (the
     # Qwen2.5 vocabulary, so any Qwen2.5 model), a folder or hub id), which lets a request bar the
     # refusal as an opening through logit_bias (for the whole reply: see openai_backend); "": no bars
