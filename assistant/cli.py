@@ -295,9 +295,10 @@ def cmd_serve(args) -> int:
         from assistant.llm.errors import BackendError
 
         try:
+            skipped = "prompt-lookup decoding" if config.llm.server_tokenizer else \
+                "the in-process opening bans (set [llm] server_tokenizer) and prompt-lookup decoding"
             print(f"Answers come from {assistant.model.served_model()} at {config.llm.base_url} (a server "
-                  "skips the in-process opening bans and prompt-lookup decoding; the answer checks all run).",
-                  file=sys.stderr)
+                  f"skips {skipped}; the answer checks all run).", file=sys.stderr)
         except BackendError as err:  # the page still starts; each answer says what is wrong until it is up
             print(f"warning: {err}", file=sys.stderr)
     import ui  # gradio loads only for this command

@@ -98,6 +98,8 @@ def test_lines_that_only_restate_source_headers_are_dropped():
     assert drop_source_headers(echo) == ""
     assert drop_source_headers(f"{echo}\n过采样少数类 [1]。\n《鞍点》[2]，") == "过采样少数类 [1]。"
     assert drop_source_headers(":\nReLU, LeakyReLU [1]") == "ReLU, LeakyReLU [1]"  # punctuation alone says nothing
+    structure = "公式如下： [1]\n$$\nL = L_0\n$$\n| 方法 | 作用 |\n|---|---|\n[2]\n```python\n## 注释\n...\n```"
+    assert drop_source_headers(structure) == structure  # formulas, tables, citations and code stay
     named = "根据《数据类别不平衡怎么处理?》[1]，可以过采样。"  # a title inside a sentence stays
     assert drop_source_headers(named) == named
     # a heading mark copied from the notes goes, the line stays; "# " may be a code comment
@@ -191,12 +193,17 @@ CUT_AT_THE_LIMIT = [  # (reply, what is kept)
     ("实例方法要包含self参数。 [1]\n例如： [1]", "实例方法要包含self参数。 [1]"),  # introduces what never came
     ("例如：", ""),
     ("方法如下：\n1. 过采样。 [1]", "方法如下：\n1. 过采样。 [1]"),
-    # a stray uncited line earlier ("WeThinkIn", copied from the notes) does not save the cut line
-    ("L∞范数是最大值。 [1]\nWeThinkIn\nL0范数是非0元素的个数。 [1]\n它是矩阵的 $L_0$ 范",
-     "L∞范数是最大值。 [1]\nWeThinkIn\nL0范数是非0元素的个数。 [1]"),
-    # a line that introduces the next one is finished: the cut line after it still goes
+    # a line that introduces the next one is finished: the cut line after it goes, and then the
+    # line introducing what never came
     ("梯度消失更明显。 [1]\n而sigmoid的导数如下图所示:\n不断相乘的话，最后的结果趋向于0，就会出现梯",
-     "梯度消失更明显。 [1]\n而sigmoid的导数如下图所示:"),
+     "梯度消失更明显。 [1]"),
+    # items of a list: an unfinished item, or a lead-in to the list, keeps the last item
+    ("原因： [1]\n1. 梯度消失；\n2. 梯度爆炸。\n3. 学习率过大", "原因： [1]\n1. 梯度消失；\n2. 梯度爆炸。\n3. 学习率过大"),
+    ("有两种：\n- 过采样 [1]\n- 欠采样", "有两种：\n- 过采样 [1]\n- 欠采样"),
+    ("Common methods:\n- oversampling\n- undersampling [1]\n- class weights",
+     "Common methods:\n- oversampling\n- undersampling [1]\n- class weights"),
+    # a formula between $$ lines is finished
+    ("L2正则化的公式如下： [1]\n$$\nL = L_0 + \\lambda w^2\n$$", "L2正则化的公式如下： [1]\n$$\nL = L_0 + \\lambda w^2\n$$"),
 ]
 
 

@@ -279,10 +279,10 @@ def quote_line(sentence: str) -> str:
     ('进行梯度截断。', '早停', '0.001是常用的学习率。')
     >>> quote_line("（1）提问；（2）解析问题。")  # a whole list in one sentence keeps its numbers
     '（1）提问；（2）解析问题。'
-    >>> quote_line(">以BLIP-2为代表的Q-Former结构…"), quote_line("> - 早停")
-    ('以BLIP-2为代表的Q-Former结构…', '早停')
+    >>> quote_line(">以BLIP-2为代表的Q-Former结构…"), quote_line("> - 早停"), quote_line(">1 查全率影响更大")
+    ('以BLIP-2为代表的Q-Former结构…', '早停', '>1 查全率影响更大')
     """
-    line = re.sub(r"^\s*(?:>\s*)+", "", sentence)
+    line = re.sub(r"^\s*(?:>(?![\d=<>])\s*)+", "", sentence)  # not ">1 查全率影响更大" (β>1 split at "。")
     line = re.sub(r"^\s*(?:[-*•](?=\s)|[-•])\s*", "", line).strip()
     number = re.match(r"(\d{1,2})[.、)）](?!\d)\s*|[（(](\d{1,2})[)）]\s*", line)
     if number:

@@ -17,6 +17,8 @@ from assistant.text import letters, line_key
 
 _TITLE = re.compile(r"《[^》\n]*》")
 _NOT_CONTENT = re.compile(r"[\s\W_]+")  # spaces and punctuation
+_PUNCTUATION_ONLY = re.compile(r"[\s:：;；,，.。、!！?？…]+")  # sentence punctuation, not "$$", "|---|" or "}"
+_HEADING_MARK = re.compile(r"^#{2,6}\s+")  # a markdown heading's "### " ("# " may be a code comment)
 
 
 def groundedness(answer: str, source_terms: set[str] | frozenset[str], tokenize) -> float:
@@ -54,13 +56,24 @@ def cross_language_groundedness(answer: str, source_terms: set[str] | frozenset[
 def drop_source_headers(text: str) -> str:
     """``text`` without the lines that only restate source headers: a small model sometimes answers
     "[1] 《数据类别不平衡怎么处理?》 [2] 《L范数的作用?》" (the prompt's numbering echoed), which says
-    nothing and cites every source; so does a line of punctuation alone (":"). A title named inside a
-    sentence stays. A heading mark copied from the notes ("### 而sigmoid的导数…") goes, keeping the
-    line: it would show as a heading."""
+    nothing and cites every source; so does a line of sentence punctuation alone (":"). A title named
+    inside a sentence stays. A heading mark copied from the notes ("### 而sigmoid的导数…") goes,
+    keeping the line: it would show as a heading. Lines inside a code fence are left as they are."""
     def only_headers(line: str) -> bool:
-        return bool(line.strip()) and not _NOT_CONTENT.sub("", _TITLE.sub("", strip_citations(line)))
+        bare = strip_citations(line)
+        return bool(_TITLE.search(line)) and not _NOT_CONTENT.sub("", _TITLE.sub("", bare)) \
+            or bool(_PUNCTUATION_ONLY.fullmatch(bare))
 
-    return "\n".join(_HEADING_MARK.sub("", line) for line in text.splitlines() if not only_headers(line)).strip()
+    kept, fenced = [], False
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced:
+            if only_headers(line):
+                continue
+            line = _HEADING_MARK.sub("", line)
+        kept.append(line)
+    return "\n".join(kept).strip()
 
 
 def drop_repeated_lines(text: str) -> str:
@@ -86,29 +99,32 @@ def drop_repeated_lines(text: str) -> str:
 
 _CITED_END = re.compile(r"\[\d+\]\s*$")
 _INTRODUCES = re.compile(r"[:：]\s*$")
-_HEADING_MARK = re.compile(r"^\s*#{2,6}\s+")  # a markdown heading's "### " ("# " may be a code comment)
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]\s|\d+[.、)）])")
 _FINISHED = re.compile(r"(\[\d+\]|[。．.!?！？…」』”\"')）)\]$*`])\s*$")  # a sentence end, a citation or a formula
 
 
 def drop_unfinished_line(text: str) -> str:
     """``text`` without a last line that breaks off mid-sentence, as a reply stopped at the token
-    limit does ("…适用于特征数量较多但可能只有一部分特征", "…加入到损失函数中。 [1"): the line before it
-    and most of the reply's other lines end with a citation (or a sentence end, at least one with a
-    citation; a stray "WeThinkIn" line copied from the notes does not count against it), and this
-    one ends with neither. A reply written as plain items without citations keeps its last item.
+    limit does ("…适用于特征数量较多但可能只有一部分特征", "…加入到损失函数中。 [1"): the reply's other
+    lines each end with a citation or a sentence end (at least one with a citation), or introduce a
+    line that is not a list item ("…如下图所示:"), and this one ends with neither. A reply written as
+    plain items without citations keeps its last item.
 
     ``"过拟合是……。 [1]\n增加数据。 [1]\n给模型的参数加上一定的正则约束，比如 [1"`` -> the first two lines.
-    A line that introduces the next ("…如下图所示:") counts as finished. A last line that introduces
-    what never came ("例如： [1]") goes too.
+    A last line that introduces what never came ("例如： [1]") goes too, also one the cut leaves last.
     """
     lines = [line for line in text.strip().splitlines() if line.strip()]
     earlier = lines[:-1]
-    closed = [_FINISHED.search(line) or _INTRODUCES.search(strip_citations(line)) for line in earlier]
-    cut = (earlier and not _FINISHED.search(lines[-1]) and closed[-1] and 2 * sum(map(bool, closed)) > len(closed)
-           and any(_CITED_END.search(line) for line in earlier))
-    if lines and _INTRODUCES.search(strip_citations(lines[-1])):  # "例如： [1]" introduces what never came
+    closed = all(_FINISHED.search(line) or (_INTRODUCES.search(strip_citations(line)) and not _LIST_ITEM.match(after))
+                 for line, after in zip(earlier, lines[1:]))
+    cut = bool(earlier) and not _FINISHED.search(lines[-1]) and closed \
+        and any(_CITED_END.search(line) for line in earlier)
+    if cut:
+        lines = earlier
+    while lines and _INTRODUCES.search(strip_citations(lines[-1])):  # "例如： [1]" introduces what never came
+        lines.pop()
         cut = True
-    return "\n".join(earlier) if cut else text.strip()
+    return "\n".join(lines) if cut else text.strip()
 
 
 REPEAT_SHARE = 0.85  # a line this much of whose letters a quoted sentence holds, in order, repeats it
