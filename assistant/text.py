@@ -17,6 +17,7 @@ _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
 _CODE = re.compile(r"```.*?```", re.S)
 _FORMULA = re.compile(r"\$\$.*?\$\$", re.S)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+LIST_ITEM = re.compile(r"^\s*(?:[-*+•]\s|\d+[.、)）]|[（(]\d+[)）])")  # a line that is a list item: "- ", "2. ", "（3）"
 _ITEM_MARK = re.compile(r"^\s*(?:[-*+>]\s*)?(?:\d+[.、)）](?!\d)|[（(]?[一二三四五六七八九十]+[、.)）]|[（(]\d+[)）])?\s*")
 
 

@@ -29,6 +29,7 @@ from functools import lru_cache
 from importlib import resources
 
 from assistant.citations import CITATION, strip_citations
+from assistant.text import LIST_ITEM
 
 MIN_SIMILARITY = 0.6  # a clause this close to a source clause (difflib ratio) is a near-copy of it
 OPPOSITE_SIMILARITY = 0.8  # a clause read as copied from the notes on the opposite problem must be this
@@ -48,7 +49,6 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 _WORD_END = re.compile(r"\w$")
 _COLON = re.compile(r"[:：]")
 _LIST_NUMBER = re.compile(r"^(?:[-*+]\s*)?(?:\d+[.、)）]|[（(]\d+[)）])\s*")
-_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]\s|\d+[.、)）]|[（(]\d+[)）])")  # a sentence that is a list item
 _SENTENCE_END = re.compile(r"(?<=[。！？!?])|\n(?![ \t]*$)")
 _FAMILY = re.compile(r"(?<![a-z0-9])([a-z]+)(\d+)(?![a-z0-9])")  # l1/l2, fp16/fp32, top1/top5: one family
 _FORMULA = re.compile(r"[a-zA-Z0-9)]\s*[-+*/^|=]|[|\\^]")  # "L+C|w|", "W^2", "\\lambda": a formula, not a word
@@ -362,7 +362,7 @@ def _lead_ins(sentences: list[str], terms: list[set[str]]) -> list[set[str]]:
     before "1. …", "2. …"), or an empty set."""
     leads, lead = [], set()
     for sentence, named in zip(sentences, terms):
-        item = bool(_LIST_ITEM.match(sentence))
+        item = bool(LIST_ITEM.match(sentence))
         leads.append(lead if item else set())
         if not item:
             lead = named if sentence.rstrip().endswith((":", "：")) else set()

@@ -13,7 +13,7 @@ import re
 from difflib import SequenceMatcher
 
 from assistant.citations import CITATION, citation_numbers, strip_citations
-from assistant.text import letters, line_key
+from assistant.text import LIST_ITEM, letters, line_key
 
 _TITLE = re.compile(r"《[^》\n]*》")
 _NOT_CONTENT = re.compile(r"[\s\W_]+")  # spaces and punctuation
@@ -99,7 +99,6 @@ def drop_repeated_lines(text: str) -> str:
 
 _CITED_END = re.compile(r"\[\d+\]\s*$")
 _INTRODUCES = re.compile(r"[:：]\s*$")
-_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]\s|\d+[.、)）])")
 _FINISHED = re.compile(r"(\[\d+\]|[。．.!?！？…」』”\"')）)\]$*`])\s*$")  # a sentence end, a citation or a formula
 
 
@@ -115,7 +114,7 @@ def drop_unfinished_line(text: str) -> str:
     """
     lines = [line for line in text.strip().splitlines() if line.strip()]
     earlier = lines[:-1]
-    closed = all(_FINISHED.search(line) or (_INTRODUCES.search(strip_citations(line)) and not _LIST_ITEM.match(after))
+    closed = all(_FINISHED.search(line) or (_INTRODUCES.search(strip_citations(line)) and not LIST_ITEM.match(after))
                  for line, after in zip(earlier, lines[1:]))
     cut = bool(earlier) and not _FINISHED.search(lines[-1]) and closed \
         and any(_CITED_END.search(line) for line in earlier)
