@@ -171,6 +171,9 @@ def _parser() -> argparse.ArgumentParser:
     drill.add_argument("--judge-weight", type=float, default=None,
                        help="share of the score from the LLM's 0/1/2 grade (default [drill] judge_weight, 0: key "
                             "points only, no model load; the bundled 0.5B model's grades did not track hand grades)")
+    drill.add_argument("--rules-only", action="store_true",
+                       help="grade by rules alone, without loading the model to read each answer after the notes "
+                            "(faster to start; [drill] model_check = false does the same)")
     drill.add_argument("--recover", action="store_true",
                        help="keep a damaged progress file aside (renamed, not deleted) and start a new one")
     drill.add_argument("--new-per-day", type=int, default=None, metavar="N",
@@ -245,6 +248,7 @@ def load_config(args) -> Config:
         "ui.share": getattr(args, "share", None),
         "drill.judge_weight": getattr(args, "judge_weight", None),
         "drill.new_per_day": getattr(args, "new_per_day", None),
+        "drill.model_check": False if getattr(args, "rules_only", False) else None,
     }
     config = config.with_overrides(**overrides)
     ensure_data_dir(config.data_path)
@@ -426,14 +430,15 @@ def cmd_drill(args) -> int:
     learner = args.learner or getpass.getuser() or "me"
     if args.fit:
         return fit_learner(store, learner)
-    if not config.drill.judge_weight:
+    if not config.drill.judge_weight and not config.drill.model_check:
         index, model = open_search_index(config), None
     else:
         assistant = load_assistant(args)
         index, model = assistant.index, assistant.model
     try:
         session = DrillSession(index, model, store, learner, judge_weight=config.drill.judge_weight,
-                               scope=checked_scope(args, index), new_per_day=config.drill.new_per_day)
+                               scope=checked_scope(args, index), new_per_day=config.drill.new_per_day,
+                               model_check=config.drill.model_check)
     except ValueError as err:
         raise UsageError(str(err)) from None
 
@@ -491,6 +496,8 @@ def cmd_drill(args) -> int:
             return 1
         print(f"得分 {result.score:.0%}：{result.verdict}（要点覆盖 {result.coverage:.0%}"
               + ("" if result.judge is None else f"，模型评分 {result.judge:.0%}") + "）")
+        if result.contradiction:
+            print(f"与笔记不符：{result.contradiction}")
         for point in result.covered:
             print(f"  ✓ {point}")
         for point in result.missed:

@@ -34,3 +34,29 @@ class FailingGenerator(ChatModel):
     def stream(self, messages, options=None):
         yield self.after
         raise self.error
+
+
+class CopyingReader(ChatModel):
+    """Scores texts like a model that copies from its prompt: after a prompt with notes ("笔记"), a
+    character is likely (0) when its clause so far (from the last "，。；") occurs in the prompt and
+    unlikely (-3) otherwise; after a prompt without notes every character is -2. So a text the notes
+    contain gains, and one that exchanges what the notes say loses."""
+
+    capabilities = Capabilities(scoring=True)
+
+    def __init__(self):
+        self.scored = []  # (prompt, text) of each call
+
+    def stream(self, messages, options=None):
+        yield "2"
+
+    def continuation_logprobs(self, prompt, text):
+        self.scored.append((prompt, text))
+        if "笔记" not in prompt:
+            return [-2.0] * len(text)
+        scores, start = [], 0
+        for i, char in enumerate(text):
+            if char in "，。；":
+                start = i + 1
+            scores.append(0.0 if text[start:i + 1] in prompt else -3.0)
+        return scores

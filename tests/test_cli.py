@@ -220,10 +220,18 @@ def test_ask_says_when_the_answer_only_tidied_the_draft(monkeypatch, use_fake_en
 
 
 def test_drill_grades_answers_shows_progress_and_keeps_history(use_fake_encoder, run, monkeypatch, data_home):
+    from assistant import StudyAssistant, cli
+    from assistant.indexing import open_search_index
+    from fakes import CopyingReader
+
+    reader = CopyingReader()  # the model drill loads by default reads each answer after the notes
+    monkeypatch.setattr(cli, "load_assistant", lambda args, rag=True: StudyAssistant(
+        open_search_index(cli.load_config(args), progress=False), reader))
     inputs = iter(["采集更多数据，数据增强，过采样，损失函数加权", "/progress", "/skip", "/quit"])
     monkeypatch.setattr("builtins.input", lambda _: next(inputs))
     code, out, _ = run("drill", "--learner", "ana")
     assert code == 0 and "第1题：数据类别不平衡怎么处理?" in out and "得分" in out and "✓" in out
+    assert [text for _, text in reader.scored] == ["采集更多数据，数据增强，过采样，损失函数加权"] * 2  # the skip is not read
     assert "1 次，最近" in out and "参考：ml_basics_qa 第1题" in out
     from assistant.drill.store import DrillStore
 
@@ -236,7 +244,7 @@ def test_drill_self_rating_is_asked_checked_and_recorded(use_fake_encoder, run, 
     inputs = iter(["数据增强", "perfect", "easy", "/quit"])
     prompts = []
     monkeypatch.setattr("builtins.input", lambda prompt: prompts.append(prompt) or next(inputs))
-    code, out, _ = run("drill", "--learner", "ana", "--self-rate")
+    code, out, _ = run("drill", "--learner", "ana", "--self-rate", "--rules-only")
     assert code == 0 and "again, hard, good, easy" in out and sum("自评" in p for p in prompts) == 2
     from assistant.drill.store import DrillStore
 
@@ -246,25 +254,25 @@ def test_drill_self_rating_is_asked_checked_and_recorded(use_fake_encoder, run, 
 def test_drill_stops_when_todays_queue_is_done_and_checks_its_scope(use_fake_encoder, run, monkeypatch, data_home):
     inputs = iter(["数据增强", "过采样", "/quit"])
     monkeypatch.setattr("builtins.input", lambda _: next(inputs))
-    code, out, _ = run("drill", "--learner", "ana", "--new-per-day", "1", "--scope", "ml_basics_qa")
+    code, out, _ = run("drill", "--learner", "ana", "--new-per-day", "1", "--scope", "ml_basics_qa", "--rules-only")
     assert code == 0 and "today 0 due, 1 new" in out and "今天的队列已完成（今天新学 1 题，上限 1）" in out
     assert "分钟后到期" in out and out.count("第1题：") == 1
-    code, _, err = run("drill", "--learner", "ana", "--scope", "深度学习基础")
+    code, _, err = run("drill", "--learner", "ana", "--scope", "深度学习基础", "--rules-only")
     assert code == 2 and "No chapter '深度学习基础'" in err
 
 
 def test_drill_fit_needs_enough_reviews(use_fake_encoder, run, data_home):
-    code, _, err = run("drill", "--learner", "ana", "--fit")
+    code, _, err = run("drill", "--learner", "ana", "--fit", "--rules-only")
     assert code == 1 and "fitting needs at least 512" in err and "default parameters stay" in err
 
 
 def test_drill_on_a_damaged_store_is_a_clear_error_then_recovers(use_fake_encoder, run, monkeypatch, data_home):
     data_home.mkdir(parents=True, exist_ok=True)
     (data_home / "drill.sqlite3").write_bytes(b"garbage" * 200)
-    code, _, err = run("drill")
+    code, _, err = run("drill", "--rules-only")
     assert code == 1 and "cannot be read" in err and "--recover" in err
     monkeypatch.setattr("builtins.input", lambda _: "/quit")
-    code, _, err = run("drill", "--recover")
+    code, _, err = run("drill", "--recover", "--rules-only")
     assert code == 0 and "Kept the damaged progress file" in err
     assert len(list(data_home.glob("drill.sqlite3.damaged-*"))) == 1
 

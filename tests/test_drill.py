@@ -6,13 +6,14 @@ import sqlite3
 import pytest
 
 from assistant.drill import DrillSession
-from assistant.drill.grading import extract_key_points, grade_answer, point_coverage, question_subjects
+from assistant.drill.grading import (ModelCheck, exchange, extract_key_points, grade_answer, model_check, point_coverage,
+                                     question_subjects)
 from assistant.drill.schedule import (MIN_FIT_REVIEWS, NotEnoughReviews, Review, fit_parameters, log_loss,
                                      make_scheduler, parse_rating, rating_for)
 from assistant.drill.store import DAY, Card, DrillStore, DrillStoreError, pick_next
 from fsrs import Rating
 from corpus import load_corpus
-from fakes import ScriptedGenerator
+from fakes import CopyingReader, ScriptedGenerator
 from index import open_index
 
 
@@ -359,3 +360,52 @@ def test_an_english_answer_to_chinese_notes_is_judged_by_its_technical_terms(ind
     good = _grade(index, title, text, "Overfitting: the model fits the training set well but does badly on the test set. "
                                       "Fix it with more training data, regularization or dropout.")
     assert good.score >= 2 / 3 and good.on_topic > 0.5
+
+
+def test_the_models_reading_finds_swapped_subjects_and_how_far_the_notes_back_an_answer(index):
+    reader = CopyingReader()
+    right = model_check(reader, *FREQUENCIES, "低频信息：表示图像中灰度值变化缓慢的区域，高频信息：对应着图像的边缘、噪声以及细节部分。", index)
+    assert right.swapped is None and right.support > 0.5
+    swapped = model_check(reader, *FREQUENCIES, "高频信息：表示图像中灰度值变化缓慢的区域，低频信息：对应着图像的边缘、噪声以及细节部分。", index)
+    assert swapped.swapped == ("低频", "高频")
+    unrelated = model_check(reader, *FREQUENCIES, "这是说卷积神经网络的池化层可以减少参数量。", index)
+    assert unrelated.support < 0 and unrelated.swapped is None  # named neither subject: no exchange tried
+    assert exchange("ViT切块，MAE掩码，vit更简单", "vit", "mae") == "MAE切块，ViT掩码，MAE更简单"
+
+
+def test_the_models_reading_decides_what_the_rules_cannot(index):
+    answer = "低频是灰度变化平缓的部分，比如大片平坦的背景区域；高频是灰度变化剧烈的地方，也就是边缘轮廓和细节纹理。"
+    points = extract_key_points(FREQUENCIES[1])
+    alone = grade_answer(answer, *FREQUENCIES, points, index)
+    assert alone.score >= 2 / 3 and alone.support is None  # good by the rules
+    backed = grade_answer(answer, *FREQUENCIES, points, index, check=ModelCheck(0.6, None))
+    assert backed.score >= 2 / 3 and backed.support == 0.6
+    unbacked = grade_answer(answer, *FREQUENCIES, points, index, check=ModelCheck(-0.2, None))
+    assert 1 / 3 <= unbacked.score < 2 / 3  # the notes make it less likely: at best partial
+    swapped = grade_answer(answer, *FREQUENCIES, points, index, check=ModelCheck(0.6, ("低频", "高频")))
+    assert swapped.score < 1 / 3 and swapped.contradiction == 'has "低频" and "高频" the wrong way round'
+    # among good answers, the one the notes back more ranks higher
+    assert grade_answer(answer, *FREQUENCIES, points, index, check=ModelCheck(0.9, None)).score > backed.score
+
+
+def test_a_drill_with_a_model_that_scores_texts_reads_each_answer(index, store):
+    from assistant.drill import DrillQuestion
+    from assistant.llm.errors import BackendError
+
+    ref = "ml_basics_qa#8"
+    question = DrillQuestion(ref, "8", index.sections[ref].title)
+    reader = CopyingReader()
+    checked = DrillSession(index, reader, store, "ana").submit(question, "L1正则容易产生稀疏解，因为它的最优解常落在坐标轴上。")
+    assert checked.support is not None and reader.scored and checked.note == ""
+    assert DrillSession(index, reader, store, "bo", model_check=False).submit(question, "稀疏解").support is None
+    assert DrillSession(index, ScriptedGenerator("2"), store, "cy").submit(question, "稀疏解").support is None
+
+    class Broken(CopyingReader):
+        def continuation_logprobs(self, prompt, text):
+            raise BackendError("the server went away")
+
+    answer = "L1正则的解在坐标轴上"
+    failed = DrillSession(index, Broken(), store, "di").submit(question, answer)
+    section = index.sections[ref]
+    alone = grade_answer(answer, section.title, section.text, store.key_points(ref, _sha(index, ref)), index).score
+    assert failed.support is None and "rules alone" in failed.note and failed.score == round(alone, 3)

@@ -107,7 +107,7 @@ def test_the_cli_keeps_a_typed_answer_through_a_lock_and_records_it_on_retry(run
 
     monkeypatch.setattr("builtins.input", typed)
     try:
-        code, out, err = run("drill", "--learner", "ana")
+        code, out, err = run("drill", "--learner", "ana", "--rules-only")
     finally:
         other.release()
         other.db.close()
@@ -130,7 +130,7 @@ def test_leaving_the_cli_while_locked_prints_the_unsaved_answer(run, monkeypatch
 
     monkeypatch.setattr("builtins.input", typed)
     try:
-        code, out, err = run("drill", "--learner", "ana")
+        code, out, err = run("drill", "--learner", "ana", "--rules-only")
     finally:
         other.release()
         other.db.close()
@@ -148,7 +148,7 @@ def test_recover_leaves_a_locked_healthy_file_alone(run, monkeypatch, data_home)
     other = Holder(store_path)
     other.hold()
     try:
-        code, _, err = run("drill", "--recover")
+        code, _, err = run("drill", "--recover", "--rules-only")
         with pytest.raises(DrillStoreLocked):
             DrillStore.recover(store_path, retry_seconds=0.05)
     finally:
@@ -167,7 +167,7 @@ def test_two_recovers_in_one_second_keep_two_files(run, monkeypatch, data_home):
     data_home.mkdir(parents=True, exist_ok=True)
     for n in (1, 2):
         store_path.write_bytes(b"garbage %d " % n * 200)
-        code, _, err = run("drill", "--recover")
+        code, _, err = run("drill", "--recover", "--rules-only")
         assert code == 0 and "Kept the damaged progress file" in err
     kept = sorted(data_home.glob("drill.sqlite3.damaged-*"))
     assert [p.name for p in kept] == ["drill.sqlite3.damaged-20250101-120000", "drill.sqlite3.damaged-20250101-120000-2"]

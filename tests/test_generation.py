@@ -19,6 +19,21 @@ def tiny_generator(tmp_path_factory):
     return TransformersChatModel.load(str(path), GenerationConfig(device="cpu", cpu_dtype="float32", max_new_tokens=12))
 
 
+def test_continuation_logprobs_are_the_models_own_for_each_token(tiny_generator):
+    import torch
+
+    prompt, text = "笔记：过拟合是训练好测试差。\n回答：", "过拟合是训练集好"
+    scores = tiny_generator.continuation_logprobs(prompt, text)
+    tok = tiny_generator.tokenizer
+    prompt_ids, text_ids = tok(prompt)["input_ids"], tok(text, add_special_tokens=False)["input_ids"]
+    assert len(scores) == len(text_ids) and tiny_generator.capabilities.scoring
+    with torch.no_grad():  # the same from one full forward pass
+        logits = tiny_generator.model(torch.tensor([prompt_ids + text_ids])).logits[0].log_softmax(-1)
+    expected = [logits[len(prompt_ids) - 1 + i, t].item() for i, t in enumerate(text_ids)]
+    assert scores == pytest.approx(expected, abs=1e-4) and all(s < 0 for s in scores)
+    assert tiny_generator.continuation_logprobs(prompt, "") == []
+
+
 def test_stream_pieces_join_to_the_generated_text(tiny_generator):
     pieces = list(tiny_generator.stream(MESSAGES))
     assert pieces and all(isinstance(p, str) and p for p in pieces)

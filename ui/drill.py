@@ -29,7 +29,8 @@ class DrillHandlers:
 
     def session(self, learner: str, scope=None) -> DrillSession:
         return DrillSession(self.index, self.model, self.store, learner or "", scope=scope or (),
-                            judge_weight=self.settings.judge_weight, new_per_day=self.settings.new_per_day)
+                            judge_weight=self.settings.judge_weight, new_per_day=self.settings.new_per_day,
+                            model_check=self.settings.model_check)
 
     def next(self, learner: str, question: dict | None = None, answer: str = "",
              scope: list[str] | None = None) -> tuple[str, dict | None, str, str, list[list]]:
@@ -74,6 +75,8 @@ class DrillHandlers:
             return f"⚠️ 评分时出错（{type(err).__name__}），请再试一次。", _progress_or_none(session)
         lines = [f"**得分 {result.score:.0%}：{result.verdict}**（要点覆盖 {result.coverage:.0%}"
                  + ("" if result.judge is None else f"，模型评分 {result.judge:.0%}") + "）", ""]
+        if result.contradiction:
+            lines += [f"与笔记不符：{result.contradiction}", ""]
         lines += [f"- 答到：{point}" for point in result.covered]
         lines += [f"- **漏掉**：{point}" for point in result.missed]
         if result.note:

@@ -1,6 +1,7 @@
 """Grading a drill answer: the section's key points, which of them the answer covers, the grade
-without a model (``grade_answer``: on topic, not contradicting the notes, enough said) and the
-model's optional 0/1/2 judgement.
+(``grade_answer``: on topic, not contradicting the notes, enough said), the model's reading of the
+answer against the notes when a model that scores texts is there (``model_check``) and its
+optional 0/1/2 judgement.
 
     >>> round(coverage_score(2, 5), 3)
     0.667
@@ -8,6 +9,7 @@ model's optional 0/1/2 judgement.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -26,6 +28,8 @@ ON_TOPIC_SHARE = 0.3  # below this share of its rare terms in the notes, an answ
 FULL_LENGTH = 80  # length (CJK characters + 2 per English word) of a complete answer to a long section
 LENGTH_SHARE = 0.3  # ... or this share of the section's own length, when that is less
 GOOD_COVERAGE = 2 / 3  # key-point coverage that says enough for a good grade, however short the answer
+NOTES_CHARS = 3000  # the notes the model reads when it checks an answer (a longer section is cut)
+SUPPORT_CLIP = 2.0  # a token's log-probability gain from the notes counts at most this much either way
 
 
 def extract_key_points(text: str, max_points: int = MAX_POINTS) -> list[str]:
@@ -99,6 +103,46 @@ def coverage_score(covered: int, total: int) -> float:
 
 
 @dataclass(frozen=True)
+class ModelCheck:
+    """What the model makes of an answer, reading it after the notes (``model_check``)."""
+
+    support: float  # mean over the answer's tokens of how much likelier the notes make each (log-
+    # probability with the notes and question minus with the question alone, clipped to ±SUPPORT_CLIP):
+    # > 0 the notes back the answer, < 0 they make it less likely than the question alone does
+    swapped: tuple[str, str] | None  # two subjects of the question that the answer has the wrong way
+    # round: the notes make the answer with them exchanged likelier than the answer as given
+
+
+def model_check(model: ChatModel, title: str, text: str, answer: str, index) -> ModelCheck:
+    """Read ``answer`` with ``model`` (``capabilities.scoring``) after the section's notes: how much
+    the notes back it (``support``) and whether it swaps two subjects of the question (``"ViT和MAE
+    的区别"`` answered with each one's traits given to the other). Two or three forward passes."""
+    with_notes = f"笔记：\n{text[:NOTES_CHARS]}\n\n问题：{title}\n回答："
+    read = model.continuation_logprobs(with_notes, answer)
+    alone = model.continuation_logprobs(f"问题：{title}\n回答：", answer)
+    gains = [max(-SUPPORT_CLIP, min(SUPPORT_CLIP, a - b)) for a, b in zip(read, alone)]
+    support = sum(gains) / len(gains) if gains else 0.0
+    # each subject the answer names, as the answer writes it ("TCP", not the index's "tcp")
+    found = (re.search(re.escape(s), answer, re.I) for s in question_subjects(title, index))
+    named = [match.group(0) for match in found if match]
+    swapped, best = None, sum(read)
+    for a, b in itertools.combinations(named, 2):
+        likelier = sum(model.continuation_logprobs(with_notes, exchange(answer, a, b)))
+        if likelier > best:
+            swapped, best = (a, b), likelier
+    return ModelCheck(round(support, 3), swapped)
+
+
+def exchange(text: str, a: str, b: str) -> str:
+    """``text`` with ``a`` and ``b`` (found in any case) exchanged, each written as ``text`` first
+    writes the other: ``exchange("ViT切块，MAE掩码", "vit", "mae") -> "MAE切块，ViT掩码"``."""
+    pattern = re.compile(f"{re.escape(a)}|{re.escape(b)}", re.I)
+    written = {term.lower(): re.search(re.escape(term), text, re.I) for term in (a, b)}
+    as_written = {key: found.group(0) if found else key for key, found in written.items()}
+    return pattern.sub(lambda m: as_written[b.lower()] if m.group(0).lower() == a.lower() else as_written[a.lower()], text)
+
+
+@dataclass(frozen=True)
 class Grade:
     """The grade of an answer without a model: wrong (score < 1/3), partial (< 2/3) or good."""
 
@@ -107,14 +151,19 @@ class Grade:
     substance: float  # how much it says: its length over a complete answer's, or its key-point coverage
     # over ``GOOD_COVERAGE``, whichever is more (1 or more is enough)
     contradiction: str  # what it says against the notes ("" when nothing): such an answer is wrong
+    support: float | None = None  # ModelCheck.support, None without a model check
 
 
 def grade_answer(answer: str, title: str, text: str, points: list[str], index,
-                 covered: list[str] | None = None) -> Grade:
+                 covered: list[str] | None = None, check: ModelCheck | None = None) -> Grade:
     """Grade ``answer`` to the section (``title``, ``text``, its key ``points``) of ``index`` (a
     SearchIndex: its tokenizer and section frequencies). Wrong: it contradicts the notes, or its
     terms are mostly not theirs; good: it also says enough; partial otherwise. ``covered``: the
     points ``point_coverage`` found in the answer, when the caller has them already.
+
+    With the model's ``check``: an answer that swaps two subjects of the question is wrong, one the
+    notes do not make likelier (support < 0) is at best partial, and the support places an answer
+    within its band.
 
     ``"低频信息指的是图像的边缘和细节"`` to notes where the edges are high frequency -> score < 1/3.
     """
@@ -127,13 +176,17 @@ def grade_answer(answer: str, title: str, text: str, points: list[str], index,
     need = min(FULL_LENGTH, LENGTH_SHARE * text_length(text))
     substance = max(text_length(answer) / need if need else 1.0, coverage / GOOD_COVERAGE)
     contradiction = contradiction_in(answer, title, text, index)
+    if not contradiction and check is not None and check.swapped:
+        contradiction = 'has "{}" and "{}" the wrong way round'.format(*check.swapped)
+    support = None if check is None else check.support
     if contradiction or on_topic < ON_TOPIC_SHARE:
         score = _in_band(0, min(1.0, on_topic / ON_TOPIC_SHARE) * (0.5 if contradiction else 1.0))
-    elif substance < 1:
-        score = _in_band(1, substance)
+    elif substance < 1 or support is not None and support < 0:
+        # with the model: half how much it says, half how far the notes back it (support -0.5 .. 0)
+        score = _in_band(1, substance if support is None else (min(substance, 1) + min(1.0, max(0.0, 2 * support + 1))) / 2)
     else:
-        score = _in_band(2, on_topic)
-    return Grade(score, round(on_topic, 3), round(substance, 3), contradiction)
+        score = _in_band(2, on_topic if support is None else support)
+    return Grade(score, round(on_topic, 3), round(substance, 3), contradiction, support)
 
 
 def _in_band(band: int, share: float) -> float:

@@ -10,11 +10,14 @@
 Reviews are scheduled by FSRS (``assistant.drill.schedule``): the grade's 0/1/2 band is the rating
 (Again / Hard / Good) unless the learner gives their own (``submit(..., rating="easy")``).
 
-Grading needs no model (``grading.grade_answer``): an answer that contradicts the notes or whose
-terms are mostly not theirs is wrong, one that also says enough (length, or key points covered) is
-good, anything between partial. It is optionally mixed with the LLM's 0/1/2 judgement of the answer
-against the reference points (``judge_weight``; 0 by default: the bundled 0.5B model's grades do
-not track hand grades, benchmarks/drill_grading.py). Key points (shown as covered and missed) are
+Grading (``grading.grade_answer``): an answer that contradicts the notes or whose terms are mostly
+not theirs is wrong, one that also says enough (length, or key points covered) is good, anything
+between partial. When the model can score texts (the in-process one can; ``model_check``), it
+reads the answer after the notes: an answer that has two subjects of the question the wrong way
+round is wrong, and one the notes do not make likelier is at best partial. Without such a model
+the rules grade alone. It is optionally mixed with the LLM's 0/1/2 judgement of the answer against
+the reference points (``judge_weight``; 0 by default: the bundled 0.5B model's grades do not track
+hand grades, benchmarks/drill_grading.py). Key points (shown as covered and missed) are
 extracted once per section text and kept in the store.
 """
 
@@ -27,7 +30,8 @@ from dataclasses import dataclass, field
 
 from corpus.scopes import check_scope, in_scope, normalise_scope
 
-from assistant.drill.grading import coverage_score, extract_key_points, grade_answer, judge_answer, point_coverage
+from assistant.drill.grading import (coverage_score, extract_key_points, grade_answer, judge_answer, model_check,
+                                     point_coverage)
 from assistant.drill.schedule import grade_band, parse_rating
 from assistant.drill.store import DrillStore, pick_next
 from assistant.llm.errors import BackendError
@@ -66,6 +70,8 @@ class DrillResult:
     seconds: float = 0.0  # time taken to grade
     note: str = ""  # why the grade was made without the judge although one is configured ("" otherwise)
     grade: int = 0  # the score's band: 0 wrong, 1 partial, 2 good (what FSRS schedules by)
+    contradiction: str = ""  # what the answer says against the notes ("" when nothing was found)
+    support: float | None = None  # how far the notes back the answer (grading.ModelCheck), None unchecked
 
     @property
     def verdict(self) -> str:
@@ -80,7 +86,7 @@ class DrillSession:
     """One learner's drill over an index's sections, recorded in a ``DrillStore``."""
 
     def __init__(self, index, model, store: DrillStore, learner: str, judge_weight: float = 0.0,
-                 clock=time.time, scope=(), new_per_day: int = NEW_PER_DAY):
+                 clock=time.time, scope=(), new_per_day: int = NEW_PER_DAY, model_check: bool = True):
         if not learner.strip():
             raise ValueError("learner name is empty: pass a name so progress can be kept")
         if not 0 <= judge_weight <= 1:
@@ -89,6 +95,8 @@ class DrillSession:
             raise ValueError(f"new_per_day should be >= 0, got {new_per_day}")
         self.index, self.model, self.store = index, model, store
         self.learner, self.judge_weight, self.clock = learner.strip(), judge_weight, clock
+        # the model reads each answer after the notes (grading.model_check) when it can score texts
+        self.model_check = model_check and model is not None and model.capabilities.scoring
         self.scope = normalise_scope(scope)
         check_scope(self.scope, {section.doc for section in index.sections.values()})  # UnknownScopeError
         self.new_per_day = new_per_day
@@ -149,20 +157,29 @@ class DrillSession:
         covered, missed = point_coverage(points, answer, self.index.tokenizer) if answer.strip() else ([], points)
         coverage = coverage_score(len(covered), len(points))
         section = self.index.sections[question.section_ref]
-        graded = grade_answer(answer, section.title, section.text, points, self.index, covered).score \
-            if answer.strip() else 0.0
-        judge, note = None, ""
+        check, note = None, ""
+        if self.model_check and answer.strip():
+            try:
+                check = model_check(self.model, section.title, section.text, answer, self.index)
+            except BackendError as err:
+                log.warning("The model could not check the answer, grading without it: %s", err)
+                note = f"The model could not read this answer against the notes, so it was graded by rules alone: {err}"
+        graded = grade_answer(answer, section.title, section.text, points, self.index, covered, check) \
+            if answer.strip() else None
+        judge = None
         if self.model is not None and self.judge_weight and answer.strip():
             try:
                 judge = judge_answer(self.model, question.title, points, answer)
             except BackendError as err:  # the judge's server failed: the answer is still graded, without it
                 log.warning("The judge failed, grading without it: %s", err)
-                note = f"The judge could not grade this answer, so it was graded without the judge: {err}"
-        score = graded if judge is None else (1 - self.judge_weight) * graded + self.judge_weight * judge
+                note = " ".join(filter(None, [note, f"The judge could not grade this answer, so it was graded without the judge: {err}"]))
+        base = graded.score if graded else 0.0
+        score = base if judge is None else (1 - self.judge_weight) * base + self.judge_weight * judge
         card = self.store.record(self.learner, question.section_ref, score, answer, missed, self.clock(), own)
         return DrillResult(question, round(score, 3), round(coverage, 3), judge, covered, missed,
                            f"{section.doc} 第{section.number}题 {section.title.strip()}", card.due,
-                           round(time.perf_counter() - started, 3), note, grade_band(score))
+                           round(time.perf_counter() - started, 3), note, grade_band(score),
+                           graded.contradiction if graded else "", graded.support if graded else None)
 
     def chapter_progress(self) -> list[dict]:
         """Per chapter in scope (a top-level folder; a file at the corpus root): questions, how many

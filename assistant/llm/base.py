@@ -29,6 +29,7 @@ class Capabilities:
     prompt_lookup: bool = False  # drafts tokens copied from the prompt: replies that copy decode faster
     concurrent: bool = False  # serves several replies at once (a server that batches), so callers need
     # not queue them one by one
+    scoring: bool = False  # continuation_logprobs(): the log-probability of a given text's tokens
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,12 @@ class ChatModel:
     def generate(self, messages: list[dict], options: GenerationOptions | None = None) -> str:
         """The whole reply at once."""
         return "".join(self.stream(messages, options))
+
+    def continuation_logprobs(self, prompt: str, text: str) -> list[float]:
+        """The log-probability of each token of ``text`` when it follows ``prompt`` (plain text, no
+        chat template): how likely the model finds a given text, not a reply. Needs
+        ``capabilities.scoring``."""
+        raise NotImplementedError(f"{type(self).__name__} does not score texts")
 
     def warm_up(self) -> None:
         """Prepare for a session of answers (a no-op unless ``capabilities.warm_up``)."""

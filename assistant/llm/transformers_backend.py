@@ -84,7 +84,7 @@ class TransformersChatModel(ChatModel):
         self._worker = generation_thread()
         plain_strides_for_output_layer(model)
         self.capabilities = Capabilities(adapter_switching=lora is not None, opening_bans=True, warm_up=True,
-                                         prompt_lookup=config.prompt_lookup > 0)
+                                         prompt_lookup=config.prompt_lookup > 0, scoring=True)
         self.name = str(getattr(getattr(model, "config", None), "_name_or_path", "") or "transformers")
         self.temperature = config.temperature
         self.max_new_tokens = config.max_new_tokens
@@ -176,6 +176,31 @@ class TransformersChatModel(ChatModel):
         finally:
             abandoned.set()
         done.result()  # re-raises the generation's error here
+
+    def continuation_logprobs(self, prompt: str, text: str) -> list[float]:
+        """The log-probability of each token of ``text`` after ``prompt``, one forward pass on the
+        generation thread, with the adapter as answers use it."""
+        import torch
+
+        prompt_ids = self.tokenizer(prompt, return_tensors="pt").input_ids
+        text_ids = self.tokenizer(text, return_tensors="pt", add_special_tokens=False).input_ids
+        if not text_ids.shape[1]:
+            return []
+        ids = torch.cat([prompt_ids, text_ids], 1).to(self.device)
+        on = bool(self.lora) and self.use_adapter
+
+        def run():
+            if self.static_cache:  # one plain model per adapter setting
+                model = self._static_models[on]
+            else:
+                model = self.model
+                if self.lora:
+                    self.lora.switch(model, on)
+            with torch.inference_mode():
+                logits = model(ids, logits_to_keep=text_ids.shape[1] + 1).logits[0, :-1]
+            return logits.float().log_softmax(-1).gather(1, text_ids[0, :, None].to(logits.device))[:, 0].tolist()
+
+        return self._worker.submit(run).result()
 
     def _system_ids(self, messages: list[dict], inputs: dict) -> tuple[int, ...] | None:
         """The prompt's leading system message as token ids, when the prompt starts with exactly
