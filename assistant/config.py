@@ -85,8 +85,8 @@ class UIConfig:
 class DrillConfig:
     """How drill mode grades and how many new questions a day it brings."""
 
-    judge_weight: float = 0.0  # share of the score from the LLM's 0/1/2 grade of the answer (0: key points
-    # alone, no model needed); worth it with a stronger model on a server (benchmarks/README.md)
+    judge_weight: float = 0.0  # share of the score from the LLM's 0/1/2 grade of the answer (0: none);
+    # worth it with a stronger model on a server (benchmarks/README.md)
     new_per_day: int = 20  # new questions a day, after the due ones
     model_check: bool = True  # the model reads each answer after the notes (swapped subjects, how far the
     # notes back it) when it can score texts (the in-process model can); off: rules alone, no model load

@@ -135,3 +135,17 @@ def test_answer_and_refusal_metrics_by_hand():
     assert refusal == {"accuracy": 0.5, "false_refusal_rate": round(1 / 3, 4), "n": 2}
     assert answer["n"] == 3 and [r["cited_gold"] for r in records[:2]] == [1, 1]
     assert key_point_recall("anything", []) == 0.0
+
+
+def test_the_hand_graded_drill_answers_name_sections_of_the_collection_and_keep_halves_apart():
+    import json
+
+    from conftest import REPO
+    from corpus import load_corpus
+
+    refs = {section.ref for section in load_corpus("wethinkin").sections}
+    items = [json.loads(line) for line in (REPO / "eval" / "drill_graded_collection.jsonl").read_text("utf-8").splitlines()]
+    assert {item["section_ref"] for item in items} <= refs and len({item["id"] for item in items}) == len(items)
+    halves = {split: {item["section_ref"] for item in items if item["split"] == split} for split in ("dev", "heldout")}
+    assert halves["dev"] and halves["heldout"] and not halves["dev"] & halves["heldout"]
+    assert {item["grade"] for item in items} == {0, 1, 2} and {item["split"] for item in items} == {"dev", "heldout"}

@@ -144,7 +144,7 @@ def exchange(text: str, a: str, b: str) -> str:
 
 @dataclass(frozen=True)
 class Grade:
-    """The grade of an answer without a model: wrong (score < 1/3), partial (< 2/3) or good."""
+    """The grade of an answer: wrong (score < 1/3), partial (< 2/3) or good."""
 
     score: float  # 0..1; its band is the grade, its place in the band how far the answer got
     on_topic: float  # rarity-weighted share of the answer's terms that the notes use
