@@ -430,7 +430,8 @@ def cmd_drill(args) -> int:
     learner = args.learner or getpass.getuser() or "me"
     if args.fit:
         return fit_learner(store, learner)
-    if not config.drill.judge_weight and not config.drill.model_check:
+    # the model is loaded for the judge, or for its reading of answers, which only the in-process one does
+    if not config.drill.judge_weight and not (config.drill.model_check and config.llm.backend == "transformers"):
         index, model = open_search_index(config), None
     else:
         assistant = load_assistant(args)

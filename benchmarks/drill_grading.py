@@ -3,6 +3,7 @@
 collection's sections, split into dev and held-out halves).
 
     python benchmarks/drill_grading.py                # rules + the model's check + its judgement (30 %)
+                                                      # (with --base-url: rules + the served model's judgement)
     python benchmarks/drill_grading.py --no-judge     # rules + the bundled model's check (the default grading)
     python benchmarks/drill_grading.py --rules-only   # rules alone (drill without a model that scores texts)
     python benchmarks/drill_grading.py --no-judge --items eval/drill_graded_collection.jsonl --split heldout

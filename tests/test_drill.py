@@ -368,9 +368,14 @@ def test_the_models_reading_finds_swapped_subjects_and_how_far_the_notes_back_an
     assert right.swapped is None and right.support > 0.5
     swapped = model_check(reader, *FREQUENCIES, "高频信息：表示图像中灰度值变化缓慢的区域，低频信息：对应着图像的边缘、噪声以及细节部分。", index)
     assert swapped.swapped == ("低频", "高频")
+    before = len(reader.scored)
     unrelated = model_check(reader, *FREQUENCIES, "这是说卷积神经网络的池化层可以减少参数量。", index)
-    assert unrelated.support < 0 and unrelated.swapped is None  # named neither subject: no exchange tried
+    assert unrelated.support < 0 and unrelated.swapped is None
+    assert len(reader.scored) == before + 2  # named neither subject: no exchange was scored
     assert exchange("ViT切块，MAE掩码，vit更简单", "vit", "mae") == "MAE切块，ViT掩码，MAE更简单"
+    assert exchange("Transformer-XL用循环，Transformer不用", "Transformer", "Transformer-XL") == \
+        "Transformer用循环，Transformer-XL不用"  # the longer term is not read as the shorter one
+    assert exchange("GAN和VAE都是生成模型，organ不是", "gan", "vae") == "VAE和GAN都是生成模型，organ不是"
 
 
 def test_the_models_reading_decides_what_the_rules_cannot(index):
@@ -401,11 +406,17 @@ def test_a_drill_with_a_model_that_scores_texts_reads_each_answer(index, store):
     assert DrillSession(index, ScriptedGenerator("2"), store, "cy").submit(question, "稀疏解").support is None
 
     class Broken(CopyingReader):
+        def __init__(self, error):
+            super().__init__()
+            self.error = error
+
         def continuation_logprobs(self, prompt, text):
-            raise BackendError("the server went away")
+            raise self.error
 
     answer = "L1正则的解在坐标轴上"
-    failed = DrillSession(index, Broken(), store, "di").submit(question, answer)
     section = index.sections[ref]
     alone = grade_answer(answer, section.title, section.text, store.key_points(ref, _sha(index, ref)), index).score
-    assert failed.support is None and "rules alone" in failed.note and failed.score == round(alone, 3)
+    for learner, error in (("di", BackendError("the server went away")), ("ed", RuntimeError("CUDA out of memory"))):
+        failed = DrillSession(index, Broken(error), store, learner).submit(question, answer)
+        assert failed.support is None and "rules alone" in failed.note and failed.score == round(alone, 3)
+        assert [r["answer"] for r in store.reviews(learner)] == [answer]  # recorded all the same

@@ -30,8 +30,10 @@ def test_continuation_logprobs_are_the_models_own_for_each_token(tiny_generator)
     with torch.no_grad():  # the same from one full forward pass
         logits = tiny_generator.model(torch.tensor([prompt_ids + text_ids])).logits[0].log_softmax(-1)
     expected = [logits[len(prompt_ids) - 1 + i, t].item() for i, t in enumerate(text_ids)]
-    assert scores == pytest.approx(expected, abs=1e-4) and all(s < 0 for s in scores)
+    assert scores == pytest.approx(expected, abs=1e-4)
     assert tiny_generator.continuation_logprobs(prompt, "") == []
+    with pytest.raises(ValueError, match="prompt is empty"):
+        tiny_generator.continuation_logprobs("", text)
 
 
 def test_stream_pieces_join_to_the_generated_text(tiny_generator):

@@ -30,6 +30,7 @@ LENGTH_SHARE = 0.3  # ... or this share of the section's own length, when that i
 GOOD_COVERAGE = 2 / 3  # key-point coverage that says enough for a good grade, however short the answer
 NOTES_CHARS = 3000  # the notes the model reads when it checks an answer (a longer section is cut)
 SUPPORT_CLIP = 2.0  # a token's log-probability gain from the notes counts at most this much either way
+ANSWER_CHARS = 2000  # the model reads this much of an answer (a drill answer is a few sentences)
 
 
 def extract_key_points(text: str, max_points: int = MAX_POINTS) -> list[str]:
@@ -116,15 +117,18 @@ class ModelCheck:
 def model_check(model: ChatModel, title: str, text: str, answer: str, index) -> ModelCheck:
     """Read ``answer`` with ``model`` (``capabilities.scoring``) after the section's notes: how much
     the notes back it (``support``) and whether it swaps two subjects of the question (``"ViT和MAE
-    的区别"`` answered with each one's traits given to the other). Two or three forward passes."""
+    的区别"`` answered with each one's traits given to the other). Two forward passes, and one more
+    for each pair of the question's subjects that the answer names (a question sets two side by
+    side, rarely three)."""
+    answer = answer[:ANSWER_CHARS]
     with_notes = f"笔记：\n{text[:NOTES_CHARS]}\n\n问题：{title}\n回答："
     read = model.continuation_logprobs(with_notes, answer)
     alone = model.continuation_logprobs(f"问题：{title}\n回答：", answer)
     gains = [max(-SUPPORT_CLIP, min(SUPPORT_CLIP, a - b)) for a, b in zip(read, alone)]
     support = sum(gains) / len(gains) if gains else 0.0
     # each subject the answer names, as the answer writes it ("TCP", not the index's "tcp")
-    found = (re.search(re.escape(s), answer, re.I) for s in question_subjects(title, index))
-    named = [match.group(0) for match in found if match]
+    found = (_term_pattern([s]).search(answer) for s in question_subjects(title, index))
+    named = list(dict.fromkeys(match.group(0) for match in found if match))
     swapped, best = None, sum(read)
     for a, b in itertools.combinations(named, 2):
         likelier = sum(model.continuation_logprobs(with_notes, exchange(answer, a, b)))
@@ -133,13 +137,21 @@ def model_check(model: ChatModel, title: str, text: str, answer: str, index) -> 
     return ModelCheck(round(support, 3), swapped)
 
 
+def _term_pattern(terms: list[str]) -> re.Pattern:
+    """The terms in any case, the longest first (so "Transformer-XL" is not read as "Transformer"),
+    an English one only as a whole word ("gan" not inside "organ")."""
+    def one(term: str) -> str:
+        return rf"(?<![A-Za-z]){re.escape(term)}(?![A-Za-z])" if term.isascii() else re.escape(term)
+    return re.compile("|".join(one(t) for t in sorted(terms, key=len, reverse=True)), re.I)
+
+
 def exchange(text: str, a: str, b: str) -> str:
     """``text`` with ``a`` and ``b`` (found in any case) exchanged, each written as ``text`` first
     writes the other: ``exchange("ViT切块，MAE掩码", "vit", "mae") -> "MAE切块，ViT掩码"``."""
-    pattern = re.compile(f"{re.escape(a)}|{re.escape(b)}", re.I)
-    written = {term.lower(): re.search(re.escape(term), text, re.I) for term in (a, b)}
+    written = {term.lower(): _term_pattern([term]).search(text) for term in (a, b)}
     as_written = {key: found.group(0) if found else key for key, found in written.items()}
-    return pattern.sub(lambda m: as_written[b.lower()] if m.group(0).lower() == a.lower() else as_written[a.lower()], text)
+    other = {a.lower(): as_written[b.lower()], b.lower(): as_written[a.lower()]}
+    return _term_pattern([a, b]).sub(lambda m: other[m.group(0).lower()], text)
 
 
 @dataclass(frozen=True)
@@ -182,7 +194,8 @@ def grade_answer(answer: str, title: str, text: str, points: list[str], index,
     if contradiction or on_topic < ON_TOPIC_SHARE:
         score = _in_band(0, min(1.0, on_topic / ON_TOPIC_SHARE) * (0.5 if contradiction else 1.0))
     elif substance < 1 or support is not None and support < 0:
-        # with the model: half how much it says, half how far the notes back it (support -0.5 .. 0)
+        # with the model: half how much it says, half how far the notes back it (support -0.5 -> 0,
+        # 0 and above -> 1: a said-enough answer kept from good by its support tops the band)
         score = _in_band(1, substance if support is None else (min(substance, 1) + min(1.0, max(0.0, 2 * support + 1))) / 2)
     else:
         score = _in_band(2, on_topic if support is None else support)

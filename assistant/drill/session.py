@@ -161,8 +161,8 @@ class DrillSession:
         if self.model_check and answer.strip():
             try:
                 check = model_check(self.model, section.title, section.text, answer, self.index)
-            except BackendError as err:
-                log.warning("The model could not check the answer, grading without it: %s", err)
+            except Exception as err:  # a model error (out of memory, a failed server) must not lose the answer
+                log.warning("The model could not check the answer, grading without it.", exc_info=True)
                 note = f"The model could not read this answer against the notes, so it was graded by rules alone: {err}"
         graded = grade_answer(answer, section.title, section.text, points, self.index, covered, check) \
             if answer.strip() else None

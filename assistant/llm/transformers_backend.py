@@ -184,6 +184,8 @@ class TransformersChatModel(ChatModel):
 
         prompt_ids = self.tokenizer(prompt, return_tensors="pt").input_ids
         text_ids = self.tokenizer(text, return_tensors="pt", add_special_tokens=False).input_ids
+        if not prompt_ids.shape[1]:
+            raise ValueError("the prompt is empty: the first token of the text has nothing to follow")
         if not text_ids.shape[1]:
             return []
         ids = torch.cat([prompt_ids, text_ids], 1).to(self.device)
@@ -197,7 +199,7 @@ class TransformersChatModel(ChatModel):
                 if self.lora:
                     self.lora.switch(model, on)
             with torch.inference_mode():
-                logits = model(ids, logits_to_keep=text_ids.shape[1] + 1).logits[0, :-1]
+                logits = model(ids, use_cache=False, logits_to_keep=text_ids.shape[1] + 1).logits[0, :-1]
             return logits.float().log_softmax(-1).gather(1, text_ids[0, :, None].to(logits.device))[:, 0].tolist()
 
         return self._worker.submit(run).result()
