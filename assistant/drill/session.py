@@ -68,7 +68,7 @@ class DrillResult:
     reference: str = ""  # "ml_basics_qa 第8题 L1正则为什么…": where to read the full answer
     next_due: float = 0.0  # unix time this section comes back
     seconds: float = 0.0  # time taken to grade
-    note: str = ""  # why the grade was made without the judge although one is configured ("" otherwise)
+    note: str = ""  # why the grade was made without the judge or the model check although configured ("" otherwise)
     grade: int = 0  # the score's band: 0 wrong, 1 partial, 2 good (what FSRS schedules by)
     contradiction: str = ""  # what the answer says against the notes ("" when nothing was found)
     support: float | None = None  # how far the notes back the answer (grading.ModelCheck), None unchecked
