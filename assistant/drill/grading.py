@@ -194,8 +194,8 @@ def grade_answer(answer: str, title: str, text: str, points: list[str], index,
     if contradiction or on_topic < ON_TOPIC_SHARE:
         score = _in_band(0, min(1.0, on_topic / ON_TOPIC_SHARE) * (0.5 if contradiction else 1.0))
     elif substance < 1 or support is not None and support < 0:
-        # with the model: half how much it says, half how far the notes back it (support -0.5 -> 0,
-        # 0 and above -> 1: a said-enough answer kept from good by its support tops the band)
+        # with the model: half how much it says (up to enough), half how far the notes back it
+        # (support -0.5 or less -> 0, 0 or more -> 1)
         score = _in_band(1, substance if support is None else (min(substance, 1) + min(1.0, max(0.0, 2 * support + 1))) / 2)
     else:
         score = _in_band(2, on_topic if support is None else support)
