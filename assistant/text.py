@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NamedTuple
 
@@ -18,6 +19,15 @@ _CODE = re.compile(r"```.*?```", re.S)
 _FORMULA = re.compile(r"\$\$.*?\$\$", re.S)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 LIST_ITEM = re.compile(r"^\s*(?:[-*+•]\s|\d+[.、)）]|[（(]\d+[)）])")  # a line that is a list item: "- ", "2. ", "（3）"
+
+
+@functools.cache
+def name_pattern(name: str) -> re.Pattern:
+    """A name in a text, in any case; a Latin end of the name must not touch another letter, digit
+    or "_" ("map" is not in "map_location", "p值" not in "top-p值"); a Chinese end may touch anything."""
+    before = r"(?<![A-Za-z0-9_])" if name[0].isascii() and name[0].isalnum() else ""
+    after = r"(?![A-Za-z0-9_])" if name[-1].isascii() and name[-1].isalnum() else ""
+    return re.compile(before + re.escape(name) + after, re.IGNORECASE)
 _ITEM_MARK = re.compile(r"^\s*(?:[-*+>]\s*)?(?:\d+[.、)）](?!\d)|[（(]?[一二三四五六七八九十]+[、.)）]|[（(]\d+[)）])?\s*")
 
 

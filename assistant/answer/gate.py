@@ -21,7 +21,7 @@ from index import Hit, SearchIndex
 
 from assistant.answer.settings import AnswerConfig
 from assistant.prompts import refusal_text
-from assistant.text import question_language
+from assistant.text import name_pattern, question_language
 
 
 def retrieval_confidence(index: SearchIndex, terms: set[str], hits: list[Hit]) -> float:
@@ -138,6 +138,19 @@ def _cached_pattern(pattern: str) -> re.Pattern:
     return re.compile(pattern)
 
 
+def _mentions_phrase(text: str, phrase: str) -> bool:
+    """Whether ``text`` writes the phrase's parts together, joined by a space, "-", "_" or nothing
+    ("center loss", "center-loss", "centerloss" all mention "Center Loss")."""
+    parts = [re.escape(part) for part in re.split(r"[\s\-]+", phrase.lower()) if part]
+    pattern = r"(?<![a-z0-9_])" + r"[\s\-_]?".join(parts) + r"(?![a-z0-9_])"
+    return _cached_pattern(pattern).search(text) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_pattern(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
+
+
 @functools.cache
 def _name_pattern(name: str) -> re.Pattern:
     """Case-insensitive; a Latin end of the name must not touch another letter, digit or "_"
@@ -148,7 +161,7 @@ def _name_pattern(name: str) -> re.Pattern:
 
 
 def _mentions(text: str, name: str) -> bool:
-    return _name_pattern(name).search(text) is not None
+    return name_pattern(name).search(text) is not None
 
 
 @functools.lru_cache(maxsize=8)

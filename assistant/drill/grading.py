@@ -18,7 +18,7 @@ from assistant.answer.contradictions import ContradictionCheck
 
 from assistant.llm.base import ChatModel, GenerationOptions
 from assistant.prompts import prompt_text
-from assistant.text import split_sentences
+from assistant.text import name_pattern, split_sentences
 
 MAX_POINTS = 5  # key points per section
 POINT_CHARS = 90  # longest key point kept (longer sentences are cut at a clause)
@@ -127,7 +127,7 @@ def model_check(model: ChatModel, title: str, text: str, answer: str, index) -> 
     gains = [max(-SUPPORT_CLIP, min(SUPPORT_CLIP, a - b)) for a, b in zip(read, alone)]
     support = sum(gains) / len(gains) if gains else 0.0
     # each subject the answer names, as the answer writes it ("TCP", not the index's "tcp")
-    found = (_term_pattern([s]).search(answer) for s in question_subjects(title, index))
+    found = (name_pattern(s).search(answer) for s in question_subjects(title, index))
     named = list(dict.fromkeys(match.group(0) for match in found if match))
     swapped, best = None, sum(read)
     for a, b in itertools.combinations(named, 2):
@@ -137,21 +137,20 @@ def model_check(model: ChatModel, title: str, text: str, answer: str, index) -> 
     return ModelCheck(round(support, 3), swapped)
 
 
-def _term_pattern(terms: list[str]) -> re.Pattern:
-    """The terms in any case, the longest first (so "Transformer-XL" is not read as "Transformer"),
-    an English one only as a whole word ("gan" not inside "organ")."""
-    def one(term: str) -> str:
-        return rf"(?<![A-Za-z]){re.escape(term)}(?![A-Za-z])" if term.isascii() else re.escape(term)
-    return re.compile("|".join(one(t) for t in sorted(terms, key=len, reverse=True)), re.I)
+def _either(a: str, b: str) -> re.Pattern:
+    """``a`` or ``b`` as names (``text.name_pattern``), the longer first, so "Transformer-XL" is not
+    read as "Transformer"."""
+    longer, shorter = sorted((a, b), key=len, reverse=True)
+    return re.compile(f"{name_pattern(longer).pattern}|{name_pattern(shorter).pattern}", re.I)
 
 
 def exchange(text: str, a: str, b: str) -> str:
     """``text`` with ``a`` and ``b`` (found in any case) exchanged, each written as ``text`` first
     writes the other: ``exchange("ViT切块，MAE掩码", "vit", "mae") -> "MAE切块，ViT掩码"``."""
-    written = {term.lower(): _term_pattern([term]).search(text) for term in (a, b)}
+    written = {term.lower(): name_pattern(term).search(text) for term in (a, b)}
     as_written = {key: found.group(0) if found else key for key, found in written.items()}
     other = {a.lower(): as_written[b.lower()], b.lower(): as_written[a.lower()]}
-    return _term_pattern([a, b]).sub(lambda m: other[m.group(0).lower()], text)
+    return _either(a, b).sub(lambda m: other[m.group(0).lower()], text)
 
 
 @dataclass(frozen=True)
@@ -196,7 +195,8 @@ def grade_answer(answer: str, title: str, text: str, points: list[str], index,
     elif substance < 1 or support is not None and support < 0:
         # with the model: half how much it says (up to enough), half how far the notes back it
         # (support -0.5 or less -> 0, 0 or more -> 1)
-        score = _in_band(1, substance if support is None else (min(substance, 1) + min(1.0, max(0.0, 2 * support + 1))) / 2)
+        backed = None if support is None else min(1.0, max(0.0, 2 * support + 1))
+        score = _in_band(1, substance if backed is None else (min(substance, 1) + backed) / 2)
     else:
         score = _in_band(2, on_topic if support is None else support)
     return Grade(score, round(on_topic, 3), round(substance, 3), contradiction, support)

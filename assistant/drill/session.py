@@ -172,7 +172,8 @@ class DrillSession:
                 judge = judge_answer(self.model, question.title, points, answer)
             except BackendError as err:  # the judge's server failed: the answer is still graded, without it
                 log.warning("The judge failed, grading without it: %s", err)
-                note = " ".join(filter(None, [note, f"The judge could not grade this answer, so it was graded without the judge: {err}"]))
+                failed = f"The judge could not grade this answer, so it was graded without the judge: {err}"
+                note = f"{note} {failed}".strip()
         base = graded.score if graded else 0.0
         score = base if judge is None else (1 - self.judge_weight) * base + self.judge_weight * judge
         card = self.store.record(self.learner, question.section_ref, score, answer, missed, self.clock(), own)
