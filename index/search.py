@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "dense", "bm25")
 FUSIONS = ("rrf", "score")
+# BLAS threads while a query is searched (None: leave them as they are). A query's products with the
+# heading matrices are too small to share; a second BLAS thread only spins on after them, against the
+# heading encoder's own threads, and on 2 cores that tripled search time (benchmarks/search_latency.py).
+QUERY_BLAS_THREADS: int | None = 1
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,12 @@ class SearchIndex:
         mode = mode or self.config.mode
         if mode not in MODES:
             raise ValueError(f"mode should be one of {MODES}, got {mode!r}")
+        if QUERY_BLAS_THREADS is None:
+            return self._search(query, k, mode, scope)
+        with _blas_libraries().limit(limits=QUERY_BLAS_THREADS, user_api="blas"):
+            return self._search(query, k, mode, scope)
+
+    def _search(self, query: str, k: int, mode: str, scope) -> list[Hit]:
         rows = self.scope_rows(scope)
         chunk_scores = {}  # retriever -> {chunk row: score} for its top candidates
         if mode in ("hybrid", "dense"):
@@ -306,6 +316,15 @@ class SearchIndex:
     def info(self) -> dict:
         """What the index holds, for ``study-assistant index info``."""
         return {**self.manifest, "vector_index": self.vectors.kind}
+
+
+@functools.cache
+def _blas_libraries():
+    """The BLAS libraries loaded by the first search (numpy's, faiss's), found once: looking them up
+    takes milliseconds, setting their thread count microseconds."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def _best_per_section(chunk_scores: dict[int, float], chunks: list[Chunk]) -> dict[str, float]:

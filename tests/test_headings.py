@@ -180,3 +180,22 @@ def test_the_shipped_heading_vectors_are_the_encoders_own():
     texts = heading_encoder_texts(load_corpus("wethinkin").sections, IndexConfig())[::500]
     fresh = encoder.embed_batch(texts)
     assert all(float(cache.get(t) @ v) > 0.999 for t, v in zip(texts, fresh))
+
+
+def test_a_query_is_searched_on_one_blas_thread_and_the_threads_are_given_back(notes, data_home, fake_encoder,
+                                                                               fake_heading_encoder):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    seen = []
+    embed_queries = fake_heading_encoder.embed_queries
+    fake_heading_encoder.embed_queries = lambda texts: (seen.append(blas_threads()), embed_queries(texts))[1]
+    index = open_index(notes, data_home, encoder=fake_encoder, heading_encoder=fake_heading_encoder, progress=False)
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        assert index.search("梯度消失是什么")[0].section_ref == "ml/basics#2"
+        assert blas_threads() == before
+    assert seen and set(seen[-1].values()) == {1}
+    assert set(before.values()) == {2}
