@@ -759,10 +759,31 @@ def cmd_doctor(args) -> int:
     return 0 if all(ok for _, ok, _ in checks) else 1
 
 
+def rerank_model(config, assistant=None):
+    """The model that reranks the eval's searches as it reranks answers' (``retrieval.rerank``),
+    None when none does; with --retrieval-only it is loaded for this alone."""
+    from assistant.answer.rerank import reranks
+
+    if assistant is not None:
+        return assistant.model if assistant.rag and reranks(config.retrieval, assistant.model) else None
+    if config.retrieval.rerank == "off" or config.llm.backend != "transformers":
+        return None
+    if config.retrieval.rerank == "auto":
+        from assistant.llm.settings import pick_device
+
+        if pick_device(config.llm.device) != "cuda":
+            return None
+    from assistant.llm import load_chat_model
+
+    model = load_chat_model(config.llm, config.data_path)
+    return model if reranks(config.retrieval, model) else None
+
+
 def cmd_eval(args) -> int:
     from assistant.evaluation import evaluate_gate, evaluate_retrieval, load_questions
     from assistant.answer.followup import retrieval_query
     from assistant.answer.gate import retrieval_gate
+    from assistant.answer.rerank import rerank
     from assistant.indexing import open_search_index
     from assistant.report import write_report
 
@@ -778,18 +799,24 @@ def cmd_eval(args) -> int:
                          f"{config.corpus.path or 'wethinkin'} (e.g. {', '.join(missing[:3])}): is --corpus right? "
                          f"The seed question sets (eval/dev.jsonl, eval/heldout.jsonl) need --corpus seed.")
 
+    reader = rerank_model(config, assistant)
     searched: dict[str, tuple[str, list]] = {}  # question id -> (query, hits): one search serves both
+    reranked: dict[str, list] = {}
 
     def search(item):
         if item.id not in searched:
             query = retrieval_query(item.question, list(item.history))
-            searched[item.id] = query, index.search(query, k=max(k, config.answer.k), scope=scope)
+            wanted = max(k, config.answer.k, config.retrieval.rerank_candidates if reader else 0)
+            searched[item.id] = query, index.search(query, k=wanted, scope=scope)
         return searched[item.id]
 
-    def retrieve(item):
-        return [hit.section_ref for hit in search(item)[1][:k]]
+    def retrieve(item):  # as answers see them: reranked by the model when it reranks
+        hits = search(item)[1]
+        if reader and item.id not in reranked:
+            reranked[item.id] = rerank(index, reader, item.question, hits)
+        return [hit.section_ref for hit in (reranked[item.id] if reader else hits)[:k]]
 
-    def gate(item):  # the answer's sources are the first answer.k of the same ranking
+    def gate(item):  # the answer's sources are the first answer.k of the search's own ranking
         query, hits = search(item)
         terms = set(index.tokenizer.tokenize_query(query))
         return retrieval_gate(index, config.answer, item.question, terms, hits[:config.answer.k])
@@ -808,6 +835,7 @@ def cmd_eval(args) -> int:
             "encoder": index.manifest.get("encoder"),
             "chunking": index.manifest.get("chunking"),
             "retrieval": asdict(config.retrieval),
+            "reranked": bool(reader),
         },
     }
     print(f"hit@1 {metrics['hit@1']:.3f}  hit@3 {metrics['hit@3']:.3f}  hit@5 {metrics['hit@5']:.3f}  "

@@ -15,7 +15,9 @@ Measures, in bf16 on CUDA:
 - plain ``model.generate`` batch-1 decode tokens/s and batch-16 generation tokens/s;
 - ``train_lora`` (what ``study-assistant train-lora`` runs) on the corpus's real SFT examples for the
   default 2 epochs: seconds, peak memory, and the held-out reference loss pass;
-- the saved adapter reloads with identical logits, and switched off equals the base model.
+- the saved adapter reloads with identical logits, and switched off equals the base model;
+- reranking's reading (``continuation_logprobs`` over ten sections' openings, after ``warm_up``):
+  seconds per question, and its log-probabilities against a plain forward pass.
 Random weights make the losses and the generated text meaningless; speeds and memory are real.
 """
 
@@ -76,7 +78,7 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="a 2-layer model and 8 examples (dry run)")
     parser.add_argument("--new-tokens", type=int, default=128)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--parts", default="stream,adapter,raw,train",
+    parser.add_argument("--parts", default="stream,score,adapter,raw,train",
                         help="which parts to run (comma-separated; default all)")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "gpu_check.json"),
                         help="also write the results as JSON here ('' = don't)")
@@ -162,6 +164,30 @@ def main() -> None:
         rows["static_cache_on"] = generator.static_cache
         rows["static_cache_warm_up_s"] = round(time.perf_counter() - started, 1)
         measure(generator, "stream_static")
+
+    if "score" in parts:  # what reranking costs per question: ten sections' openings read
+        from assistant.answer.rerank import PROMPT
+
+        leads = [e.messages[-1]["content"][:80] for e in reference[:10]]
+        question = "过拟合是什么？怎么缓解？"
+        generator.continuation_logprobs(PROMPT.format(lead=leads[0]), question)  # set-up
+        times = []
+        for _ in range(args.runs):
+            sync()
+            started = time.perf_counter()
+            read = [generator.continuation_logprobs(PROMPT.format(lead=lead), question) for lead in leads]
+            sync()
+            times.append(time.perf_counter() - started)
+        rows["rerank_read_10_sections_s"] = round(median(times), 3)
+        prompt_ids = tokenizer(PROMPT.format(lead=leads[0]), return_tensors="pt").input_ids
+        text_ids = tokenizer(question, return_tensors="pt", add_special_tokens=False).input_ids
+        ids = torch.cat([prompt_ids, text_ids], 1).to(args.device)
+        with torch.inference_mode():
+            logits = model(ids, use_cache=False).logits[0, prompt_ids.shape[1] - 1 : -1].float().log_softmax(-1)
+        plain = logits.gather(1, text_ids[0, :, None].to(logits.device))[:, 0]
+        rows["rerank_read_vs_plain_forward_max_diff"] = round(float((plain - torch.tensor(read[0], device=plain.device))
+                                                                    .abs().max()), 4)
+        save(rows)
 
     if "adapter" in parts:  # a LoRA adapter attached (the bundled model's default), on and switched off
         lora_dir = Path("/tmp/gpu-check-untrained-adapter")

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "dense", "bm25")
 FUSIONS = ("rrf", "score")
+RERANKS = ("auto", "on", "off")
 # BLAS threads while a query is searched (None: leave them as they are). A query's products with the
 # heading matrices are too small to share; a second BLAS thread only spins on after them, against the
 # heading encoder's own threads, and on 2 cores that tripled search time (benchmarks/search_latency.py).
@@ -51,6 +52,12 @@ class RetrievalConfig:
     heading_encoder_weight: float = 1.0  # weight of the heading encoder's field (each question's title and
     # the opening of its answer, ``IndexConfig.heading_lead_chars``; dev-tuned)
     max_query_chars: int = 2000  # longer queries are cut to this, with a warning
+    # The model's second look at the top sections (assistant/answer/rerank.py; the index itself
+    # never reranks): "auto" = where the model runs in-process on a GPU, "on", "off".
+    rerank: str = "auto"
+    rerank_candidates: int = 10  # top sections the model reads
+    rerank_weight: float = 0.5  # the model's share of the mixed score (dev-tuned)
+    rerank_lead_chars: int = 80  # how much of each section's answer the model reads after its title
 
     def __post_init__(self):
         if self.k < 1:
@@ -65,6 +72,14 @@ class RetrievalConfig:
             raise ValueError(f"rrf_k should be positive, got {self.rrf_k}")
         if self.max_query_chars < 1:
             raise ValueError(f"max_query_chars should be positive, got {self.max_query_chars}")
+        if self.rerank not in RERANKS:
+            raise ValueError(f"rerank should be one of {RERANKS}, got {self.rerank!r}")
+        if self.rerank_candidates < 1:
+            raise ValueError(f"rerank_candidates should be positive, got {self.rerank_candidates}")
+        if not 0 <= self.rerank_weight <= 1:
+            raise ValueError(f"rerank_weight should be between 0 and 1, got {self.rerank_weight}")
+        if self.rerank_lead_chars < 0:
+            raise ValueError(f"rerank_lead_chars should be >= 0, got {self.rerank_lead_chars}")
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from assistant.answer.gate import refusal_with_closest, retrieval_gate, weak_ret
 from assistant.answer.opposite_sources import OppositeSources
 from assistant.answer.prompt import build_bare_messages, build_messages, fit_history
 from assistant.answer.quotes import SYNTHESIS_HEADING, compose, lead_quotes, quoted_sentences
+from assistant.answer.rerank import rerank, reranks
 from assistant.answer.settings import AnswerConfig
 from assistant.answer.sources import prompt_sources, related_hits
 from assistant.answer.verification import (
@@ -144,7 +145,11 @@ class AnswerPipeline:
             return
         started = time.perf_counter()
         query = retrieval_query(question, history)
-        hits = self.index.search(query, k=k or self.config.k, scope=scope)
+        k = k or self.config.k
+        reranking = reranks(self.index.config, self.model)
+        found = self.index.search(query, k=max(k, self.index.config.rerank_candidates) if reranking else k,
+                                  scope=scope)
+        hits = found[:k]
         timings = {"retrieve": round(time.perf_counter() - started, 4)}
         terms = set(self.index.tokenizer.tokenize_query(query))
         gate = retrieval_gate(self.index, self.config, question, terms, hits)
@@ -157,6 +162,9 @@ class AnswerPipeline:
             return
 
         closest = hits  # a refusal lists the closest sections, related or not
+        if reranking:  # after the gate, which was calibrated on the search's own order
+            hits = rerank(self.index, self.model, question, found)[:k]
+            timings["rerank"] = round(time.perf_counter() - started - timings["retrieve"], 4)
         hits = related_hits(hits, self.config.related_share)
         sources = prompt_sources(self.index, query, hits, self.config.source_chars, self.config.source_scope)
         messages = self._fit(lambda turns: build_messages(question, sources, turns), history)
