@@ -125,3 +125,13 @@ def test_eval_scores_retrieval_in_the_reranked_order(run, monkeypatch, tmp_path)
     report = json.loads(out.read_text())
     assert code == 0 and report["config"]["reranked"] and len(reader.scored) == 10
     assert report["per_question"][0]["first_relevant_rank"] == 1
+
+
+def test_a_model_that_fails_to_read_leaves_the_search_order_with_a_warning(seed_index, caplog):
+    class Failing(FavouringReader):
+        def continuation_logprobs(self, prompt, text):
+            raise RuntimeError("CUDA out of memory")
+
+    hits = seed_index.search("正则化", k=6)
+    assert rerank(seed_index, Failing("x"), "正则化有什么用？", hits) == hits
+    assert "Reranking failed (RuntimeError: CUDA out of memory)" in caplog.text

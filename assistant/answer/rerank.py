@@ -8,9 +8,10 @@ tokens after it; the mean log-probability, min-max normalised over the candidate
 search's own normalised score at ``rerank_weight``. Only the order changes: each hit keeps its
 search scores, which the refusal gate and the source selection read.
 
-It costs one forward pass per candidate (about 0.1 s on a GPU for ten, about 9 s on a 2-core CPU),
-so ``rerank = "auto"`` turns it on where the model runs in-process on a GPU
-(benchmarks/README.md, "Reranking by the model").
+It costs one forward pass of about 70 tokens per candidate: about 9 s for ten on a 2-core CPU, so
+``rerank = "auto"`` turns it on only where the model runs in-process on a GPU (benchmarks/README.md,
+"Reranking by the model"; ``benchmarks/gpu_check.sh`` times it there). When the model fails to read,
+the search's order is kept and a warning says why: an answer never fails for its reranking.
 """
 
 from __future__ import annotations
@@ -44,10 +45,14 @@ def rerank(index: SearchIndex, model: ChatModel, question: str, hits: list[Hit],
     if len(head) < 2 or not config.rerank_weight:
         return list(hits)
     likelihood = []
-    for hit in head:
-        lead = index.sections[hit.section_ref].lead_text(config.rerank_lead_chars)
-        logprobs = model.continuation_logprobs(PROMPT.format(lead=lead), question)
-        likelihood.append(sum(logprobs) / len(logprobs) if logprobs else 0.0)
+    try:
+        for hit in head:
+            lead = index.sections[hit.section_ref].lead_text(config.rerank_lead_chars)
+            logprobs = model.continuation_logprobs(PROMPT.format(lead=lead), question)
+            likelihood.append(sum(logprobs) / len(logprobs) if logprobs else 0.0)
+    except Exception as err:  # a model error (out of memory, a backend fault): the search's order stands
+        log.warning("Reranking failed (%s: %s); the search's order is kept.", type(err).__name__, err)
+        return list(hits)
     search, read = _normalised([hit.score for hit in head]), _normalised(likelihood)
     mixed = [(1 - config.rerank_weight) * s + config.rerank_weight * r for s, r in zip(search, read)]
     order = sorted(range(len(head)), key=lambda i: -mixed[i])  # stable: ties keep the search's order
