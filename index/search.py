@@ -13,8 +13,8 @@ ranking on a large corpus (benchmarks/retrieval_levers.py).
 from __future__ import annotations
 
 import functools
-
 import logging
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +33,8 @@ FUSIONS = ("rrf", "score")
 RERANKS = ("auto", "on", "off")
 # BLAS threads while a query is searched (None: leave them as they are). A query's products with the
 # heading matrices are too small to share; a second BLAS thread only spins on after them, against the
-# heading encoder's own threads, and on 2 cores that tripled search time (benchmarks/search_latency.py).
+# heading encoder's own threads. On 2 cores, this and USE's one thread for a query together cut search
+# time from 75.6 to 27.3 ms (p50, benchmarks/search_latency.py).
 QUERY_BLAS_THREADS: int | None = 1
 
 
@@ -179,7 +180,7 @@ class SearchIndex:
             raise ValueError(f"mode should be one of {MODES}, got {mode!r}")
         if QUERY_BLAS_THREADS is None:
             return self._search(query, k, mode, scope)
-        with _blas_libraries().limit(limits=QUERY_BLAS_THREADS, user_api="blas"):
+        with _search_lock, _blas_libraries().limit(limits=QUERY_BLAS_THREADS, user_api="blas"):
             return self._search(query, k, mode, scope)
 
     def _search(self, query: str, k: int, mode: str, scope) -> list[Hit]:
@@ -335,11 +336,18 @@ class SearchIndex:
 
 @functools.cache
 def _blas_libraries():
-    """The BLAS libraries loaded by the first search (numpy's, faiss's), found once: looking them up
-    takes milliseconds, setting their thread count microseconds."""
+    """The BLAS libraries loaded before the first search (numpy's, faiss's: the ones a search
+    multiplies with), found once: looking them up takes milliseconds, setting their thread count
+    microseconds."""
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()
+
+
+# One search at a time under the limit: the thread count is the process's, and two searches that set
+# and lift it in turn could lift it while the other runs, or leave it lowered after both. A search
+# takes about 27 ms on the collection, and two at once on 2 cores would gain nothing.
+_search_lock = threading.Lock()
 
 
 def _best_per_section(chunk_scores: dict[int, float], chunks: list[Chunk]) -> dict[str, float]:

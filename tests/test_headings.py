@@ -200,3 +200,45 @@ def test_a_query_is_searched_on_one_blas_thread_and_the_threads_are_given_back(n
         assert blas_threads() == before
     assert seen and seen[-1] and set(seen[-1].values()) == {1}
     assert set(before.values()) == {2}
+
+
+def test_searches_from_several_threads_run_one_at_a_time_and_give_the_threads_back(
+        notes, data_home, fake_encoder, fake_heading_encoder):
+    import threading
+    import time
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()
+                if lib["user_api"] == "blas" and ("numpy" in lib["filepath"] or "faiss" in lib["filepath"])}
+
+    log, release = [], threading.Event()
+    embed_queries = fake_heading_encoder.embed_queries
+
+    def held(texts):
+        log.append(f"{texts[0]} in")
+        if texts == ["锚框"]:
+            release.wait(10)  # the first search holds here until the test lets it go
+        log.append(f"{texts[0]} out")
+        return embed_queries(texts)
+
+    fake_heading_encoder.embed_queries = held
+    index = open_index(notes, data_home, encoder=fake_encoder, heading_encoder=fake_heading_encoder, progress=False)
+    results = {}
+    workers = [threading.Thread(target=lambda q=q: results.update({q: index.search(q)[0].section_ref}))
+               for q in ("锚框", "梯度消失是什么")]
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        workers[0].start()
+        while not log:
+            time.sleep(0.01)
+        workers[1].start()
+        time.sleep(0.3)
+        assert log == ["锚框 in"]  # the second search waits for the first
+        release.set()
+        for worker in workers:
+            worker.join(20)
+        assert blas_threads() == before and set(before.values()) == {2}
+    assert log == ["锚框 in", "锚框 out", "梯度消失是什么 in", "梯度消失是什么 out"]
+    assert results == {"锚框": "cv/detect#2", "梯度消失是什么": "ml/basics#2"}

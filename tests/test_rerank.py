@@ -135,3 +135,28 @@ def test_a_model_that_fails_to_read_leaves_the_search_order_with_a_warning(seed_
     hits = seed_index.search("正则化", k=6)
     assert rerank(seed_index, Failing("x"), "正则化有什么用？", hits) == hits
     assert "Reranking failed (RuntimeError: CUDA out of memory)" in caplog.text
+
+
+def test_related_sources_are_measured_against_the_best_search_score_not_the_models_pick(seed_index):
+    from assistant.answer.sources import related_hits
+
+    hits = seed_index.search("哈达玛积", k=5)
+    low = min(hits, key=lambda hit: hit.score)
+    reordered = [low] + [hit for hit in hits if hit is not low]
+    kept = related_hits(reordered, 0.45)
+    best = max(hit.score for hit in hits)
+    assert kept[0] is low  # the model's pick leads whatever its score
+    assert all(hit.score >= 0.45 * best for hit in kept[1:])
+    assert related_hits(hits, 0.45) == [hits[0]] + [h for h in hits[1:] if h.score >= 0.45 * hits[0].score]
+
+
+def test_rerank_on_with_a_model_that_cannot_score_says_so_once(caplog, monkeypatch):
+    monkeypatch.setattr("assistant.answer.rerank._WARNED", set())
+
+    class Server(ChatModel):
+        def stream(self, messages, options=None):
+            yield ""
+
+    on = RetrievalConfig(rerank="on")
+    assert not reranks(on, Server()) and not reranks(on, Server())
+    assert caplog.text.count("cannot score a given text") == 1

@@ -163,8 +163,9 @@ class AnswerPipeline:
 
         closest = hits  # a refusal lists the closest sections, related or not
         if reranking:  # after the gate, which was calibrated on the search's own order
+            reading = time.perf_counter()
             hits = rerank(self.index, self.model, question, found)[:k]
-            timings["rerank"] = round(time.perf_counter() - started - timings["retrieve"], 4)
+            timings["rerank"] = round(time.perf_counter() - reading, 4)
         hits = related_hits(hits, self.config.related_share)
         sources = prompt_sources(self.index, query, hits, self.config.source_chars, self.config.source_scope)
         messages = self._fit(lambda turns: build_messages(question, sources, turns), history)

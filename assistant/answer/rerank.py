@@ -25,13 +25,20 @@ from assistant.llm.base import ChatModel
 
 log = logging.getLogger(__name__)
 
+_WARNED: set[str] = set()  # backends already warned that they cannot rerank
 PROMPT = "笔记：{lead}\n这段笔记回答的问题："  # the question's tokens are scored after it
 
 
 def reranks(config: RetrievalConfig, model: ChatModel | None) -> bool:
     """Whether searches with this model are reranked: ``rerank`` "on" (the model must score texts),
     "off", or "auto" (on when the model scores texts in-process on a GPU)."""
-    if config.rerank == "off" or model is None or not model.capabilities.scoring:
+    if config.rerank == "off" or model is None:
+        return False
+    if not model.capabilities.scoring:
+        if config.rerank == "on" and type(model).__name__ not in _WARNED:
+            _WARNED.add(type(model).__name__)
+            log.warning("rerank = \"on\", but %s cannot score a given text: answers are not reranked.",
+                        type(model).__name__)
         return False
     return config.rerank == "on" or str(getattr(model, "device", "cpu")).startswith("cuda")
 

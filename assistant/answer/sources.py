@@ -16,9 +16,13 @@ __all__ = ["prompt_sources", "related_hits", "section_text", "trim_source"]
 
 
 def related_hits(hits: list[Hit], share: float) -> list[Hit]:
-    """The top hit and those scoring at least ``share`` of its score, in order: scores
-    [1.5, 0.9, 0.6] with share 0.45 keep the first two."""
-    return hits[:1] + [hit for hit in hits[1:] if hit.score >= share * hits[0].score]
+    """The first hit and those scoring at least ``share`` of the best search score, in order:
+    scores [1.5, 0.9, 0.6] with share 0.45 keep the first two. (The best is the first's, unless the
+    model reranked them: then the bar stays where the search put it.)"""
+    if not hits:
+        return []
+    best = max(hit.score for hit in hits)
+    return hits[:1] + [hit for hit in hits[1:] if hit.score >= share * best]
 
 
 def prompt_sources(index: SearchIndex, query: str, hits: list[Hit], max_chars: int = 0,
