@@ -34,7 +34,7 @@ RERANKS = ("auto", "on", "off")
 # BLAS threads while a query is searched (None: leave them as they are). A query's products with the
 # heading matrices are too small to share; a second BLAS thread only spins on after them, against the
 # heading encoder's own threads. On 2 cores, this and USE's one thread for a query together cut search
-# time from 75.6 to 27.3 ms (p50, benchmarks/search_latency.py).
+# time from 95.7 to 34.4 ms (p50, benchmarks/search_latency.py).
 QUERY_BLAS_THREADS: int | None = 1
 
 
