@@ -184,11 +184,7 @@ def test_the_shipped_heading_vectors_are_the_encoders_own():
 
 def test_a_query_is_searched_on_one_blas_thread_and_the_threads_are_given_back(notes, data_home, fake_encoder,
                                                                                fake_heading_encoder):
-    from threadpoolctl import threadpool_info, threadpool_limits
-
-    def blas_threads():  # numpy's and faiss's BLAS: the ones a search multiplies with
-        return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()
-                if lib["user_api"] == "blas" and ("numpy" in lib["filepath"] or "faiss" in lib["filepath"])}
+    from threadpoolctl import threadpool_limits
 
     seen = []
     embed_queries = fake_heading_encoder.embed_queries
@@ -207,11 +203,7 @@ def test_searches_from_several_threads_run_one_at_a_time_and_give_the_threads_ba
     import threading
     import time
 
-    from threadpoolctl import threadpool_info, threadpool_limits
-
-    def blas_threads():
-        return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()
-                if lib["user_api"] == "blas" and ("numpy" in lib["filepath"] or "faiss" in lib["filepath"])}
+    from threadpoolctl import threadpool_limits
 
     log, release = [], threading.Event()
     embed_queries = fake_heading_encoder.embed_queries
@@ -242,3 +234,11 @@ def test_searches_from_several_threads_run_one_at_a_time_and_give_the_threads_ba
         assert blas_threads() == before and set(before.values()) == {2}
     assert log == ["锚框 in", "锚框 out", "梯度消失是什么 in", "梯度消失是什么 out"]
     assert results == {"锚框": "cv/detect#2", "梯度消失是什么": "ml/basics#2"}
+
+
+def blas_threads() -> dict[str, int]:
+    """Threads of numpy's and faiss's BLAS (the ones a search multiplies with), by library file."""
+    from threadpoolctl import threadpool_info
+
+    return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()
+            if lib["user_api"] == "blas" and ("numpy" in lib["filepath"] or "faiss" in lib["filepath"])}

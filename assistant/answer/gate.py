@@ -138,28 +138,6 @@ def _cached_pattern(pattern: str) -> re.Pattern:
     return re.compile(pattern)
 
 
-def _mentions_phrase(text: str, phrase: str) -> bool:
-    """Whether ``text`` writes the phrase's parts together, joined by a space, "-", "_" or nothing
-    ("center loss", "center-loss", "centerloss" all mention "Center Loss")."""
-    parts = [re.escape(part) for part in re.split(r"[\s\-]+", phrase.lower()) if part]
-    pattern = r"(?<![a-z0-9_])" + r"[\s\-_]?".join(parts) + r"(?![a-z0-9_])"
-    return _cached_pattern(pattern).search(text) is not None
-
-
-@functools.lru_cache(maxsize=1024)
-def _cached_pattern(pattern: str) -> re.Pattern:
-    return re.compile(pattern)
-
-
-@functools.cache
-def _name_pattern(name: str) -> re.Pattern:
-    """Case-insensitive; a Latin end of the name must not touch another letter, digit or "_"
-    ("map" is not in "map_location", "p值" not in "top-p值"); a Chinese end may touch anything."""
-    before = r"(?<![A-Za-z0-9_])" if name[0].isascii() and name[0].isalnum() else ""
-    after = r"(?![A-Za-z0-9_])" if name[-1].isascii() and name[-1].isalnum() else ""
-    return re.compile(before + re.escape(name) + after, re.IGNORECASE)
-
-
 def _mentions(text: str, name: str) -> bool:
     return name_pattern(name).search(text) is not None
 
