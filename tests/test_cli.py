@@ -309,6 +309,40 @@ def test_train_lora_builds_its_prompts_with_the_shipped_recipe_unless_told(run, 
     assert code == 1 and "--target-chars should be positive" in err
 
 
+def test_train_lora_on_a_sample_of_sections_records_them_and_check_rebuilds_them(run, tmp_path):
+    """--sections N asks about N sections spread over the files, none of the held-out set's gold
+    ones; training.json records them, --check rebuilds that sample, and a recorded section the
+    corpus lacks is named."""
+    from tiny_model import build_tiny_qwen2
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[llm]\nmodel = "{build_tiny_qwen2(tmp_path / "tiny")}"\n', "utf-8")
+    heldout = tmp_path / "heldout.jsonl"
+    heldout.write_text("".join(json.dumps({"id": f"h{n}", "question": f"问题{n}？", "gold_sections": [str(n)]}) + "\n"
+                               for n in range(1, 11)), "utf-8")
+    code, _, err = run("train-lora", "--config", str(config), "--device", "cpu", "--epochs", "1", "--limit", "2",
+                       "--sections", "5", "--heldout", str(heldout), "--heldout-loss", "2", "--out", str(tmp_path / "a"))
+    assert code == 0, err
+    assert "about 5 of the corpus's 17 sections" in err and "(10 held-out gold sections left out)" in err
+    meta = json.loads((tmp_path / "a" / "training.json").read_text("utf-8"))
+    sections = meta["dataset"]["prompt"]["sections"]
+    assert len(set(sections)) == 5 and all(int(ref.rpartition("#")[2]) > 10 for ref in sections)
+    assert 1 <= meta["heldout_reference_loss"]["answers"] <= 2 and "Held-out loss, base:" in err
+    meta["dataset"]["examples"] = 0  # --limit cut the examples: --check rebuilds the whole sample and says so
+    (tmp_path / "a" / "training.json").write_text(json.dumps(meta), "utf-8")
+    code, out, _ = run("train-lora", "--check", "--adapter", str(tmp_path / "a"))
+    assert code == 1 and "adapter was trained on 0" in out
+    meta["dataset"]["prompt"]["sections"] = ["elsewhere#1"]
+    (tmp_path / "a" / "training.json").write_text(json.dumps(meta), "utf-8")
+    code, _, err = run("train-lora", "--check", "--adapter", str(tmp_path / "a"))
+    assert code == 1 and "elsewhere#1" in err and "another --corpus" in err
+    code, _, err = run("train-lora", "--config", str(config), "--sections", "-1", "--out", str(tmp_path / "x"))
+    assert code == 2 and "--sections" in err
+    code, _, err = run("train-lora", "--config", str(config), "--sections", "3", "--heldout", "eval/heldout.jsonl",
+                       "--out", str(tmp_path / "x"))
+    assert code == 2 and "Every section of the corpus is a gold section" in err
+
+
 def test_train_lora_check_says_whether_todays_code_builds_the_recorded_examples(run, tmp_path):
     """--check trains nothing: it rebuilds the examples of an adapter's recorded recipe and
     compares count, kinds and sha256 with its training.json (exit 1 when retraining is due)."""

@@ -67,8 +67,9 @@ def test_examples_use_the_inference_prompt_and_cite_the_section_position(index, 
     refusals = [e for e in examples if e.kind == "refusal"]
     assert len(covered) >= 17
     # refusal examples: exactly the packaged questions the assistant would ask the model about
-    asked_model = [q for q in refusal_questions() if reaches_model(index, AnswerConfig(), q, index.search(q, k=2))]
-    assert 0 < len(asked_model) < len(refusal_questions())
+    asked_model = [q for q in refusal_questions(index)
+                   if reaches_model(index, AnswerConfig(), q, index.search(q, k=2))]
+    assert 0 < len(asked_model) < len(refusal_questions(index))
     assert sorted(e.question for e in refusals) == sorted(asked_model)
     assert {e.kind for e in covered} >= {"section", "variant", "heading", "pair", "followup"}
     asked = {t.question: t for t in training_questions(index)}
@@ -271,7 +272,8 @@ def test_english_questions_are_taught_with_english_answers(index, examples):
 
 def test_training_questions_never_overlap_the_evaluation_sets(index):
     train = [q for q, *_ in training_questions(index)] + refusal_questions()
-    for name in ("heldout.jsonl", "dev.jsonl", "refusal_fresh.jsonl"):
+    for name in ("heldout.jsonl", "dev.jsonl", "refusal_fresh.jsonl", "collection_dev.jsonl",
+                 "collection_heldout.jsonl"):
         held_out = [item.question for item in load_questions(REPO / "eval" / name)]
         assert overlapping(train, held_out) == [], name
 
@@ -469,3 +471,61 @@ def test_system_prompt_cache_is_kept_per_adapter_setting(tiny, examples, tmp_pat
     caches = {adapter: cache for (adapter, _), cache in cached._prefixes.items()}
     on, off = caches[True], caches[False]
     assert not torch.equal(on.layers[-1].keys, off.layers[-1].keys)
+
+
+def _notes_index(tmp_path, files: dict[str, str]):
+    """An object with the ``sections`` of a corpus written in the test (no index needed)."""
+    from types import SimpleNamespace
+
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, "utf-8")
+    return SimpleNamespace(sections={s.ref: s for s in load_corpus(tmp_path).sections})
+
+
+def test_refusal_examples_are_only_the_questions_whose_subject_the_corpus_never_prints(tmp_path):
+    """The packaged refusal questions name their subject's terms; on a corpus that prints one of
+    them (as the collection prints ROC curves) the question is not taught as a refusal."""
+    from assistant.training.questions import uncovered
+
+    notes = _notes_index(tmp_path, {"ml.md": "## 1. ROC曲线是什么？\nROC曲线以假正例率为横轴。\n\n"
+                                             "## 2. 什么是逻辑回归？\n逻辑回归用sigmoid把线性输出变成概率。\n"})
+    every = refusal_questions()
+    kept = refusal_questions(notes)
+    assert "ROC 曲线和 AUC 怎么理解？" in every and "ROC 曲线和 AUC 怎么理解？" not in kept
+    assert "逻辑回归为什么用 sigmoid 函数？" not in kept
+    assert "红烧肉怎么做才不腻？" in kept and len(kept) == len(every) - 2
+    # a Latin term counts as a whole word only ("process" does not print "ROC")
+    assert uncovered(["ROC"], "the process") and not uncovered(["roc"], "ROC曲线")
+
+
+def test_a_sample_of_sections_is_spread_over_the_files_and_skips_the_held_out_ones(tmp_path):
+    from assistant.training.questions import sample_sections
+
+    def doc(n, topic):
+        return "".join(f"## {i}. {topic}{i}是什么？\n{topic}{i}的答案。\n\n" for i in range(1, n + 1))
+
+    notes = _notes_index(tmp_path, {"a.md": doc(10, "甲"), "b.md": doc(3, "乙"), "c.md": doc(2, "丙")})
+    picked = sample_sections(notes, 6)
+    docs = [notes.sections[ref].doc for ref in picked]
+    assert len(set(picked)) == 6 and {d: docs.count(d) for d in docs} == {"a": 2, "b": 2, "c": 2}
+    assert sample_sections(notes, 6) == picked and sample_sections(notes, 6, seed=1) != picked
+    avoid = {"b#1", "b#2", "b#3", "c#1"}
+    everything_else = sample_sections(notes, 100, avoid=avoid)
+    assert len(everything_else) == 15 - 4 and not avoid & set(everything_else)
+
+
+def test_training_questions_about_a_sample_stay_within_it(index):
+    """A large corpus trains on a sample: a lighter set of questions, each about the sampled
+    sections only (its partner in a pair, its first turn in a conversation too)."""
+    sample = list(index.sections)[:6]
+    light = training_questions(index, sample)
+    assert {t.kind for t in light} >= {"section", "variant", "pair", "followup"}
+    for t in light:
+        assert t.section_ref in sample and (t.also or sample[0]) in sample and (t.after or sample[0]) in sample
+    for ref in sample:
+        mine = [t for t in light if t.section_ref == ref]
+        assert sum(t.kind == "section" for t in mine) == 1 and sum(t.kind == "variant" for t in mine) == 1
+    full = [t for t in training_questions(index) if t.section_ref in sample and t.kind in ("section", "variant")]
+    assert len(full) == 4 * len(sample) > len([t for t in light if t.kind in ("section", "variant")])
+    examples = build_sft_examples(index, k=2, sections=sample)
+    assert examples and all(e.section_ref in sample for e in examples if e.kind != "refusal")

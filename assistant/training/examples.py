@@ -104,18 +104,13 @@ def first_turn(index: SearchIndex, ref: str, k: int, source_chars: int, cited: b
     return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}] if answer else []
 
 
-
-
-
-
-
-
-
-
 def build_sft_examples(index: SearchIndex, k: int = 3, max_points: int = TARGET_POINTS,
                        max_chars: int = TARGET_CHARS, seed: int = 0, source_chars: int = 0, gate: AnswerConfig | None = None,
-                       scope: str = "section", swap: float | None = None, related_share: float = 0.0) -> list[SFTExample]:
+                       scope: str = "section", swap: float | None = None, related_share: float = 0.0,
+                       sections: list[str] | None = None) -> list[SFTExample]:
     """Covered examples whose section retrieval finds in the top k, plus refusal examples, shuffled.
+    ``sections``: the questions are about these sections only, a lighter set each
+    (``training_questions``); None: every section, the full set.
     ``swap``: the share of one-section examples whose section moves from [1] to a random lower
     place (None: ``SOURCE_SWAP``).
     Pass ``prompt_settings(AnswerConfig)`` for the prompts an assistant with those settings answers
@@ -126,7 +121,7 @@ def build_sft_examples(index: SearchIndex, k: int = 3, max_points: int = TARGET_
     gate = gate or AnswerConfig()
     swapper = random.Random(seed + 1)
     examples = []
-    for i, (question, kind, ref, answer, also, after) in enumerate(training_questions(index)):
+    for i, (question, kind, ref, answer, also, after) in enumerate(training_questions(index, sections)):
         history = (first_turn(index, after, k, source_chars, i % 2 == 0, max_points, max_chars, scope, related_share)
                    if after else [])
         if after and not history:
@@ -144,7 +139,7 @@ def build_sft_examples(index: SearchIndex, k: int = 3, max_points: int = TARGET_
             target = key_point_target(index, query, hits, sources, positions, max_points, max_chars, history=history)
         if target:
             examples.append(SFTExample(question, build_messages(question, sources, history), target, kind, ref))
-    for question in refusal_questions():
+    for question in refusal_questions(index):
         if not reaches_model(index, gate, question, index.search(question, k=k)):  # refused before the model is asked
             continue
         _, sources, _ = retrieve_sections(index, question, [], k, source_chars, scope, related_share)
@@ -188,10 +183,6 @@ def reference_examples(index: SearchIndex, questions, k: int = 3, max_points: in
         if target:
             examples.append(SFTExample(item.question, messages, target, "reference", hits[positions[0] - 1].section_ref))
     return examples
-
-
-
-
 
 
 def dataset_hash(examples: list[SFTExample]) -> str:
@@ -269,8 +260,6 @@ def whole_points(tokenize, text: str, quoted: list[str], terms: set[str], max_po
         if len(chosen) == max_points:
             break
     return chosen
-
-
 
 
 def _clean(sentence: str) -> str:

@@ -40,6 +40,10 @@ SYNONYMS = (  # corpus term -> how learners also say it (from index/data/query_e
 )
 
 
+SAMPLED_SECTIONS = 50  # train-lora asks about this many sections of a larger corpus by default: on the
+# collection, about 180 examples of about 900 tokens, 13 s each a pass on 2 AVX2 cores in float32
+
+
 class TrainingQuestion(NamedTuple):
     question: str
     kind: str  # "section" | "variant" | "synonym" | "heading" | "learner" | "english" | "pair" | "followup"
@@ -49,40 +53,73 @@ class TrainingQuestion(NamedTuple):
     after: str | None = None  # a "followup" question: the section the conversation's first turn asked about
 
 
-def training_questions(index: SearchIndex) -> list[TrainingQuestion]:
-    """Every covered training question about the index's sections, variants included."""
+def training_questions(index: SearchIndex, refs: list[str] | None = None) -> list[TrainingQuestion]:
+    """Every covered training question about the index's sections, variants included; with
+    ``refs`` (a sample of a large corpus, ``sample_sections``), a lighter set about those sections
+    only: each one's question, one template variant, one sub-heading question, one pair and one
+    second turn, so that the examples span many sections within a CPU's training budget."""
+    every = refs is None
+    refs = list(index.sections) if every else list(refs)
     questions = []
-    for ref, section in index.sections.items():
-        base = section.title.strip().rstrip("?？ ")
+    for n, ref in enumerate(refs):
+        base = index.sections[ref].title.strip().rstrip("?？ ")
         questions.append(TrainingQuestion(f"{base}？", "section", ref))
-        questions += [TrainingQuestion(t.format(q=base), "variant", ref) for t in TEMPLATES[1:]]
+        templates = TEMPLATES[1:] if every else [TEMPLATES[1 + n % (len(TEMPLATES) - 1)]]
+        questions += [TrainingQuestion(t.format(q=base), "variant", ref) for t in templates]
         for term, synonym in SYNONYMS:
             if term in base:
                 questions.append(TrainingQuestion(f"{base.replace(term, synonym, 1)}？", "synonym", ref))
-        headings = dict.fromkeys(_heading(c.heading) for c in index.chunks if c.section_ref == ref)
-        for i, heading in enumerate(h for h in headings if len(h) >= 3):
-            template = HEADING_TEMPLATES[i % len(HEADING_TEMPLATES)]
+        headings = [h for h in dict.fromkeys(_heading(c.heading) for c in index.chunks if c.section_ref == ref)
+                    if len(h) >= 3]
+        for i, heading in enumerate(headings if every else headings[1:2]):
+            template = HEADING_TEMPLATES[(i if every else n) % len(HEADING_TEMPLATES)]
             questions.append(TrainingQuestion(template.format(title=base, heading=heading), "heading", ref))
-    questions += [TrainingQuestion(q, "learner", ref) for q, ref in learner_questions() if ref in index.sections]
+    chosen = set(refs)
+    questions += [TrainingQuestion(q, "learner", ref) for q, ref in learner_questions() if ref in chosen]
     questions += [TrainingQuestion(q, "english", ref, answer=points)
-                  for q, ref, points in english_answers() if ref in index.sections]
-    return questions + pair_questions(index) + follow_up_questions(index)
+                  for q, ref, points in english_answers() if ref in chosen]
+    if every:
+        return questions + pair_questions(index) + follow_up_questions(index)
+    return questions + pair_questions(index, per_section=1, refs=refs) + follow_up_questions(index, refs=refs, both=False)
 
 
-def follow_up_questions(index: SearchIndex, seed: int = 0) -> list[TrainingQuestion]:
-    """Second turns, after the section question of the first: for each section, one about a
-    sub-heading of it ("那{heading}呢？") and one about another section, partner drawn at random
-    ("那{q}？"), so that the adapter learns to answer the new question from its sources in a
-    conversation instead of repeating or refusing."""
-    refs = list(index.sections)
+def sample_sections(index: SearchIndex, n: int, avoid: set[str] = frozenset(), seed: int = 0) -> list[str]:
+    """``n`` section refs spread over the corpus's files: files in turn (each file's sections in a
+    seeded random order), none of ``avoid`` (an evaluation set's gold sections, so its measured
+    lift is on sections the adapter never saw); every allowed section when there are fewer."""
+    rng = random.Random(seed)
+    by_doc: dict[str, list[str]] = {}
+    for ref, section in index.sections.items():
+        if ref not in avoid:
+            by_doc.setdefault(section.doc, []).append(ref)
+    queues = [rng.sample(refs, len(refs)) for _, refs in sorted(by_doc.items())]
+    rng.shuffle(queues)
+    chosen: list[str] = []
+    while len(chosen) < n and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < n:
+                chosen.append(queue.pop())
+    return chosen
+
+
+def follow_up_questions(index: SearchIndex, seed: int = 0, refs: list[str] | None = None,
+                        both: bool = True) -> list[TrainingQuestion]:
+    """Second turns, after the section question of the first: for each section (of ``refs``, all
+    by default), one about a sub-heading of it ("那{heading}呢？") and one about another section,
+    partner drawn at random ("那{q}？"), so that the adapter learns to answer the new question
+    from its sources in a conversation instead of repeating or refusing; ``both=False``: one of
+    the two, in turn."""
+    refs = list(index.sections) if refs is None else list(refs)
     rng = random.Random(seed)
     questions = []
     for i, ref in enumerate(refs):
         headings = [h for h in dict.fromkeys(_heading(c.heading).rstrip(":： ") for c in index.chunks
                                              if c.section_ref == ref) if len(h) >= 3]
-        if headings:
+        if headings and (both or i % 2 == 0):
             template = FOLLOW_UP_TEMPLATES[i % len(FOLLOW_UP_TEMPLATES)]
             questions.append(TrainingQuestion(template.format(heading=rng.choice(headings)), "followup", ref, after=ref))
+            if not both:
+                continue
         other = rng.choice([r for r in refs if r != ref]) if len(refs) > 1 else None
         if other:
             title = index.sections[other].title.strip().rstrip("?？ ")
@@ -91,10 +128,12 @@ def follow_up_questions(index: SearchIndex, seed: int = 0) -> list[TrainingQuest
     return questions
 
 
-def pair_questions(index: SearchIndex, per_section: int = 2, seed: int = 0) -> list[TrainingQuestion]:
-    """Two section questions asked in one ("{q1}？另外，{q2}？"), about ``per_section`` a section,
-    partners drawn at random: the answer draws from and cites both sources."""
-    refs = list(index.sections)
+def pair_questions(index: SearchIndex, per_section: int = 2, seed: int = 0,
+                   refs: list[str] | None = None) -> list[TrainingQuestion]:
+    """Two section questions asked in one ("{q1}？另外，{q2}？"), about ``per_section`` a section
+    (of ``refs``, all by default), partners drawn at random among them: the answer draws from and
+    cites both sources."""
+    refs = list(index.sections) if refs is None else list(refs)
     rng = random.Random(seed)
     questions = []
     for i, ref in enumerate(refs):
@@ -121,10 +160,24 @@ def english_answers() -> list[tuple[str, str, tuple[str, ...]]]:
     return [(row["question"], row["section"], tuple(row["answer"])) for row in rows]
 
 
-def refusal_questions() -> list[str]:
-    """The packaged out-of-corpus training questions (``assistant/data/lora_refusal_questions.txt``)."""
-    lines = prompt_text("lora_refusal_questions.txt").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+def refusal_questions(index: SearchIndex | None = None) -> list[str]:
+    """The packaged out-of-corpus training questions (``assistant/data/lora_refusal_questions.txt``);
+    with ``index``, those none of whose subject terms its corpus prints (``uncovered``)."""
+    rows = [line.split("\t") for line in prompt_text("lora_refusal_questions.txt").splitlines()
+            if line.strip() and not line.startswith("#")]
+    if index is not None:
+        text = "\n".join(f"{s.heading_text}\n{s.text}" for s in index.sections.values())
+        rows = [row for row in rows if uncovered(row[1].split("|") if len(row) > 1 else [], text)]
+    return [row[0].strip() for row in rows]
+
+
+def uncovered(terms: list[str], text: str) -> bool:
+    """Whether ``text`` prints none of ``terms`` (case-insensitive; a Latin term as a whole word).
+
+    >>> uncovered(["ROC", "AUC"], "the process"), uncovered(["ROC"], "ROC曲线"), uncovered(["考研"], "考研数学")
+    (True, False, False)
+    """
+    return not any(re.search(rf"(?<![A-Za-z]){re.escape(term)}(?![A-Za-z])", text, re.I) for term in terms)
 
 
 def overlapping(train: list[str], held_out: list[str], threshold: float = 0.6) -> list[tuple[str, str]]:

@@ -39,6 +39,7 @@ class Recipe:
     target_points: int = TARGET_POINTS  # most points of its source a target answer gives
     target_chars: int = TARGET_CHARS  # longest target answer, in characters
     seed: int = 0  # example order and the random choices in building them
+    sections: tuple[str, ...] | None = None  # the sections the questions are about (None: every one)
 
     def __post_init__(self):
         if self.source_scope is not None and self.source_scope not in SOURCE_SCOPES:
@@ -52,20 +53,27 @@ class Recipe:
     @classmethod
     def recorded(cls, prompt: dict, seed: int = 0) -> "Recipe":
         """The recipe a training.json's ``dataset.prompt`` records."""
+        sections = prompt.get("sections")
         return cls(source_scope=prompt["scope"], source_chars=prompt["source_chars"],
                    related_share=prompt["related_share"], target_points=prompt.get("max_points", TARGET_POINTS),
-                   target_chars=prompt.get("max_chars", TARGET_CHARS), seed=seed)
+                   target_chars=prompt.get("max_chars", TARGET_CHARS), seed=seed,
+                   sections=None if sections is None else tuple(sections))
 
     def prompt(self, answer: AnswerConfig) -> dict:
         """``build_sft_examples``' prompt and target arguments (recorded in training.json)."""
         chosen = training_answer(answer, source_scope=self.source_scope, source_chars=self.source_chars,
                                  related_share=self.related_share)
-        return {**prompt_settings(chosen), "max_points": self.target_points, "max_chars": self.target_chars}
+        settings = {**prompt_settings(chosen), "max_points": self.target_points, "max_chars": self.target_chars}
+        return settings if self.sections is None else {**settings, "sections": list(self.sections)}
 
 
 def recipe_examples(index: SearchIndex, answer: AnswerConfig, recipe: Recipe) -> list[SFTExample]:
     """The training examples ``recipe`` builds over ``index`` (``answer``: the served settings, for k
     and the gate that decides which refusals reach the model)."""
+    unknown = [ref for ref in recipe.sections or () if ref not in index.sections]
+    if unknown:
+        raise ValueError(f"{len(unknown)} of the recipe's sections are not in this corpus (e.g. {unknown[0]}): "
+                         "was the adapter trained on another --corpus?")
     return build_sft_examples(index, **recipe.prompt(answer), gate=answer, seed=recipe.seed)
 
 
@@ -75,7 +83,8 @@ def held_out_references(index: SearchIndex, answer: AnswerConfig, recipe: Recipe
     leaks = overlapping([e.question for e in examples], [q.question for q in held_out])
     if leaks:
         raise ValueError(f"{len(leaks)} training question(s) overlap the held-out set, e.g. {leaks[0]}")
-    return reference_examples(index, held_out, **recipe.prompt(answer)) if held_out else []
+    settings = {key: value for key, value in recipe.prompt(answer).items() if key != "sections"}
+    return reference_examples(index, held_out, **settings) if held_out else []
 
 
 def shipped_dataset(adapter: str | Path | None = None) -> dict:

@@ -131,7 +131,8 @@ def train_lora(model, tokenizer, examples: list[SFTExample], config: LoraTrainin
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: _lr_factor(step, steps, config.warmup_steps))
     order = random.Random(config.seed)
     losses, window, started = [], [], time.perf_counter()
-    eval_before = mean_loss(model, tokenizer, eval_examples, config, device) if eval_examples else None
+    eval_before = (mean_loss(model, tokenizer, eval_examples, config, device, progress, "Held-out loss, base")
+                   if eval_examples else None)
     model.train()
     with tqdm(total=len(examples) * config.epochs, desc="Training LoRA", unit="example", disable=not progress) as bar:
         seen = 0
@@ -151,7 +152,8 @@ def train_lora(model, tokenizer, examples: list[SFTExample], config: LoraTrainin
                     bar.set_postfix(loss=f"{losses[-1]:.3f}")
                 bar.update(1)
     seconds = time.perf_counter() - started
-    eval_after = mean_loss(model, tokenizer, eval_examples, config, device) if eval_examples else None
+    eval_after = (mean_loss(model, tokenizer, eval_examples, config, device, progress, "Held-out loss, adapter")
+                  if eval_examples else None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.peft_config["default"].base_model_name_or_path = (base or {}).get("model")  # not a local temp path
@@ -161,11 +163,12 @@ def train_lora(model, tokenizer, examples: list[SFTExample], config: LoraTrainin
         "dataset": {"examples": len(examples), "sha256": dataset_hash(examples),
                     "kinds": dict(Counter(e.kind for e in examples)), "cut_to_max_tokens": cut,
                     **({"prompt": prompt} if prompt else {})},
-        "settings": {**asdict(config), "target_modules": list(config.target_modules), "device": device},
+        "settings": {**asdict(config), "target_modules": list(config.target_modules), "device": device,
+                     "dtype": str(next(model.parameters()).dtype).removeprefix("torch.")},
         "training": {"seconds": round(seconds, 1), "steps": len(losses), "losses": [round(x, 4) for x in losses],
                      "trainable_params": sum(p.numel() for p in params), "peak_memory_mb": _peak_memory_mb(device)},
         "heldout_reference_loss": None if eval_before is None else {
-            "base": round(eval_before, 4), "adapter": round(eval_after, 4),
+            "answers": len(eval_examples), "base": round(eval_before, 4), "adapter": round(eval_after, 4),
             "base_perplexity": round(math.exp(eval_before), 3), "adapter_perplexity": round(math.exp(eval_after), 3)},
     }
     (out / METADATA).write_text(json.dumps(metadata, ensure_ascii=False, indent=2) + "\n", "utf-8")
@@ -190,26 +193,24 @@ def model_card(metadata: dict) -> str:
     ]
     if metadata.get("heldout_reference_loss"):
         h = metadata["heldout_reference_loss"]
-        lines.append(f"Held-out reference answers: loss {h['base']} -> {h['adapter']} "
+        lines.append(f"Held-out reference answers{' (%d)' % h['answers'] if 'answers' in h else ''}: "
+                     f"loss {h['base']} -> {h['adapter']} "
                      f"(perplexity {h['base_perplexity']} -> {h['adapter_perplexity']}).")
     lines += ["", "Use: `study-assistant ask QUESTION --adapter PATH` (see the project README).", ""]
     return "\n".join(lines)
 
 
-def mean_loss(model, tokenizer, examples: list[SFTExample], config: LoraTrainingConfig, device: str) -> float:
+def mean_loss(model, tokenizer, examples: list[SFTExample], config: LoraTrainingConfig, device: str,
+              progress: bool = False, desc: str = "Held-out loss") -> float:
     """Mean reply-token loss over ``examples`` without gradients (eval mode)."""
     import torch
+    from tqdm.auto import tqdm
 
     model.eval()
     with torch.inference_mode():
-        values = [example_loss(model, tokenizer, e, config.max_tokens, device).item() for e in examples]
+        values = [example_loss(model, tokenizer, e, config.max_tokens, device).item()
+                  for e in tqdm(examples, desc=desc, unit="answer", disable=not progress)]
     return sum(values) / len(values)
-
-
-
-
-
-
 
 
 def _lr_factor(step: int, steps: int, warmup: int) -> float:
