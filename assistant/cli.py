@@ -368,6 +368,9 @@ def cmd_train_lora(args) -> int:
     if args.sections is not None and args.sections < 0:
         raise UsageError(f"--sections should be 0 (every section) or more, got {args.sections}.")
     heldout = args.heldout if args.heldout is not None else _default_heldout(config)
+    if not heldout:
+        print("No held-out question set (--heldout): training questions are not checked against one, and no "
+              "held-out reference loss is measured.", file=sys.stderr)
     held_out = load_questions(heldout) if heldout else []
     wanted = SAMPLED_SECTIONS if args.sections is None and len(index.sections) > SAMPLED_SECTIONS else args.sections
     sections = None
@@ -395,8 +398,8 @@ def cmd_train_lora(args) -> int:
     if args.heldout_loss is not None and args.heldout_loss < 0:
         raise UsageError(f"--heldout-loss should be 0 or more, got {args.heldout_loss}.")
     reference = held_out_references(index, config.answer, recipe, examples, held_out)
-    if args.heldout_loss is not None and args.heldout_loss < len(reference):
-        reference = reference[:: -(-len(reference) // args.heldout_loss)] if args.heldout_loss else []
+    if args.heldout_loss is not None and args.heldout_loss < len(reference):  # N spread over the set
+        reference = [reference[i * len(reference) // args.heldout_loss] for i in range(args.heldout_loss)]
     out = Path(args.out) if args.out else config.data_path / "adapters" / "latest"
     meta = _train(config, examples, reference, settings, out, recipe.prompt(config.answer))
     losses = meta["training"]["losses"]
@@ -413,14 +416,16 @@ def cmd_train_lora(args) -> int:
 
 def _default_heldout(config: Config) -> str:
     """train-lora's held-out questions for the configured corpus: the seed's or the collection's
-    held-out set when the repository's eval folder is there; "" (none) otherwise."""
+    held-out set from the repository's eval folder, when the assistant runs from a checkout; ""
+    (none) otherwise."""
     from pathlib import Path
 
     from corpus import loading
 
-    name = {"seed": "eval/heldout.jsonl", "wethinkin": "eval/collection_heldout.jsonl"}.get(
+    name = {"seed": "heldout.jsonl", "wethinkin": "collection_heldout.jsonl"}.get(
         config.corpus.path or loading.DEFAULT_CORPUS)
-    return name if name and Path(name).is_file() else ""
+    path = Path(__file__).resolve().parents[1] / "eval" / name if name else None
+    return str(path) if path and path.is_file() else ""
 
 
 def _train(config: Config, examples, reference, settings, out, prompt: dict) -> dict:

@@ -309,7 +309,7 @@ def test_train_lora_builds_its_prompts_with_the_shipped_recipe_unless_told(run, 
     assert code == 1 and "--target-chars should be positive" in err
 
 
-def test_train_lora_on_a_sample_of_sections_records_them_and_check_rebuilds_them(run, tmp_path):
+def test_train_lora_on_a_sample_of_sections_records_them_and_check_rebuilds_them(run, tmp_path, monkeypatch):
     """--sections N asks about N sections spread over the files, none of the held-out set's gold
     ones; training.json records them, --check rebuilds that sample, and a recorded section the
     corpus lacks is named."""
@@ -327,7 +327,7 @@ def test_train_lora_on_a_sample_of_sections_records_them_and_check_rebuilds_them
     meta = json.loads((tmp_path / "a" / "training.json").read_text("utf-8"))
     sections = meta["dataset"]["prompt"]["sections"]
     assert len(set(sections)) == 5 and all(int(ref.rpartition("#")[2]) > 10 for ref in sections)
-    assert 1 <= meta["heldout_reference_loss"]["answers"] <= 2 and "Held-out loss, base:" in err
+    assert meta["heldout_reference_loss"]["answers"] == 2 and "Held-out loss, base:" in err
     meta["dataset"]["examples"] = 0  # --limit cut the examples: --check rebuilds the whole sample and says so
     (tmp_path / "a" / "training.json").write_text(json.dumps(meta), "utf-8")
     code, out, _ = run("train-lora", "--check", "--adapter", str(tmp_path / "a"))
@@ -336,6 +336,10 @@ def test_train_lora_on_a_sample_of_sections_records_them_and_check_rebuilds_them
     (tmp_path / "a" / "training.json").write_text(json.dumps(meta), "utf-8")
     code, _, err = run("train-lora", "--check", "--adapter", str(tmp_path / "a"))
     assert code == 1 and "elsewhere#1" in err and "another --corpus" in err
+    monkeypatch.setattr("assistant.cli.SAMPLED_SECTIONS", 10)  # a corpus larger than this is sampled by default
+    code, _, err = run("train-lora", "--config", str(config), "--device", "cpu", "--epochs", "1", "--limit", "1",
+                       "--heldout", "", "--out", str(tmp_path / "b"))
+    assert code == 0 and "about 10 of the corpus's 17 sections" in err and "No held-out question set" in err
     code, _, err = run("train-lora", "--config", str(config), "--sections", "-1", "--out", str(tmp_path / "x"))
     assert code == 2 and "--sections" in err
     code, _, err = run("train-lora", "--config", str(config), "--sections", "3", "--heldout", "eval/heldout.jsonl",

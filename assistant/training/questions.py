@@ -56,8 +56,9 @@ class TrainingQuestion(NamedTuple):
 def training_questions(index: SearchIndex, refs: list[str] | None = None) -> list[TrainingQuestion]:
     """Every covered training question about the index's sections, variants included; with
     ``refs`` (a sample of a large corpus, ``sample_sections``), a lighter set about those sections
-    only: each one's question, one template variant, one sub-heading question, one pair and one
-    second turn, so that the examples span many sections within a CPU's training budget."""
+    only: each one's question, one template variant, a question about its first sub-heading below
+    its own heading (if it has one), one pair and one second turn, so that the examples span many
+    sections within a CPU's training budget."""
     every = refs is None
     refs = list(index.sections) if every else list(refs)
     questions = []
