@@ -41,7 +41,7 @@ SYNONYMS = (  # corpus term -> how learners also say it (from index/data/query_e
 
 
 SAMPLED_SECTIONS = 50  # train-lora asks about this many sections of a larger corpus by default: on the
-# collection, about 180 examples of about 900 tokens, 13 s each a pass on 2 AVX2 cores in float32
+# collection, about 180 examples of about 900 tokens, about 8 s each a pass on 2 AVX2 cores in float32
 
 
 class TrainingQuestion(NamedTuple):
