@@ -20,7 +20,7 @@ from typing import NamedTuple
 from index import SearchIndex
 
 from assistant.prompts import prompt_text
-from assistant.text import letters
+from assistant.text import letters, name_pattern
 
 TEMPLATES = (  # {q}: the section's question without its final question mark
     "{q}？",
@@ -173,12 +173,12 @@ def refusal_questions(index: SearchIndex | None = None) -> list[str]:
 
 
 def uncovered(terms: list[str], text: str) -> bool:
-    """Whether ``text`` prints none of ``terms`` (case-insensitive; a Latin term as a whole word).
+    """Whether ``text`` prints none of ``terms`` (``name_pattern``: any case, a Latin term as a whole word).
 
     >>> uncovered(["ROC", "AUC"], "the process"), uncovered(["ROC"], "ROC曲线"), uncovered(["考研"], "考研数学")
     (True, False, False)
     """
-    return not any(re.search(rf"(?<![A-Za-z]){re.escape(term)}(?![A-Za-z])", text, re.I) for term in terms)
+    return not any(name_pattern(term).search(text) for term in terms)
 
 
 def overlapping(train: list[str], held_out: list[str], threshold: float = 0.6) -> list[tuple[str, str]]:
