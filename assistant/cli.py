@@ -430,21 +430,20 @@ def _default_heldout(config: Config) -> str:
 
 def _train(config: Config, examples, reference, settings, out, prompt: dict) -> dict:
     """Load the base model and train ``settings``' adapter on ``examples``; the training metadata."""
-    import torch
     from transformers import AutoModelForCausalLM
 
     from assistant.llm.model_files import bundle_for, resolve_model
-    from assistant.llm.settings import cpu_has_native_bf16, pick_device
+    from assistant.llm.settings import pick_device, pick_dtype
     from assistant.llm.tokenizer import load_tokenizer
     from assistant.training.trainer import train_lora
 
     device = pick_device(config.llm.device)
     model_path = resolve_model(config.llm.model, config.data_path)
     tokenizer = load_tokenizer(model_path)
-    # bf16 on a GPU and on CPUs that compute it natively, float32 on other CPUs, where bf16 runs
-    # about 5x slower (one 900-token forward pass of the 0.5B on 2 AVX2 cores: 5.0 s float32, 25.5 s bf16)
-    dtype = torch.bfloat16 if device != "cpu" or cpu_has_native_bf16() else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(device)
+    # the dtype answers use (llm.dtype / cpu_dtype): bf16 on a GPU and on CPUs that compute it natively,
+    # float32 on other CPUs, where bf16 trains about 5x slower (a 900-token forward pass on 2 AVX2 cores:
+    # 5.0 s float32, 25.5 s bf16)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=pick_dtype(config.llm, device)).to(device)
     base = {"model": config.llm.model}
     bundle = bundle_for(config.llm.model)
     if bundle is None:
