@@ -39,6 +39,18 @@ def test_key_sentences_pass_over_lead_ins_and_bold_headings():
     assert lead_sentences("定义如下：\n第一句。第二句。", max_sentences=1) == ["第一句。"]
 
 
+def test_key_sentences_pass_over_sentences_that_only_point_to_a_link():
+    """"论文链接：https://…" names the question's terms and says nothing a learner can read: with
+    its link taken out it is a lead-in. A sentence that says something around a link is kept."""
+    text = ("c d 论文链接：https://arxiv.org/pdf/2010.02502.pdf\n"
+            "更多 c d 详细内容，大家可以查阅：[c d 全解析](https://zhuanlan.zhihu.com/p/1)\n"
+            "- c d 论文：[C D: a study](https://arxiv.org/abs/1)\n"
+            "c d（[论文](https://arxiv.org/abs/2)）把采样降到几十步。c 比 d 平滑。")
+    assert key_sentences({"c", "d"}, text, tokenize, max_sentences=3) == [
+        "c d（[论文](https://arxiv.org/abs/2)）把采样降到几十步。", "c 比 d 平滑。"]
+    assert lead_sentences("论文链接：https://a.b/c.pdf\n第一句。", max_sentences=1) == ["第一句。"]
+
+
 def test_key_sentences_skip_what_was_said_word_for_word():
     text = "1. a c 第一句。c d 相关句。a c d 最相关句。"
     said = "**A C d 最相关句** [1]\n另一句。"  # emphasis, case and punctuation aside, the same words

@@ -69,12 +69,15 @@ _POINTS_BACK = re.compile(r"^(?:它|其|此(?!外)|这(?!是因为|是由于)|�
 _LIST_MARKER = re.compile(r"^(?:[-*+•]\s+|\d+[.、)）]\s*)")
 _CAPTION = re.compile(r"^\([a-z]\)\s[^\u4e00-\u9fff]*$")  # "(a) Standard Neural Net": a figure's caption
 _BOLD_LINE = re.compile(r"^\*\*[^*]+\*\*[:：]?$")  # "**计算步骤和python代码**": a heading in bold
+_LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\([^)\s]*\)|<?https?://\S+?>?(?=[\s，。；)）]|$)")  # [text](url), a bare url
 
 
 def introduces_or_heads(sentence: str) -> bool:
     """A sentence that ends in a colon (what it introduces, a formula, code or a list, is not part
-    of it), is a bold line standing as a heading (a list item's too), or is a figure's caption
-    ("(b) After applying dropout!"): quoted alone, it says nothing.
+    of it), is a bold line standing as a heading (a list item's too), is a figure's caption
+    ("(b) After applying dropout!"), or only points to a link ("论文链接：https://…", "更多详细内容，
+    大家可以查阅：[…](…)": with its links taken out it is a lead-in or nothing): quoted alone, it
+    says nothing.
 
     >>> introduces_or_heads("SiLU 函数的数学定义如下："), introduces_or_heads("- **计算步骤和python代码**")
     (True, True)
@@ -82,9 +85,16 @@ def introduces_or_heads(sentence: str) -> bool:
     (True, False)
     >>> introduces_or_heads("**与FID的差异**：FID更偏向于对高度抽象的特征向量进行评价。")
     False
+    >>> introduces_or_heads("论文链接：https://arxiv.org/pdf/2010.02502.pdf"), introduces_or_heads("💡 [链接](https://a.b/c)")
+    (True, True)
+    >>> introduces_or_heads("DDIM（[论文](https://arxiv.org/abs/2010.02502)）把采样步数降到了几十步。")
+    False
     """
     sentence = _LIST_MARKER.sub("", sentence.strip())
-    return bool(_LEAD_IN.search(sentence) or _BOLD_LINE.match(sentence) or _CAPTION.match(sentence))
+    if _LEAD_IN.search(sentence) or _BOLD_LINE.match(sentence) or _CAPTION.match(sentence):
+        return True
+    unlinked = _LIST_MARKER.sub("", _LINK.sub("", sentence).strip())
+    return unlinked != sentence and (not letters(unlinked) or bool(_LEAD_IN.search(unlinked)))
 
 
 def sentence_overlap(question_terms: set[str], sentence: Headed, tokenize) -> float:
