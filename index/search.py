@@ -52,6 +52,8 @@ class RetrievalConfig:
     heading_weight: float = 0.5  # weight of the headings matched by the main encoder (dev-tuned)
     heading_encoder_weight: float = 1.0  # weight of the heading encoder's field (each question's title and
     # the opening of its answer, ``IndexConfig.heading_lead_chars``; dev-tuned)
+    chunk_encoder_weight: float = 0.5  # weight of the heading encoder's field over the chunks
+    # (``IndexConfig.heading_encoder_chunks``; dev-tuned)
     max_query_chars: int = 2000  # longer queries are cut to this, with a warning
     # The model's second look at the top sections (assistant/answer/rerank.py; the index itself
     # never reranks): "auto" = where the model runs in-process on a GPU, "on", "off".
@@ -121,7 +123,8 @@ class EmptyQueryError(ValueError):
 class SearchIndex:
     """Chunks of a corpus with their dense vectors and BM25 index, and each section's heading vectors
     (``headings`` by the main encoder, ``heading_vectors`` by ``heading_encoder``, rows in the order
-    of ``sections``); ``search`` ranks sections."""
+    of ``sections``), and the chunks by the heading encoder too (``chunk_vectors``, rows in the
+    order of ``chunks``); ``search`` ranks sections."""
 
     def __init__(
         self,
@@ -137,9 +140,13 @@ class SearchIndex:
         headings: np.ndarray | None = None,
         heading_encoder: Encoder | None = None,
         heading_vectors: np.ndarray | None = None,
+        chunk_vectors: np.ndarray | None = None,
     ):
         if len(vectors) != len(chunks):
             raise ValueError(f"{len(vectors)} vectors for {len(chunks)} chunks")
+        if chunk_vectors is not None and (len(chunk_vectors) != len(chunks) or heading_encoder is None):
+            raise ValueError(f"{len(chunk_vectors)} chunk_vectors for {len(chunks)} chunks"
+                             + ("" if heading_encoder else ", and no heading_encoder that made them"))
         for name, matrix in (("headings", headings), ("heading_vectors", heading_vectors)):
             if matrix is not None and len(matrix) != len(sections):
                 raise ValueError(f"{len(matrix)} {name} for {len(sections)} sections")
@@ -150,6 +157,7 @@ class SearchIndex:
         self.headings = headings
         self.heading_encoder = heading_encoder
         self.heading_vectors = heading_vectors
+        self.chunk_vectors = chunk_vectors
         self.chunks = chunks
         self.vectors = vectors
         self.bm25 = bm25
@@ -191,9 +199,12 @@ class SearchIndex:
             chunk_scores["dense"] = self._dense(vector, rows)
         if mode in ("hybrid", "bm25"):
             chunk_scores["bm25"] = self._bm25(query, rows)
+        second = self._heading_encoder_query(query) if mode == "hybrid" else None
+        if second is not None and self.chunk_vectors is not None and self.config.chunk_encoder_weight:
+            chunk_scores["chunk_encoder"] = self._top_chunks(self.chunk_vectors @ second, rows)
         section_scores = {name: _best_per_section(s, self.chunks) for name, s in chunk_scores.items()}
         if mode == "hybrid":
-            section_scores.update(self._heading_scores(query, vector, scope))
+            section_scores.update(self._heading_scores(vector, second, scope))
         heading_scores = section_scores.get("heading_encoder", section_scores.get("heading", {}))
 
         fused_sections = self._fuse(section_scores)[:k]
@@ -236,29 +247,47 @@ class SearchIndex:
                 dtype=np.int64)
         return self._scope_section_rows[scope]
 
-    def _heading_scores(self, query: str, vector: np.ndarray, scope) -> dict[str, dict[str, float]]:
-        """Heading field -> {section ref: cosine} for its top candidates among the sections in scope."""
+    def _heading_encoder_query(self, query: str) -> np.ndarray | None:
+        """The query by the heading encoder, None when no field of it is searched."""
+        if self.heading_encoder is None or not (
+                self.config.heading_encoder_weight
+                or self.chunk_vectors is not None and self.config.chunk_encoder_weight):
+            return None
+        return embed_queries(self.heading_encoder, [query])[0]
+
+    def _heading_scores(self, vector: np.ndarray, second: np.ndarray | None, scope) -> dict[str, dict[str, float]]:
+        """Heading field -> {section ref: cosine} for its top candidates among the sections in scope
+        (``vector``: the query by the main encoder, ``second`` by the heading encoder)."""
         rows = self._scope_sections(scope)
         fields = {}
         if self.headings is not None and self.config.heading_weight:
             fields["heading"] = self._top_sections(self.headings @ vector, rows)
-        if self.heading_vectors is not None and self.config.heading_encoder_weight:
-            query_vector = embed_queries(self.heading_encoder, [query])[0]
-            fields["heading_encoder"] = self._top_sections(self.heading_vectors @ query_vector, rows)
+        if self.heading_vectors is not None and second is not None and self.config.heading_encoder_weight:
+            fields["heading_encoder"] = self._top_sections(self.heading_vectors @ second, rows)
         return fields
 
+    def _top_chunks(self, scores: np.ndarray, rows: np.ndarray | None) -> dict[int, float]:
+        """Chunk row -> score for the top candidates (among ``rows``)."""
+        return dict(zip(*self._top(scores, rows)))
+
     def _top_sections(self, scores: np.ndarray, rows: np.ndarray | None) -> dict[str, float]:
+        refs, best = self._top(scores, rows)
+        return {self._section_refs[i]: score for i, score in zip(refs, best)}
+
+    def _top(self, scores: np.ndarray, rows: np.ndarray | None) -> tuple[list[int], list[float]]:
+        """Positions and scores of the ``candidates`` best of ``scores`` (among ``rows``)."""
         if rows is not None:
             kept = np.full_like(scores, -np.inf)
             kept[rows] = scores[rows]
             scores = kept
         n = min(self.config.candidates, len(scores) if rows is None else len(rows))
         top = np.argpartition(-scores, n - 1)[:n] if n else []
-        return {self._section_refs[i]: float(scores[i]) for i in top}
+        return [int(i) for i in top], [float(scores[i]) for i in top]
 
     def _fuse(self, scores: dict[str, dict]) -> list[tuple]:
         weights = {"dense": self.config.dense_weight, "bm25": self.config.bm25_weight,
-                   "heading": self.config.heading_weight, "heading_encoder": self.config.heading_encoder_weight}
+                   "heading": self.config.heading_weight, "heading_encoder": self.config.heading_encoder_weight,
+                   "chunk_encoder": self.config.chunk_encoder_weight}
         if self.config.fusion == "score":
             return fuse_scores(scores, weights)
         rankings = {name: sorted(s, key=lambda item: -s[item]) for name, s in scores.items()}

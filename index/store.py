@@ -38,12 +38,14 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 3  # bump when parsing, chunking or the saved layout changes meaning
 _FILES = ("sections.jsonl", "chunks.jsonl", "vectors.faiss", "headings.npy")
 _HEADING_FILE = "headings-encoder.npy"  # present when a heading encoder is configured
+_CHUNK_FILE = "chunks-encoder.npy"  # the heading encoder over the chunks (``IndexConfig.heading_encoder_chunks``)
 STALE_TEMP_SECONDS = 3600  # a build's temp folder untouched this long belongs to a killed build
 _TEMP_NAME = re.compile(r"\..+-[0-9a-f]{16}\.[a-z0-9_]{8}")  # tempfile.mkdtemp(prefix=".<index name>.")
 # Every key a manifest written by _build has, with its type.
 _MANIFEST_TYPES = {
     "format_version": int, "corpus_hash": str, "encoder": str, "dim": int, "chunking": dict, "tokenizer": str,
-    "bm25": dict, "vector_index": str, "heading_encoder": str, "heading_lead_chars": int, "corpus_root": str,
+    "bm25": dict, "vector_index": str, "heading_encoder": str, "heading_lead_chars": int,
+    "heading_encoder_chunks": bool, "corpus_root": str,
     "n_files": int, "n_sections": int, "n_chunks": int,
     "files": dict,
 }
@@ -60,6 +62,10 @@ class IndexConfig:
     # opening of its answer, this many characters in all (``Section.lead_text``; 0: the heading
     # alone). On the collection's dev questions 80 lifts hit@3 from 0.892 to 0.918 and MRR from 0.829
     # to 0.864 over the heading alone (benchmarks/retrieval_levers.py)
+    heading_encoder_chunks: bool = True  # the heading encoder also embeds every chunk, a second dense
+    # field over them beside the main encoder's (``RetrievalConfig.chunk_encoder_weight``). On the
+    # collection's dev questions it lifts hit@3 from 0.922 to 0.940 (benchmarks/retrieval_levers.py);
+    # e5 reads about 3.5 chunks a second on 2 cores, so the package ships the collection's vectors
     vector_index: str = "auto"  # "flat" (exact), "hnsw" (approximate) or "auto" (by size)
     bm25_k1: float = 1.2  # BM25 term-frequency saturation
     bm25_b: float = 0.75  # BM25 length normalisation
@@ -128,6 +134,7 @@ def _identity(corpus, chunking, config, encoder, tokenizer, heading_encoder) -> 
         "vector_index": config.vector_index,
         "heading_encoder": heading_encoder.id if heading_encoder else "",
         "heading_lead_chars": config.heading_lead_chars if heading_encoder else 0,
+        "heading_encoder_chunks": bool(heading_encoder and config.heading_encoder_chunks),
     }
 
 
@@ -153,10 +160,13 @@ def _build(corpus, path, identity, chunking, config, encoder, tokenizer, retriev
     bm25 = BM25Index(tokens, k1=config.bm25_k1, b=config.bm25_b)
     heading_texts = [s.heading_text for s in corpus.sections]
     headings = embed(encoder, heading_texts, batch_size=config.embed_batch_size, progress=progress, what="headings")
+    cache = VectorCache.bundled(heading_encoder.id, heading_encoder.dim) if heading_encoder else None
     heading_vectors = None if heading_encoder is None else embed(
         heading_encoder, heading_encoder_texts(corpus.sections, config), batch_size=config.embed_batch_size,
-        progress=progress, what="headings", cache=VectorCache.bundled(heading_encoder.id, heading_encoder.dim))
-    files = _FILES + ((_HEADING_FILE,) if heading_vectors is not None else ())
+        progress=progress, what="headings", cache=cache)
+    chunk_vectors = embed(heading_encoder, texts, batch_size=config.embed_batch_size, progress=progress,
+                          what="chunks", cache=cache) if identity["heading_encoder_chunks"] else None
+    files = _files(identity)
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
@@ -167,6 +177,8 @@ def _build(corpus, path, identity, chunking, config, encoder, tokenizer, retriev
         np.save(tmp / "headings.npy", headings)
         if heading_vectors is not None:
             np.save(tmp / _HEADING_FILE, heading_vectors)
+        if chunk_vectors is not None:
+            np.save(tmp / _CHUNK_FILE, chunk_vectors)
         manifest = {
             **identity,
             "corpus_root": str(corpus.root),
@@ -190,7 +202,8 @@ def _build(corpus, path, identity, chunking, config, encoder, tokenizer, retriev
         # Another process finished the same index first: theirs is as good as ours.
     _remove_older_indexes(path, str(corpus.root))
     return SearchIndex(corpus.sections, chunks, vectors, bm25, encoder, tokenizer, retrieval, manifest, tokens,
-                       headings=headings, heading_encoder=heading_encoder, heading_vectors=heading_vectors)
+                       headings=headings, heading_encoder=heading_encoder, heading_vectors=heading_vectors,
+                       chunk_vectors=chunk_vectors)
 
 
 def _load(path, identity, encoder, tokenizer, retrieval, heading_encoder) -> SearchIndex:
@@ -221,8 +234,11 @@ def _load(path, identity, encoder, tokenizer, retrieval, heading_encoder) -> Sea
         headings = _load_matrix(path / "headings.npy", len(sections), encoder.dim)
         heading_vectors = None if heading_encoder is None else _load_matrix(
             path / _HEADING_FILE, len(sections), heading_encoder.dim)
+        chunk_vectors = _load_matrix(path / _CHUNK_FILE, len(chunks), heading_encoder.dim) \
+            if manifest["heading_encoder_chunks"] else None
         return SearchIndex(sections, chunks, vectors, bm25, encoder, tokenizer, retrieval, manifest, tokens,
-                           headings=headings, heading_encoder=heading_encoder, heading_vectors=heading_vectors)
+                           headings=headings, heading_encoder=heading_encoder, heading_vectors=heading_vectors,
+                           chunk_vectors=chunk_vectors)
     except CorruptIndexError:
         raise
     except (OSError, KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as err:
@@ -247,8 +263,9 @@ def _check_manifest(manifest) -> None:
 
 
 def _files(manifest: dict) -> tuple[str, ...]:
-    """The files an index with this manifest holds."""
-    return _FILES + ((_HEADING_FILE,) if manifest.get("heading_encoder") else ())
+    """The files an index with this manifest (or identity) holds."""
+    return _FILES + ((_HEADING_FILE,) if manifest.get("heading_encoder") else ()) + (
+        (_CHUNK_FILE,) if manifest.get("heading_encoder_chunks") else ())
 
 
 def _load_matrix(path: Path, rows: int, dim: int) -> np.ndarray:

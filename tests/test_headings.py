@@ -38,7 +38,8 @@ def notes(tmp_path):
 
 def _heading_only(**weights) -> RetrievalConfig:
     """Retrieval by one heading field alone (the other retrievers weigh nothing)."""
-    base = {"dense_weight": 0, "bm25_weight": 0, "heading_weight": 0, "heading_encoder_weight": 0}
+    base = {"dense_weight": 0, "bm25_weight": 0, "heading_weight": 0, "heading_encoder_weight": 0,
+            "chunk_encoder_weight": 0}
     return RetrievalConfig(**{**base, **weights})
 
 
@@ -104,6 +105,53 @@ def test_headings_are_saved_and_reloaded_without_embedding_again(notes, data_hom
     assert set(manifest["files"]) >= {"headings.npy", "headings-encoder.npy"}
 
 
+def test_the_heading_encoder_over_the_chunks_finds_a_section_by_its_answer(notes, data_home, fake_encoder,
+                                                                          fake_heading_encoder):
+    """The chunk field is the heading encoder over every chunk: a query worded like an answer finds
+    its section through it alone, it is saved and reloaded with the index, and scope narrows it."""
+    index = open_index(notes, data_home, encoder=fake_encoder, retrieval=_heading_only(chunk_encoder_weight=1),
+                       progress=False)
+    assert index.chunk_vectors.shape == (len(index.chunks), fake_heading_encoder.dim)
+    row = next(i for i, c in enumerate(index.chunks) if c.section_ref == "cv/detect#1")
+    assert np.allclose(index.chunk_vectors[row], fake_heading_encoder.embed_batch([index.chunks[row].embed_text])[0])
+    assert index.search("删去重叠太多的框", k=1)[0].section_ref == "cv/detect#1"
+    assert {h.section_ref for h in index.search("删去重叠太多的框", k=4, scope="ml")} <= {"ml/basics#1", "ml/basics#2"}
+    calls = fake_heading_encoder.calls
+    reloaded = open_index(notes, data_home, encoder=fake_encoder, retrieval=_heading_only(chunk_encoder_weight=1),
+                          progress=False)
+    assert fake_heading_encoder.calls == calls and np.array_equal(reloaded.chunk_vectors, index.chunk_vectors)
+    assert "chunks-encoder.npy" in reloaded.manifest["files"] and reloaded.manifest["heading_encoder_chunks"]
+    assert reloaded.search("删去重叠太多的框", k=1)[0].section_ref == "cv/detect#1"
+
+
+def test_turning_the_chunk_field_off_rebuilds_without_it(notes, data_home, fake_encoder, fake_heading_encoder):
+    open_index(notes, data_home, encoder=fake_encoder, progress=False)
+    index = open_index(notes, data_home, config=IndexConfig(heading_encoder_chunks=False), encoder=fake_encoder,
+                       progress=False)
+    assert index.chunk_vectors is None and index.heading_vectors is not None
+    assert not index.manifest["heading_encoder_chunks"] and "chunks-encoder.npy" not in index.manifest["files"]
+    queries = fake_heading_encoder.queries
+    index.search("梯度消失是什么")
+    assert fake_heading_encoder.queries == queries + 1  # the query is embedded once for the heading field
+    no_heading_field = open_index(notes, data_home, config=IndexConfig(heading_encoder_chunks=False),
+                                  encoder=fake_encoder, retrieval=RetrievalConfig(heading_encoder_weight=0),
+                                  progress=False)
+    no_heading_field.search("梯度消失是什么")
+    assert fake_heading_encoder.queries == queries + 1  # and not at all when no field of it is searched
+
+
+def test_chunk_vectors_must_match_the_chunks(notes, data_home, fake_encoder, fake_heading_encoder):
+    from index.search import SearchIndex
+
+    index = open_index(notes, data_home, encoder=fake_encoder, progress=False)
+    parts = (list(index.sections.values()), index.chunks, index.vectors, index.bm25, index.encoder, index.tokenizer)
+    with pytest.raises(ValueError, match="chunk_vectors"):
+        SearchIndex(*parts, heading_encoder=index.heading_encoder, heading_vectors=index.heading_vectors,
+                    chunk_vectors=index.chunk_vectors[:1])
+    with pytest.raises(ValueError, match="no heading_encoder"):
+        SearchIndex(*parts, chunk_vectors=index.chunk_vectors)
+
+
 def test_changing_the_heading_encoder_rebuilds(notes, data_home, fake_encoder, fake_heading_encoder):
     open_index(notes, data_home, encoder=fake_encoder, progress=False)
     calls = fake_encoder.calls
@@ -157,14 +205,16 @@ def test_embed_takes_what_the_vector_cache_holds_and_embeds_the_rest(tmp_path, f
 
 
 def test_the_shipped_heading_vectors_cover_the_bundled_collection():
-    """The package's cached vectors for the heading encoder must match today's collection and lead
-    texts, or building the default index silently pays the full embedding time again
+    """The package's cached vectors for the heading encoder must match today's collection, lead
+    texts and chunks, or building the default index silently pays the full embedding time again
     (``python -m index.bundled_vectors`` rewrites them)."""
+    from index.bundled_vectors import bundled_texts
     from index.encoders import DEFAULT_HEADING_ENCODER, VectorCache
     from index.store import heading_encoder_texts
 
     cache = VectorCache.bundled(DEFAULT_HEADING_ENCODER, 384)
-    texts = heading_encoder_texts(load_corpus("wethinkin").sections, IndexConfig())
+    texts = bundled_texts()
+    assert len(texts) > len(heading_encoder_texts(load_corpus("wethinkin").sections, IndexConfig())) + 3000
     missing = [text for text in texts if cache.get(text) is None]
     assert not missing, f"{len(missing)} of {len(texts)} texts not cached, e.g. {missing[0]!r}"
     assert np.allclose(np.linalg.norm(cache.vectors, axis=1), 1, atol=1e-3)
@@ -172,12 +222,12 @@ def test_the_shipped_heading_vectors_cover_the_bundled_collection():
 
 @pytest.mark.slow
 def test_the_shipped_heading_vectors_are_the_encoders_own():
+    from index.bundled_vectors import bundled_texts
     from index.encoders import VectorCache, make_heading_encoder
-    from index.store import heading_encoder_texts
 
     encoder = make_heading_encoder(IndexConfig().heading_encoder)
     cache = VectorCache.bundled(encoder.id, encoder.dim)
-    texts = heading_encoder_texts(load_corpus("wethinkin").sections, IndexConfig())[::500]
+    texts = bundled_texts()[::700]  # leads and chunks
     fresh = encoder.embed_batch(texts)
     assert all(float(cache.get(t) @ v) > 0.999 for t, v in zip(texts, fresh))
 
