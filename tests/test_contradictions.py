@@ -279,3 +279,26 @@ def test_a_name_joined_to_the_words_after_it_is_still_read_as_a_name():
     check = ContradictionCheck([MOBILENET], "MobileNetV3有哪些创新？")
     line = "论文：《MobileNetV2: Inverted Residuals and Linear Bottlenecks》 [1]"
     assert check.reply(line) == (line, [])  # the line names MobileNetV2 itself: nothing is said of V3
+
+
+CONTROL = ("controlnet 和 T2I-Adapter 采用了不同的方式来编码条件。在 controlnet 中，作者是直接将 sd-encoder 复制了一份，"
+           "当作可训练模块。而在 T2I-Adapter 中，作者是使用了 Pixel-Unshuffle 的操作来完成该功能。")
+ARCFACE = "作者在CosFace Loss上做了一处改进，将margin从余弦空间转换到角度空间。ArcFace和CosFace都在角度上加间隔。"
+
+
+@pytest.mark.parametrize("notes, line, kept, said", [
+    # ControlNet's encoder put under T2I-Adapter, which the notes compare with it: the place goes with it
+    ([CONTROL], "在T2I-Adapter中，作者是直接将sd-encoder复制了一份，当作可训练模块。 [1]", "", "t2iadapter"),
+    ([CONTROL], "两者编码条件的方式不同。在T2I-Adapter中，作者是直接将sd-encoder复制了一份。 [1]", "两者编码条件的方式不同。 [1]",
+     "t2iadapter"),
+    ([CONTROL], "在 controlnet 中，作者是直接将 sd-encoder 复制了一份。 [1]", None, ""),  # where the notes put it
+    ([CONTROL], "作者是直接将 sd-encoder 复制了一份，当作可训练模块。 [1]", None, ""),  # under no name
+    ([CONTROL], "在SDXL中，作者是直接将 sd-encoder 复制了一份。 [1]", None, ""),  # a name the notes do not compare
+    # the clause stands under no place in the notes ("作者在CosFace Loss上做了一处改进" says what it improved on)
+    ([ARCFACE], "在ArcFace中，将margin从余弦空间转换到角度空间。 [1]", None, ""),
+])
+def test_a_clause_the_notes_say_of_one_name_put_under_another_they_compare_it_with_is_cut(notes, line, kept, said):
+    check = ContradictionCheck(notes, "ControlNet和T2I-Adapter怎么注入条件？")
+    text, conflict = check.cut(line)
+    assert text == (line if kept is None else kept)
+    assert (conflict.kind, conflict.said, conflict.noted) == ("term", said, "controlnet") if said else conflict is None

@@ -28,6 +28,7 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 from importlib import resources
 
+from assistant.answer.subjects import SubjectPlaces
 from assistant.citations import CITATION, strip_citations
 from assistant.text import LIST_ITEM
 
@@ -53,6 +54,7 @@ _SENTENCE_END = re.compile(r"(?<=[。！？!?])|\n(?![ \t]*$)")
 _FAMILY = re.compile(r"(?<![a-z0-9])([a-z]+)(\d+)(?![a-z0-9])")  # l1/l2, fp16/fp32, top1/top5: one family
 _FORMULA = re.compile(r"[a-zA-Z0-9)]\s*[-+*/^|=]|[|\\^]")  # "L+C|w|", "W^2", "\\lambda": a formula, not a word
 _CONDITION = re.compile(r"^(?:而|但|但是|并且|且|那么)?(?:如果|若|假如|假设|当|想要|要想|对于|只有|一旦|只要|除非|在.{0,12}(?:时|情况下|时候))")
+_WHERE = re.compile(r"^(?:而|但)?在.{1,20}(?:中|里)$")  # "在T2I-Adapter中": says where, not what
 
 
 @dataclass(frozen=True)
@@ -135,10 +137,13 @@ class ContradictionCheck:
         # each source sentence as formulas are compared ("l+c|w|"), with the family terms it names
         # (those of the sentences beside it when it names none)
         self.formula_places: list[tuple[str, set[str]]] = []
+        self.subjects = SubjectPlaces()  # what the notes' sentences say of which named thing
         named: set[str] = set()  # every family term of the sources
         for number, text in enumerate(sources):
             written = _sentences(text)
             sentences = [clauses(sentence) for sentence in written]
+            for sentence in sentences:
+                self.subjects.add(sentence)
             self.labels |= {sentence[0] for sentence in sentences
                             if len(sentence) > 1 and len(sentence[0]) <= MAX_LABEL_CHARS}
             terms = [_families(sentence) for sentence in written]
@@ -177,11 +182,12 @@ class ContradictionCheck:
             if found:
                 # the clause that introduces it ("新的目标函数:", a label) says nothing without it: it goes too
                 start = label_start if introduced else match.start()
-                kept = line[:start].rstrip("，,；;：: ")
+                kept = _without_dangling_place(line[:start].rstrip("，,；;：: "))
                 marks = " ".join(m.group() for m in CITATION.finditer(line[match.start():]))
                 left = clauses(kept)
-                # a fragment ("在L2正则下") or a condition alone ("在使用L2正则进行优化时") says nothing
-                if len("".join(left)) < MIN_KEPT_CHARS or all(_CONDITION.match(c) for c in left):
+                # a fragment ("在L2正则下"), a condition ("在使用L2正则进行优化时") or a place ("在T2I-Adapter中")
+                # alone says nothing
+                if len("".join(left)) < MIN_KEPT_CHARS or all(_CONDITION.match(c) or _WHERE.match(c) for c in left):
                     return "", found
                 if _CJK.search(kept) and _WORD_END.search(kept):  # a Chinese sentence cut short ends as one
                     kept += "。"
@@ -206,6 +212,9 @@ class ContradictionCheck:
             change = self._mislabelled(source, label)
         if source and not change:
             change = self._out_of_context(clause, source, line or text)
+        if source and not change and line and (at := line.find(text)) > 0:
+            said = self.subjects.misattributed(source, clauses(line[:at]))
+            change = ("term", *said) if said else None
         if not change and self.opposite:
             change = self._opposite(clause, source)
         if not change:
@@ -350,6 +359,16 @@ def _formula_key(text: str) -> str:
     """A formula as formulas are compared, markup and spacing aside: ``" $L+C|w|$ [1]" -> "l+c|w|"``."""
     return re.sub(r"[\s$\\{}]", "", strip_citations(text).lower())
 
+
+
+def _without_dangling_place(kept: str) -> str:
+    """``kept`` without a last clause that only says where or when what was cut holds:
+    "两者不同。在T2I-Adapter中" -> "两者不同。"."""
+    pieces = re.split(r"(?<=[，,；;。！？!?])", kept)
+    last = normalise(pieces[-1]) if len(pieces) > 1 else ""
+    if last and (_WHERE.match(last) or _CONDITION.match(last) and len(clauses(pieces[-1])) == 1):
+        return "".join(pieces[:-1]).rstrip("，,；; ")
+    return kept
 
 
 def _families(text: str) -> set[str]:

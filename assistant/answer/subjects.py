@@ -1,0 +1,65 @@
+"""What the notes say of which named thing: a clause the notes put under one name ("在 controlnet
+中，…"), copied into a line that puts it under another the notes set beside it, says of the second
+what the notes say of the first. "在T2I-Adapter中，作者是使用了sd-encoder" copies "作者是直接将 sd-encoder
+将复制了一份" from under "在 controlnet 中", where the notes compare ControlNet and T2I-Adapter: it is
+ControlNet that copies the SD encoder. Clauses come normalised (``contradictions.clauses``), so
+names are lower-case Latin words ("t2iadapter").
+
+    >>> places = SubjectPlaces()
+    >>> places.add(["controlnet和t2iadapter采用了不同的方法"])
+    >>> places.add(["在controlnet中", "作者是直接将sdencoder复制了一份"])
+    >>> places.misattributed("作者是直接将sdencoder复制了一份", ["在t2iadapter中"])
+    ('t2iadapter', 'controlnet')
+    >>> places.misattributed("作者是直接将sdencoder复制了一份", ["在controlnet中"]) is None
+    True
+"""
+
+from __future__ import annotations
+
+import re
+
+_NAME = re.compile(r"[a-z][a-z0-9]+")
+# a clause that only says under what name the rest stands: "在controlnet中", "对于lora", "arcface"
+_PLACE = re.compile(r"^(?:而|但)?(?:在|对于|对)?([a-z][a-z0-9]+)(?:中|里|里面|上|来说|而言)?$")
+
+
+def names(text: str) -> set[str]:
+    """The Latin names in normalised text: ``"controlnet和t2iadapter" -> {"controlnet", "t2iadapter"}``."""
+    return set(_NAME.findall(text))
+
+
+def place(clauses: list[str]) -> str:
+    """The name the last clause of a place ("在X中") among ``clauses`` puts what follows under, or ""."""
+    for clause in reversed(clauses):
+        if match := _PLACE.match(clause):
+            return match.group(1)
+    return ""
+
+
+class SubjectPlaces:
+    """For each clause of the notes, the names it stands under in its sentences, and which names
+    the notes' sentences set side by side."""
+
+    def __init__(self):
+        self.under: dict[str, list[str]] = {}  # clause -> for each place it stands, the name it is under
+        self.together: list[set[str]] = []  # the names of each sentence
+
+    def add(self, sentence: list[str]) -> None:
+        """One sentence of the notes as its normalised clauses."""
+        self.together.append(set().union(*(names(clause) for clause in sentence)))
+        for j, clause in enumerate(sentence):
+            self.under.setdefault(clause, []).append(place(sentence[:j]))
+
+    def misattributed(self, source: str, before: list[str]) -> tuple[str, str] | None:
+        """(the name a line puts a copy of ``source`` under, the name the notes put it under) when
+        they differ wherever the notes hold it and the notes set the two side by side; else None.
+        ``before``: the line's clauses before the copy. A copy under no name, or a clause the notes
+        put under none, passes."""
+        said = place(before)
+        noted = self.under.get(source, [])
+        if not said or not noted or not all(noted) or said in noted:
+            return None
+        other = noted[0]
+        if said in other or other in said or not any(said in named and other in named for named in self.together):
+            return None
+        return said, other
