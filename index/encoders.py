@@ -173,7 +173,8 @@ def embed(encoder: Encoder, texts: list[str], batch_size: int = 64, progress: bo
             todo.append(i)
         else:
             out[i] = cached
-    bar = tqdm(total=len(todo), desc=f"Embedding {what}", unit=what.rstrip("s"), disable=not progress or not todo)
+    bar = tqdm(total=len(todo), desc=f"Embedding {what}", unit=what.split()[0].rstrip("s"),
+               disable=not progress or not todo)
     for start in range(0, len(todo), batch_size):
         rows = todo[start : start + batch_size]
         out[rows] = encoder.embed_batch([texts[i] for i in rows])

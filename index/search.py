@@ -1,9 +1,10 @@
 """Hybrid search: dense (FAISS) and BM25 rankings of chunks and dense matches of question
 headings, fused per question section.
 
-Each chunk retriever scores its top chunks and a section takes its best chunk's score from it;
-the heading fields score each section's heading (``Section.heading_text``) directly, once with the
-main encoder and once with the heading encoder. The per-section results are fused, by weighted
+Each chunk retriever (the main encoder through FAISS, BM25, and the heading encoder over the
+chunks) scores its top chunks and a section takes its best chunk's score from it; the heading
+fields score each section's heading (``Section.heading_text``) directly, once with the main
+encoder and once with the heading encoder. The per-section results are fused, by weighted
 normalised scores (``fusion = "score"``) or by reciprocal rank (``"rrf"``). A hit is one section,
 shown through its best-matching chunk, with the fused score and each retriever's own score.
 Learners' questions paraphrase the printed questions, so the heading fields carry much of the
@@ -34,7 +35,7 @@ RERANKS = ("auto", "on", "off")
 # BLAS threads while a query is searched (None: leave them as they are). A query's products with the
 # heading matrices are too small to share; a second BLAS thread only spins on after them, against the
 # heading encoder's own threads. On 2 cores, this and USE's one thread for a query together cut search
-# time from 95.7 to 34.4 ms (p50, benchmarks/search_latency.py).
+# time from 91.0 to 34.0 ms (p50, benchmarks/search_latency.py).
 QUERY_BLAS_THREADS: int | None = 1
 
 
@@ -144,9 +145,10 @@ class SearchIndex:
     ):
         if len(vectors) != len(chunks):
             raise ValueError(f"{len(vectors)} vectors for {len(chunks)} chunks")
-        if chunk_vectors is not None and (len(chunk_vectors) != len(chunks) or heading_encoder is None):
-            raise ValueError(f"{len(chunk_vectors)} chunk_vectors for {len(chunks)} chunks"
-                             + ("" if heading_encoder else ", and no heading_encoder that made them"))
+        if chunk_vectors is not None and len(chunk_vectors) != len(chunks):
+            raise ValueError(f"{len(chunk_vectors)} chunk_vectors for {len(chunks)} chunks")
+        if chunk_vectors is not None and heading_encoder is None:
+            raise ValueError("chunk_vectors need the heading_encoder that made them")
         for name, matrix in (("headings", headings), ("heading_vectors", heading_vectors)):
             if matrix is not None and len(matrix) != len(sections):
                 raise ValueError(f"{len(matrix)} {name} for {len(sections)} sections")
@@ -271,8 +273,8 @@ class SearchIndex:
         return dict(zip(*self._top(scores, rows)))
 
     def _top_sections(self, scores: np.ndarray, rows: np.ndarray | None) -> dict[str, float]:
-        refs, best = self._top(scores, rows)
-        return {self._section_refs[i]: score for i, score in zip(refs, best)}
+        positions, best = self._top(scores, rows)
+        return {self._section_refs[i]: score for i, score in zip(positions, best)}
 
     def _top(self, scores: np.ndarray, rows: np.ndarray | None) -> tuple[list[int], list[float]]:
         """Positions and scores of the ``candidates`` best of ``scores`` (among ``rows``)."""

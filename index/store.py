@@ -64,8 +64,9 @@ class IndexConfig:
     # to 0.864 over the heading alone (benchmarks/retrieval_levers.py)
     heading_encoder_chunks: bool = True  # the heading encoder also embeds every chunk, a second dense
     # field over them beside the main encoder's (``RetrievalConfig.chunk_encoder_weight``). On the
-    # collection's dev questions it lifts hit@3 from 0.922 to 0.940 (benchmarks/retrieval_levers.py);
-    # e5 reads about 3.5 chunks a second on 2 cores, so the package ships the collection's vectors
+    # collection's dev questions it lifts hit@3 from 0.922 to 0.940 (benchmarks/retrieval_levers.py).
+    # e5 reads about 3.4 chunks a second on 2 cores: the package ships the collection's vectors, and
+    # large notes of one's own (3,000 chunks: about 15 minutes more to build) may turn it off
     vector_index: str = "auto"  # "flat" (exact), "hnsw" (approximate) or "auto" (by size)
     bm25_k1: float = 1.2  # BM25 term-frequency saturation
     bm25_b: float = 0.75  # BM25 length normalisation
@@ -164,8 +165,9 @@ def _build(corpus, path, identity, chunking, config, encoder, tokenizer, retriev
     heading_vectors = None if heading_encoder is None else embed(
         heading_encoder, heading_encoder_texts(corpus.sections, config), batch_size=config.embed_batch_size,
         progress=progress, what="headings", cache=cache)
-    chunk_vectors = embed(heading_encoder, texts, batch_size=config.embed_batch_size, progress=progress,
-                          what="chunks", cache=cache) if identity["heading_encoder_chunks"] else None
+    chunk_vectors = None if not identity["heading_encoder_chunks"] else embed(
+        heading_encoder, texts, batch_size=config.embed_batch_size, progress=progress,
+        what=f"chunks by {heading_encoder.id}", cache=cache)
     files = _files(identity)
 
     path.parent.mkdir(parents=True, exist_ok=True)

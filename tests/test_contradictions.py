@@ -296,9 +296,32 @@ ARCFACE = "作者在CosFace Loss上做了一处改进，将margin从余弦空间
     ([CONTROL], "在SDXL中，作者是直接将 sd-encoder 复制了一份。 [1]", None, ""),  # a name the notes do not compare
     # the clause stands under no place in the notes ("作者在CosFace Loss上做了一处改进" says what it improved on)
     ([ARCFACE], "在ArcFace中，将margin从余弦空间转换到角度空间。 [1]", None, ""),
+    # a place holds within its sentence only
+    ([CONTROL], "在T2I-Adapter中，作者是使用了Pixel-Unshuffle的操作。ControlNet则不同，作者是直接将sd-encoder复制了一份。 [1]",
+     None, ""),
+    # the second copy of a clause is read where it stands, under its own place
+    ([CONTROL], "在controlnet中，作者是直接将sd-encoder复制了一份，当作可训练模块，在T2I-Adapter中，作者是直接将sd-encoder复制了一份。 [1]",
+     "在controlnet中，作者是直接将sd-encoder复制了一份，当作可训练模块。 [1]", "t2iadapter"),
+    ([CONTROL], "两者编码条件的方式不同。对T2I-Adapter而言，作者是直接将sd-encoder复制了一份。 [1]", "两者编码条件的方式不同。 [1]",
+     "t2iadapter"),
 ])
 def test_a_clause_the_notes_say_of_one_name_put_under_another_they_compare_it_with_is_cut(notes, line, kept, said):
     check = ContradictionCheck(notes, "ControlNet和T2I-Adapter怎么注入条件？")
     text, conflict = check.cut(line)
     assert text == (line if kept is None else kept)
-    assert (conflict.kind, conflict.said, conflict.noted) == ("term", said, "controlnet") if said else conflict is None
+    if said:
+        assert (conflict.kind, conflict.said, conflict.noted) == ("term", said, "controlnet")
+    else:
+        assert conflict is None
+
+
+@pytest.mark.parametrize("line, kept", [
+    # what a cut leaves ending in a place or a condition goes with it
+    ("L1正则让权重稀疏，在L2正则下，L1正则会产生稀疏解。 [1]", "L1正则让权重稀疏。 [1]"),
+    ("L1正则让权重稀疏，如果数据很少的话，L1正则会产生稀疏解。 [1]", "L1正则让权重稀疏。 [1]"),
+    # a clause that only starts like a condition says something: it stays
+    ("L1正则让权重稀疏，当作特征选择，L1正则会产生稀疏解。 [1]", "L1正则让权重稀疏，当作特征选择。 [1]"),
+])
+def test_a_place_or_condition_left_dangling_by_a_cut_goes_with_it(line, kept):
+    check = ContradictionCheck(["L1正则让权重稀疏，L1正则不会产生稀疏解。"], "L1正则有什么作用？")
+    assert check.cut(line)[0] == kept

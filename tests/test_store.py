@@ -58,7 +58,7 @@ def test_changed_settings_trigger_a_rebuild(seed_corpus_dir, data_home, fake_enc
 
 
 @pytest.mark.parametrize("damage", ["truncate_vectors", "garble_chunks", "delete_manifest", "edit_manifest",
-                                    "swap_heading_vectors"])
+                                    "swap_heading_vectors", "swap_chunk_vectors", "truncate_chunk_vectors"])
 def test_corrupt_index_is_detected_and_rebuilt(seed_corpus_dir, data_home, fake_encoder, fake_heading_encoder, caplog,
                                                damage):
     corpus = load_corpus(seed_corpus_dir)
@@ -72,6 +72,11 @@ def test_corrupt_index_is_detected_and_rebuilt(seed_corpus_dir, data_home, fake_
     elif damage == "swap_heading_vectors":  # right shape, wrong vectors: only the checksum tells
         vectors = np.load(path / "headings-encoder.npy")
         np.save(path / "headings-encoder.npy", vectors[::-1].copy())
+    elif damage == "swap_chunk_vectors":  # the heading encoder's over the chunks: the same
+        vectors = np.load(path / "chunks-encoder.npy")
+        np.save(path / "chunks-encoder.npy", vectors[::-1].copy())
+    elif damage == "truncate_chunk_vectors":
+        np.save(path / "chunks-encoder.npy", np.load(path / "chunks-encoder.npy")[:-1].copy())
     elif damage == "delete_manifest":
         (path / "manifest.json").unlink()
     else:
@@ -167,6 +172,7 @@ WRONG_SHAPES = {  # name -> (manifest -> the wrong one, what the warning says)
     "files_list": (lambda m: {**m, "files": list(m["files"].values())}, "files is ["),
     "files_missing_one": (lambda m: {**m, "files": _without(m["files"], "vectors.faiss")}, "files['vectors.faiss']"),
     "version_bool": (lambda m: {**m, "format_version": True}, "format_version is True"),
+    "chunk_field_text": (lambda m: {**m, "heading_encoder_chunks": "yes"}, "heading_encoder_chunks is 'yes'"),
 }
 
 

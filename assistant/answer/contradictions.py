@@ -28,7 +28,7 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 from importlib import resources
 
-from assistant.answer.subjects import SubjectPlaces
+from assistant.answer.subjects import SubjectPlaces, is_place
 from assistant.citations import CITATION, strip_citations
 from assistant.text import LIST_ITEM
 
@@ -54,7 +54,11 @@ _SENTENCE_END = re.compile(r"(?<=[。！？!?])|\n(?![ \t]*$)")
 _FAMILY = re.compile(r"(?<![a-z0-9])([a-z]+)(\d+)(?![a-z0-9])")  # l1/l2, fp16/fp32, top1/top5: one family
 _FORMULA = re.compile(r"[a-zA-Z0-9)]\s*[-+*/^|=]|[|\\^]")  # "L+C|w|", "W^2", "\\lambda": a formula, not a word
 _CONDITION = re.compile(r"^(?:而|但|但是|并且|且|那么)?(?:如果|若|假如|假设|当|想要|要想|对于|只有|一旦|只要|除非|在.{0,12}(?:时|情况下|时候))")
-_WHERE = re.compile(r"^(?:而|但)?在.{1,20}(?:中|里)$")  # "在T2I-Adapter中": says where, not what
+# a clause that only says when or where what follows holds ("在使用L2正则进行优化时", "如果数据很少的话")
+_WHEN = re.compile(r"^(?:而|但|但是|并且|且|那么)?(?:如果|若|假如|当(?![然作成前])|对于|只要|一旦|除非|在)[^时将把是]{0,16}"
+                   r"(?:时|时候|情况下|的话|中|里|上|下|来说|而言)$")
+_CLAUSE_END = re.compile(r"(?<=[，,；;。！？!?])")
+_LAST_SENTENCE = re.compile(r"[^。！？!?\n]*$")
 
 
 @dataclass(frozen=True)
@@ -178,7 +182,7 @@ class ContradictionCheck:
         label_start, label, previous_end = 0, "", 0
         for match in _CLAUSE.finditer(line):
             introduced = bool(_COLON.search(line[previous_end:match.start()]))
-            found = self.clause(match.group(), line, label if introduced else "")
+            found = self.clause(match.group(), line, label if introduced else "", match.start())
             if found:
                 # the clause that introduces it ("新的目标函数:", a label) says nothing without it: it goes too
                 start = label_start if introduced else match.start()
@@ -187,7 +191,7 @@ class ContradictionCheck:
                 left = clauses(kept)
                 # a fragment ("在L2正则下"), a condition ("在使用L2正则进行优化时") or a place ("在T2I-Adapter中")
                 # alone says nothing
-                if len("".join(left)) < MIN_KEPT_CHARS or all(_CONDITION.match(c) or _WHERE.match(c) for c in left):
+                if len("".join(left)) < MIN_KEPT_CHARS or all(_CONDITION.match(c) or _says_where(c) for c in left):
                     return "", found
                 if _CJK.search(kept) and _WORD_END.search(kept):  # a Chinese sentence cut short ends as one
                     kept += "。"
@@ -195,9 +199,10 @@ class ContradictionCheck:
             label_start, label, previous_end = match.start(), "".join(clauses(match.group())), match.end()
         return line, None
 
-    def clause(self, text: str, line: str = "", label: str = "") -> Conflict | None:
+    def clause(self, text: str, line: str = "", label: str = "", at: int = -1) -> Conflict | None:
         """The conflict of one clause of a reply line with the source clause it near-copies;
-        ``label``: the clause before it in the line when a colon parts them ("欠拟合" of "欠拟合: …")."""
+        ``label``: the clause before it in the line when a colon parts them ("欠拟合" of "欠拟合: …");
+        ``at``: where the clause starts in ``line`` (-1: unknown)."""
         found = clauses(text)
         clause = found[0] if found else ""
         if len(clause) < MIN_CLAUSE_CHARS:  # too short to align, but a formula is checked where it stands
@@ -212,8 +217,8 @@ class ContradictionCheck:
             change = self._mislabelled(source, label)
         if source and not change:
             change = self._out_of_context(clause, source, line or text)
-        if source and not change and line and (at := line.find(text)) > 0:
-            said = self.subjects.misattributed(source, clauses(line[:at]))
+        if source and not change and at > 0:  # the name its sentence puts it under, in the line and in the notes
+            said = self.subjects.misattributed(source, clauses(_LAST_SENTENCE.search(line[:at]).group()))
             change = ("term", *said) if said else None
         if not change and self.opposite:
             change = self._opposite(clause, source)
@@ -364,11 +369,15 @@ def _formula_key(text: str) -> str:
 def _without_dangling_place(kept: str) -> str:
     """``kept`` without a last clause that only says where or when what was cut holds:
     "两者不同。在T2I-Adapter中" -> "两者不同。"."""
-    pieces = re.split(r"(?<=[，,；;。！？!?])", kept)
+    pieces = _CLAUSE_END.split(kept)
     last = normalise(pieces[-1]) if len(pieces) > 1 else ""
-    if last and (_WHERE.match(last) or _CONDITION.match(last) and len(clauses(pieces[-1])) == 1):
-        return "".join(pieces[:-1]).rstrip("，,；; ")
-    return kept
+    return "".join(pieces[:-1]).rstrip("，,；; ") if last and _says_where(last) else kept
+
+
+def _says_where(clause: str) -> bool:
+    """Whether a normalised clause only says when or where the rest holds: "在t2iadapter中",
+    "对于lora来说", "在训练时", "arcface"; not "当作可训练模块" or "如果学习率太大模型会发散"."""
+    return bool(_WHEN.match(clause) or is_place(clause))
 
 
 def _families(text: str) -> set[str]:

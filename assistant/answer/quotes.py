@@ -69,6 +69,7 @@ _POINTS_BACK = re.compile(r"^(?:它|其|此(?!外)|这(?!是因为|是由于)|�
 _LIST_MARKER = re.compile(r"^(?:[-*+•]\s+|\d+[.、)）]\s*)")
 _CAPTION = re.compile(r"^\([a-z]\)\s[^\u4e00-\u9fff]*$")  # "(a) Standard Neural Net": a figure's caption
 _BOLD_LINE = re.compile(r"^\*\*[^*]+\*\*[:：]?$")  # "**计算步骤和python代码**": a heading in bold
+MAX_LINK_LEAD_IN = 20  # characters before a link in a sentence that only points to it
 _LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\([^)\s]*\)|<?https?://\S+?>?(?=[\s，。；)）]|$)")  # [text](url), a bare url
 
 
@@ -89,12 +90,16 @@ def introduces_or_heads(sentence: str) -> bool:
     (True, True)
     >>> introduces_or_heads("DDIM（[论文](https://arxiv.org/abs/2010.02502)）把采样步数降到了几十步。")
     False
+    >>> introduces_or_heads("DDIM把采样步数从1000步降到了几十步，论文见：https://arxiv.org/abs/2010.02502")
+    False
     """
     sentence = _LIST_MARKER.sub("", sentence.strip())
     if _LEAD_IN.search(sentence) or _BOLD_LINE.match(sentence) or _CAPTION.match(sentence):
         return True
-    unlinked = _LIST_MARKER.sub("", _LINK.sub("", sentence).strip())
-    return unlinked != sentence and (not letters(unlinked) or bool(_LEAD_IN.search(unlinked)))
+    unlinked = _LIST_MARKER.sub("", _LINK.sub("", sentence).strip()).rstrip("。.;；")
+    # what is left of it is nothing, or a short lead-in: "论文链接：", "更多详细内容，大家可以查阅："
+    return unlinked != sentence and (not letters(unlinked) or len(unlinked) <= MAX_LINK_LEAD_IN
+                                     and bool(_LEAD_IN.search(unlinked)))
 
 
 def sentence_overlap(question_terms: set[str], sentence: Headed, tokenize) -> float:

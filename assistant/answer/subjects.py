@@ -1,7 +1,7 @@
 """What the notes say of which named thing: a clause the notes put under one name ("在 controlnet
 中，…"), copied into a line that puts it under another the notes set beside it, says of the second
 what the notes say of the first. "在T2I-Adapter中，作者是使用了sd-encoder" copies "作者是直接将 sd-encoder
-将复制了一份" from under "在 controlnet 中", where the notes compare ControlNet and T2I-Adapter: it is
+复制了一份" from under "在 controlnet 中", where the notes compare ControlNet and T2I-Adapter: it is
 ControlNet that copies the SD encoder. Clauses come normalised (``contradictions.clauses``), so
 names are lower-case Latin words ("t2iadapter").
 
@@ -26,6 +26,11 @@ _PLACE = re.compile(r"^(?:而|但)?(?:在|对于|对)?([a-z][a-z0-9]+)(?:中|里
 def names(text: str) -> set[str]:
     """The Latin names in normalised text: ``"controlnet和t2iadapter" -> {"controlnet", "t2iadapter"}``."""
     return set(_NAME.findall(text))
+
+
+def is_place(clause: str) -> bool:
+    """Whether a normalised clause only names what the rest stands under: "在controlnet中", "arcface"."""
+    return bool(_PLACE.match(clause))
 
 
 def place(clauses: list[str]) -> str:
