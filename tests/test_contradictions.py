@@ -319,8 +319,10 @@ def test_a_clause_the_notes_say_of_one_name_put_under_another_they_compare_it_wi
     # what a cut leaves ending in a place or a condition goes with it
     ("L1正则让权重稀疏，在L2正则下，L1正则会产生稀疏解。 [1]", "L1正则让权重稀疏。 [1]"),
     ("L1正则让权重稀疏，如果数据很少的话，L1正则会产生稀疏解。 [1]", "L1正则让权重稀疏。 [1]"),
-    # a clause that only starts like a condition says something: it stays
+    # a clause that only starts like a condition says something: it stays, and so does a bare name
     ("L1正则让权重稀疏，当作特征选择，L1正则会产生稀疏解。 [1]", "L1正则让权重稀疏，当作特征选择。 [1]"),
+    ("L1正则让权重稀疏，常见的有Lasso，L1正则会产生稀疏解。 [1]", "L1正则让权重稀疏，常见的有Lasso。 [1]"),
+    ("常用于稀疏模型的有Ridge，Lasso，L1正则会产生稀疏解。 [1]", "常用于稀疏模型的有Ridge，Lasso。 [1]"),
 ])
 def test_a_place_or_condition_left_dangling_by_a_cut_goes_with_it(line, kept):
     check = ContradictionCheck(["L1正则让权重稀疏，L1正则不会产生稀疏解。"], "L1正则有什么作用？")

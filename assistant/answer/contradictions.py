@@ -376,8 +376,9 @@ def _without_dangling_place(kept: str) -> str:
 
 def _says_where(clause: str) -> bool:
     """Whether a normalised clause only says when or where the rest holds: "在t2iadapter中",
-    "对于lora来说", "在训练时", "arcface"; not "当作可训练模块" or "如果学习率太大模型会发散"."""
-    return bool(_WHEN.match(clause) or is_place(clause))
+    "对于lora来说", "在训练时"; not "当作可训练模块", "如果学习率太大模型会发散" or a bare name ("relu",
+    more often the last of a list than a place)."""
+    return bool(_WHEN.match(clause) or is_place(clause) and not clause.isascii())
 
 
 def _families(text: str) -> set[str]:
