@@ -31,6 +31,19 @@ def test_key_sentences_prefer_overlap_keep_order_and_budget():
     assert key_sentences({"zzz"}, text, tokenize) == []
 
 
+def test_key_sentences_fill_the_room_left_with_the_sections_opening():
+    """With ``fill``, sentences sharing no term take the room the sharing ones leave, in the
+    section's order and after them: the notes answer their heading's question from their first
+    lines. A sentence about a figure the quote cannot show is passed over."""
+    text = "x 是一种统计模型。如上图所示，y 在绿点处。它由 z 组合而成。c d 相关句。e 也无关。f 更无关。"
+    assert key_sentences({"c", "d"}, text, tokenize, max_sentences=3) == ["c d 相关句。"]  # not without fill
+    filled = key_sentences({"c", "d"}, text, tokenize, max_sentences=3, fill=True)
+    assert filled == ["x 是一种统计模型。", "c d 相关句。", "e 也无关。"]  # "它…" follows a sentence not quoted
+    assert key_sentences({"c", "d"}, text, tokenize, max_sentences=1, fill=True) == ["c d 相关句。"]  # sharing first
+    assert key_sentences({"zzz"}, text, tokenize, max_sentences=2, fill=True) == []  # nothing is about the question
+    assert key_sentences({"c", "d"}, text, tokenize, max_sentences=9, max_chars=13, fill=True) == ["c d 相关句。"]
+
+
 def test_key_sentences_pass_over_lead_ins_and_bold_headings():
     """A sentence ending in a colon stood before a formula, code or list the quote cannot show; a
     bold line is a heading: quoted alone they say nothing, so the next best sentences are quoted."""
@@ -247,6 +260,11 @@ def test_list_blocks_read_each_list_under_its_heading_with_its_own_items():
     ]
     numbered = "深度学习中的正则化方法主要有以下几种:\n#### 一、L1 正则化\n文。\n#### 二、L2 正则化\n文。\n#### 三、Dropout\n文。"
     assert list_blocks(numbered) == [ListBlock("深度学习中的正则化方法主要有以下几种", ("L1 正则化", "L2 正则化", "Dropout"))]
+    # numbered sub-headings at two levels: a list per level, under the heading above it
+    levels = ("引言。\n### 一、成因\n文。\n### 二、核心方法\n#### 1. **时空建模**\n文。\n#### 2. 训练策略\n文。\n"
+              "#### 3. 后处理\n文。\n### 三、应用\n#### 1. AIGC\n文。\n#### 2. 自动驾驶\n文。\n## 总结\n### 1. 甲\n")
+    assert list_blocks(levels) == [ListBlock("核心方法", ("时空建模", "训练策略", "后处理")),
+                                   ListBlock("", ("成因", "核心方法", "应用"))]  # two items are no list; 总结 ends both
 
 
 def test_a_question_asking_for_ways_gets_the_matching_list_as_one_line():

@@ -96,6 +96,7 @@ def test_swapped_examples_show_their_section_lower_and_cite_its_new_number(index
     """swap=1: every one-section example whose section retrieval put first shows it second (k=2)
     instead, swapped with the other source, and its target cites [2]; the rest is as without swap."""
     from assistant.answer.prompt import build_messages
+    from assistant.training.examples import key_point_target
 
     plain = {(e.question, e.kind): e for e in build_sft_examples(index, k=2)}
     swapped = {(e.question, e.kind): e for e in build_sft_examples(index, k=2, swap=1.0)}
@@ -113,7 +114,12 @@ def test_swapped_examples_show_their_section_lower_and_cite_its_new_number(index
         sources = [(h.chunk.title, index.sections[h.section_ref].text) for h in reversed(hits)]
         assert example.messages == build_messages(example.question, sources, history)
         assert {n for _, n in _points(example.target)} == {2}
-        assert [p for p, _ in _points(example.target)] == [p for p, _ in _points(before.target)]
+        # a written answer renumbered, or the points of its section the answer's quotes leave to say
+        # as the section stands second (whose quotes, unlike the top source's, are not filled)
+        query = retrieval_query(example.question, history)
+        renumbered = before.target.replace(" [1]", " [2]")
+        assert example.target in (renumbered, key_point_target(index, query, list(reversed(hits)), sources, [2],
+                                                                history=history))
     assert moved >= 10
 
 

@@ -185,8 +185,12 @@ def test_sources_are_trimmed_to_source_chars_around_the_question(index, scope):
     still come from whole sections."""
     question = "L1正则为什么容易产生稀疏解？"
     whole, trimmed = ScriptedGenerator("L1 产生稀疏解 [1]。"), ScriptedGenerator("L1 产生稀疏解 [1]。")
-    full = StudyAssistant(index, whole, AnswerConfig(k=3, source_chars=0, source_scope=scope, notes_first=False)).ask(question)
-    cut = StudyAssistant(index, trimmed, AnswerConfig(k=3, source_chars=120, source_scope=scope, notes_first=False)).ask(question)
+    # the same room for the quotes whether or not a check withholds the synthesis
+    same_room = {"alone_quote_sentences": AnswerConfig.quote_sentences, "alone_quote_chars": AnswerConfig.quote_chars}
+    full = StudyAssistant(index, whole, AnswerConfig(k=3, source_chars=0, source_scope=scope, notes_first=False,
+                                                     **same_room)).ask(question)
+    cut = StudyAssistant(index, trimmed, AnswerConfig(k=3, source_chars=120, source_scope=scope, notes_first=False,
+                                                      **same_room)).ask(question)
     assert [h.chunk.id for h in cut.sources] == [h.chunk.id for h in full.sources]
     prompt_whole, prompt_cut = whole.calls[0][-1]["content"], trimmed.calls[0][-1]["content"]
     assert len(prompt_cut) < len(prompt_whole)
@@ -460,6 +464,20 @@ def test_a_question_asking_for_the_ways_quotes_the_notes_list_first(index):
     assert len(quotes) <= AnswerConfig().alone_quote_sentences  # the quotes answer alone here
     plain = StudyAssistant(index, ScriptedGenerator(refusal_text("zh")), AnswerConfig(k=1, quote_lists=False)).ask(question)
     assert "；增加训练样本数量；" not in plain.text
+
+
+def test_only_the_top_sources_quotes_are_filled_with_its_other_sentences(index, monkeypatch):
+    """Room left by the sentences sharing a question term goes to the top section's others, not to
+    another source's: quoted under a synthesis drawn from it, that one's opening need not be about
+    the question."""
+    from assistant.answer import quotes
+
+    asked = []
+    real = quotes.key_sentences
+    monkeypatch.setattr(quotes, "key_sentences", lambda *args, **kwargs: asked.append(kwargs["fill"]) or real(*args, **kwargs))
+    hits = index.search("L1正则为什么容易产生稀疏解？", k=2)
+    picked = quotes.quoted_sentences(index, AnswerConfig(quote_lists=False), {"L1", "稀疏"}, hits, [1, 2])
+    assert asked == [True, False] and {n for n, _ in picked} <= {1, 2}
 
 
 def test_quotes_that_answer_alone_get_the_room_of_the_synthesis(index):

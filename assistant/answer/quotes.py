@@ -28,17 +28,22 @@ SYNTHESIS_HEADING = {"zh": "归纳：", "en": "In short:"}  # the line above the
 
 
 def key_sentences(question_terms: set[str], text: str, tokenize, max_sentences: int = 3, max_chars: int = 240,
-                  said: str = "") -> list[str]:
+                  said: str = "", fill: bool = False) -> list[str]:
     """The sentences of ``text`` sharing most terms with the question, in their original order.
 
     A term in the sub-heading a sentence stands under counts ``HEADING_WEIGHT`` of one in the
     sentence: the notes name a method in a heading ("早停法") and explain it in sentences that do
     not repeat the name. Ties go to earlier sentences (definitions come first in this corpus); the
     total stays within max_chars, and a sentence sharing no term, itself or by its heading, is
-    never chosen; nor one that ``said`` (e.g. the answer's synthesis) already contains word for
+    not chosen (but see ``fill``); nor one that ``said`` (e.g. the answer's synthesis) already contains word for
     word (letters and digits compared: list markers, emphasis, spaces and punctuation aside); nor
     one that only introduces or heads what follows (``introduces_or_heads``); a sentence that
     opens with a word pointing back ("它", "其中", "这种") only right after the one it points to.
+    With ``fill``, room the sharing sentences leave goes to the others, in the section's order: the
+    notes answer the question their heading asks from their first lines, which need not repeat its
+    words ("3DMM是一种基于统计模型的三维人脸重建方法…" under "What is a 3D Morphable Model"); not to one
+    about a figure ("如上图所示…"), and not when no sentence shares a term (the section may not be
+    about the question at all).
     """
     said = letters(said)
     scored = []
@@ -46,14 +51,18 @@ def key_sentences(question_terms: set[str], text: str, tokenize, max_sentences: 
         if introduces_or_heads(sentence.text):
             continue
         overlap = sentence_overlap(question_terms, sentence, tokenize)
-        if overlap and not (said and letters(sentence.text).lstrip("0123456789") in said):
+        if (overlap or fill and not _FIGURE.search(sentence.text)) \
+                and not (said and letters(sentence.text).lstrip("0123456789") in said):
             scored.append((-overlap, position, sentence.text))
+    if not any(overlap for overlap, _, _ in scored):  # no sentence is about the question: none is quoted
+        return []
     chosen, used = [], 0
-    # a sentence whose subject is the one before it ("它在损失函数中加入了…") is quoted only after it
-    for leaning in (False, True):
-        for _, position, sentence in sorted(scored):
-            if bool(_POINTS_BACK.match(_LIST_MARKER.sub("", sentence))) != leaning or len(chosen) == max_sentences \
-                    or used + len(sentence) > max_chars:
+    # a sentence whose subject is the one before it ("它在损失函数中加入了…") is quoted only after it;
+    # sentences sharing no term (with ``fill``) come after those that do, in order
+    for sharing, leaning in ((True, False), (True, True), (False, False), (False, True)):
+        for overlap, position, sentence in sorted(scored):
+            if bool(overlap) != sharing or bool(_POINTS_BACK.match(_LIST_MARKER.sub("", sentence))) != leaning \
+                    or len(chosen) == max_sentences or used + len(sentence) > max_chars:
                 continue
             if leaning and position - 1 not in {at for at, _ in chosen}:
                 continue
@@ -66,6 +75,8 @@ _LEAD_IN = re.compile(r"[:：]\s*(\*\*)?\s*$")  # "SiLU 函数的数学定义如
 # a sentence whose subject is only in the one before it: "它…", "其中…", "这种方法…" ("该指标…" names its kind,
 # "这是因为…" gives a reason: they read on their own)
 _POINTS_BACK = re.compile(r"^(?:它|其|此(?!外)|这(?!是因为|是由于)|那|上述|上面)")
+_FIGURE = re.compile(r"如[上下左右]?图|[上下]图|见图|图\s*\d|\b(?:fig\.|figure\s*\d|the (?:figure|image) (?:above|below))",
+                     re.I)  # "如上图所示,最优的 w 在绿色的点处": of a figure the quote cannot show
 _LIST_MARKER = re.compile(r"^(?:[-*+•]\s+|\d+[.、)）]\s*)")
 _CAPTION = re.compile(r"^\([a-z]\)\s[^\u4e00-\u9fff]*$")  # "(a) Standard Neural Net": a figure's caption
 _BOLD_LINE = re.compile(r"^\*\*[^*]+\*\*[:：]?$")  # "**计算步骤和python代码**": a heading in bold
@@ -153,7 +164,9 @@ class ListBlock(NamedTuple):
 def list_blocks(text: str) -> list[ListBlock]:
     """The lists of a section (code and display formulas aside), each under the heading or lead-in
     line before it; an item's head is its first clause, bold marks dropped. Sub-headings numbered
-    as a list ("#### 一、L1 正则化", "#### 二、L2 正则化", …) are one more list, of their titles.
+    as a list ("#### 一、L1 正则化", "#### 二、L2 正则化", …) are one more list, of their titles, at
+    one heading level and under the heading above them ("### 二、核心方法" heads "#### 1. 增强时空建模",
+    "#### 2. 优化训练策略", …; a shallower heading ends the list) or the lead-in line before them.
 
     >>> list_blocks("#### 方法:\\n- 1. 清洗数据,数据不纯。\\n- 2. 增加样本。\\n3. 正则化。")
     [ListBlock(heading='方法', heads=('清洗数据', '增加样本', '正则化'))]
@@ -161,7 +174,15 @@ def list_blocks(text: str) -> list[ListBlock]:
     text = without_code(text)
     blocks: list[ListBlock] = []
     heading, heads = "", []  # heads: (indent, numbered, first clause) of each item so far
-    lead, numbered = "", []  # sub-headings numbered as a list ("#### 一、L1 正则化", "#### 二、…") and the line before them
+    # sub-headings numbered as a list ("#### 一、L1 正则化", "#### 二、…"): level -> (their label, titles so far)
+    numbered: dict[int, tuple[str, list[str]]] = {}
+    labels: list[tuple[int, str]] = []  # (heading level, or 0 for a lead-in line; label) of the lines read
+
+    def end_numbered(deeper_than: int):
+        for level in sorted(level for level in numbered if level > deeper_than):
+            label, titles = numbered.pop(level)
+            if len(titles) >= OUTLINE_ITEMS:
+                blocks.append(ListBlock(label, tuple(titles)))
 
     def close():
         if heads:  # a nested list's sub-items aside: the items at the list's own indent, marked as its first is
@@ -179,16 +200,19 @@ def list_blocks(text: str) -> list[ListBlock]:
             heads.append((len(line) - len(line.lstrip()), item.group(1) is not None, head))
         elif stripped.startswith("#") or re.search(r"[:：]\s*(\*\*)?$", stripped):
             close()
+            level = len(stripped) - len(stripped.lstrip("#"))
             label = re.sub(r"^#+\s*", "", stripped.replace("**", "")).strip()
-            if stripped.startswith("#") and _ITEM.match(label):
-                numbered.append(_HEAD_END.split(_ITEM.match(label).group(1), maxsplit=1)[0].strip())
+            if level:
+                end_numbered(level if _ITEM.match(label) else level - 1)
+                if _ITEM.match(label):
+                    above = next((text for at, text in reversed(labels) if at < level), "")
+                    numbered.setdefault(level, (above, []))[1].append(
+                        _HEAD_END.split(_ITEM.match(label).group(1), maxsplit=1)[0].strip())
             label = _lead(label)
-            if not numbered and not stripped.startswith("#"):
-                lead = label
+            labels.append((level, label))
             heading, heads = label, []
     close()
-    if len(numbered) >= OUTLINE_ITEMS:
-        blocks.append(ListBlock(lead, tuple(numbered)))
+    end_numbered(0)
     return blocks
 
 
@@ -228,8 +252,10 @@ def quoted_sentences(index: SearchIndex, config: AnswerConfig, terms: set[str], 
                      cited: list[int], synthesis: str = "", question: str = "") -> list[tuple[int, str]]:
     """The key sentences an answer quotes under its synthesis: from the first two cited sections
     (or the top one), within ``config``'s limits, none the synthesis already says word for word
-    (the next key sentences instead): [(source number, sentence)]. For a ``question`` that asks for
-    a list (``list_outline``), the first section's list comes first, as one line of its items."""
+    (the next key sentences instead): [(source number, sentence)]. Room the top section's
+    (source 1's) sentences sharing a question term leave goes to its others, in order (``fill``).
+    For a ``question`` that asks for a list (``list_outline``), the first section's list comes
+    first, as one line of its items."""
     if not config.quote_sentences or not hits:
         return []
     quotes: list[tuple[int, str]] = []
@@ -245,7 +271,7 @@ def quoted_sentences(index: SearchIndex, config: AnswerConfig, terms: set[str], 
                 budget -= len(outline)
                 said, outlined = synthesis + "\n" + outline, True
         room = config.quote_sentences - len(quotes)
-        for sentence in key_sentences(terms, text, index.tokenizer.tokenize, room, budget, said):
+        for sentence in key_sentences(terms, text, index.tokenizer.tokenize, room, budget, said, fill=n == 1):
             quotes.append((n, sentence))
             budget -= len(sentence)
     return quotes
