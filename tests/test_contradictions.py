@@ -327,3 +327,30 @@ def test_a_clause_the_notes_say_of_one_name_put_under_another_they_compare_it_wi
 def test_a_place_or_condition_left_dangling_by_a_cut_goes_with_it(line, kept):
     check = ContradictionCheck(["L1正则让权重稀疏，L1正则不会产生稀疏解。"], "L1正则有什么作用？")
     assert check.cut(line)[0] == kept
+
+
+KMEANS_KNN = ["K-means的主要算法步骤：\n1. 选择初始化的 $k$ 个样本作为初始聚类中心。\n"
+              "2. 针对每个类别 $D_{j}$ ，重新计算它的聚类中心 $D_{j} = \\frac{1}{|c_{j}|}\\sum_{x\\in c_{j}}x$ 。",
+              "KNN的核心思想：使用多数投票原则，预测 $x_j$ 的标签。\n两者都需要计算样本之间的距离。"]
+
+
+@pytest.mark.parametrize("line, said", [
+    ("它们都重新计算它的聚类中心 $D_{j} = \\frac{1}{|c_{j}|}\\sum_{x\\in c_{j}}x$ 。 [1]", "它们都"),
+    ("两者均使用多数投票原则，预测 $x_j$ 的标签。 [2]", "两者均"),
+    ("这两种算法也都选择初始化的 $k$ 个样本作为初始聚类中心。 [1]", "这两种算法也都"),
+])
+def test_a_clause_the_notes_say_of_one_thing_said_of_both_is_cut(line, said):
+    """"它们都…" before a clause copied from the notes on K-means alone makes it a claim about
+    KNN too, which the notes do not make; the check cuts it like a swapped term."""
+    conflict = ContradictionCheck(KMEANS_KNN, "K-means和KNN的算法流程有什么区别？").line(line)
+    assert conflict and conflict.kind == "both" and conflict.said == said and conflict.contradicts
+    assert said in conflict.describe()
+
+
+@pytest.mark.parametrize("line", [
+    "使用多数投票原则，预测 $x_j$ 的标签。 [2]",  # copied as the notes say it, of KNN
+    "两者都需要计算样本之间的距离。 [2]",  # the notes say it of both themselves
+    "它们都是很常用的算法。",  # in its own words: not a copy, so not this check's to judge
+])
+def test_a_clause_the_notes_say_of_both_or_copied_plainly_passes(line):
+    assert ContradictionCheck(KMEANS_KNN, "K-means和KNN的区别？").line(line) is None

@@ -47,6 +47,10 @@ _NEGATION = re.compile(r"不|没|无|非|未|勿|别|否")
 _NOT_NEGATION = ("非常", "无论", "不仅", "不断", "不少", "不过", "别的", "无关紧要", "并非不", "否则", "不但",
                  "类别", "区别", "分别", "特别", "识别", "差别", "级别", "个别")  # 别 in a word: no "don't"
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+_BOTH_SAID = re.compile(r"都|均|两者|二者|共同|同时")  # a source clause that itself says it of several
+# "它们都…", "两者均…": what follows said of both (or all) of the things the answer is about
+_BOTH = re.compile(r"^(?:而且|并且|且|另外)?(?:它们|他们|两者|二者|这两者|这二者|两种(?:方法|算法|模型|方式)?|这两种(?:方法|算法|模型|方式)?"
+                   r"|两个(?:方法|算法|模型)?)(?:也|其实|同样)?(?:都|均)")
 _WORD_END = re.compile(r"\w$")
 _COLON = re.compile(r"[:：]")
 _LIST_NUMBER = re.compile(r"^(?:[-*+]\s*)?(?:\d+[.、)）]|[（(]\d+[)）])\s*")
@@ -71,7 +75,8 @@ class Conflict:
     # underfitting given for overfitting; ``OppositeSources``),
     # "label" (a copied clause put under a label the notes give to another passage),
     # "negation" (one added or dropped), "number", "condition" (copied without the condition it holds
-    # under); "unsupported" (a clause close to no source clause, cut only by a ``copies_only`` check)
+    # under), "both" (a clause the notes say of one thing, said of both: "它们都重新计算聚类中心");
+    # "unsupported" (a clause close to no source clause, cut only by a ``copies_only`` check)
     said: str  # what the line says there ("l1")
     noted: str  # what the source says ("l2")
     source: str  # the source clause it near-copies
@@ -94,6 +99,8 @@ class Conflict:
             return f'drops the condition "{self.noted}" under which the notes say "{where}"'
         if self.kind == "opposite":
             return f'is about {self.noted} where the answer is about {self.said}: "{where}" is from the notes on {self.noted}'
+        if self.kind == "both":
+            return f'says "{self.said}" of what the notes say of one thing ("{where}")'
         if self.kind == "negation":
             if self.said:
                 return f'adds a negation ("{self.said}") to "{where}"'
@@ -220,6 +227,8 @@ class ContradictionCheck:
         if source and not change and at > 0:  # the name its sentence puts it under, in the line and in the notes
             said = self.subjects.misattributed(source, clauses(_LAST_SENTENCE.search(line[:at]).group()))
             change = ("term", *said) if said else None
+        if source and not change and (both := _BOTH.match(clause)) and not _BOTH_SAID.search(source):
+            change = ("both", both.group(), "")  # a copy of what the notes say of one, said of both
         if not change and self.opposite:
             change = self._opposite(clause, source)
         if not change:
