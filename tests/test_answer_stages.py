@@ -42,6 +42,15 @@ def test_key_sentences_fill_the_room_left_with_the_sections_opening():
     assert key_sentences({"c", "d"}, text, tokenize, max_sentences=1, fill=True) == ["c d 相关句。"]  # sharing first
     assert key_sentences({"zzz"}, text, tokenize, max_sentences=2, fill=True) == []  # nothing is about the question
     assert key_sentences({"c", "d"}, text, tokenize, max_sentences=9, max_chars=13, fill=True) == ["c d 相关句。"]
+    # the fill stops at the first sentence that does not fit (the opening, not what follows it)
+    assert key_sentences({"c", "d"}, text, tokenize, max_sentences=9, max_chars=15, fill=True) == ["c d 相关句。"]
+    # a sharing sentence pointing back to one the fill took follows it; a signpost is not filled
+    leaning = "x 是一种统计模型。它 c d 相关。接下来，我们拆解 y。e 无关。"
+    assert key_sentences({"c", "d"}, leaning, tokenize, max_sentences=3, fill=True) == [
+        "x 是一种统计模型。", "它 c d 相关。", "e 无关。"]
+    # the section is about the question even when what shares its terms was said already
+    assert key_sentences({"c", "d"}, text, tokenize, max_sentences=2, said="c d 相关句。", fill=True) == [
+        "x 是一种统计模型。", "e 也无关。"]
 
 
 def test_key_sentences_pass_over_lead_ins_and_bold_headings():

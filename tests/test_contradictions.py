@@ -354,3 +354,13 @@ def test_a_clause_the_notes_say_of_one_thing_said_of_both_is_cut(line, said):
 ])
 def test_a_clause_the_notes_say_of_both_or_copied_plainly_passes(line):
     assert ContradictionCheck(KMEANS_KNN, "K-means和KNN的区别？").line(line) is None
+
+
+@pytest.mark.parametrize("notes, question, line", [
+    ("GAN和VAE在训练过程面临挑战，需要仔细调参。", "GAN和VAE有什么区别？", "它们都在训练过程面临挑战，需要仔细调参。 [1]"),
+    ("LoRA和Ptuning通过其独特的微调策略，为大型模型的微调提供了新的解决方案。", "LoRA和P-tuning的区别？",
+     "它们都为大型模型的微调提供了新的解决方案。 [1]"),  # the sentence names both
+    ("K-means的步骤：重新计算它的聚类中心。", "K-means的步骤是什么？", "它们都重新计算它的聚类中心。 [1]"),  # nothing compared
+])
+def test_both_is_not_cut_where_the_notes_say_it_of_both_or_compare_nothing(notes, question, line):
+    assert ContradictionCheck([notes], question).line(line) is None

@@ -96,7 +96,7 @@ def test_swapped_examples_show_their_section_lower_and_cite_its_new_number(index
     """swap=1: every one-section example whose section retrieval put first shows it second (k=2)
     instead, swapped with the other source, and its target cites [2]; the rest is as without swap."""
     from assistant.answer.prompt import build_messages
-    from assistant.training.examples import key_point_target
+    from assistant.text import letters
 
     plain = {(e.question, e.kind): e for e in build_sft_examples(index, k=2)}
     swapped = {(e.question, e.kind): e for e in build_sft_examples(index, k=2, swap=1.0)}
@@ -114,12 +114,11 @@ def test_swapped_examples_show_their_section_lower_and_cite_its_new_number(index
         sources = [(h.chunk.title, index.sections[h.section_ref].text) for h in reversed(hits)]
         assert example.messages == build_messages(example.question, sources, history)
         assert {n for _, n in _points(example.target)} == {2}
-        # a written answer renumbered, or the points of its section the answer's quotes leave to say
-        # as the section stands second (whose quotes, unlike the top source's, are not filled)
-        query = retrieval_query(example.question, history)
-        renumbered = before.target.replace(" [1]", " [2]")
-        assert example.target in (renumbered, key_point_target(index, query, list(reversed(hits)), sources, [2],
-                                                                history=history))
+        # a written answer renumbered; else points of its own section (not the ones it had first: the
+        # quotes of a second source are not filled with its other sentences, so they leave it others)
+        if example.target != before.target.replace(" [1]", " [2]"):
+            section = letters(index.sections[example.section_ref].text)
+            assert all(letters(point) in section for point, _ in _points(example.target))
     assert moved >= 10
 
 
@@ -279,7 +278,7 @@ def test_english_questions_are_taught_with_english_answers(index, examples):
 def test_training_questions_never_overlap_the_evaluation_sets(index):
     train = [q for q, *_ in training_questions(index)] + refusal_questions()
     for name in ("heldout.jsonl", "dev.jsonl", "refusal_fresh.jsonl", "collection_dev.jsonl",
-                 "collection_heldout.jsonl"):
+                 "collection_heldout.jsonl", "collection_refusal_dev.jsonl"):
         held_out = [item.question for item in load_questions(REPO / "eval" / name)]
         assert overlapping(train, held_out) == [], name
 

@@ -466,18 +466,21 @@ def test_a_question_asking_for_the_ways_quotes_the_notes_list_first(index):
     assert "；增加训练样本数量；" not in plain.text
 
 
-def test_only_the_top_sources_quotes_are_filled_with_its_other_sentences(index, monkeypatch):
-    """Room left by the sentences sharing a question term goes to the top section's others, not to
-    another source's: quoted under a synthesis drawn from it, that one's opening need not be about
-    the question."""
+def test_only_the_top_source_quoted_alone_is_filled_with_its_other_sentences(index, monkeypatch):
+    """Room left by the sentences sharing a question term goes to the top section's others when it
+    is quoted alone; beside another source it keeps that room for the other's key sentences, and
+    another source's opening is not filled in (it need not be about the question)."""
     from assistant.answer import quotes
 
     asked = []
     real = quotes.key_sentences
     monkeypatch.setattr(quotes, "key_sentences", lambda *args, **kwargs: asked.append(kwargs["fill"]) or real(*args, **kwargs))
     hits = index.search("L1正则为什么容易产生稀疏解？", k=2)
-    picked = quotes.quoted_sentences(index, AnswerConfig(quote_lists=False), {"L1", "稀疏"}, hits, [1, 2])
-    assert asked == [True, False] and {n for n, _ in picked} <= {1, 2}
+    config = AnswerConfig(quote_lists=False)
+    for cited, fills in (([1], [True]), ([1, 2], [False, False]), ([2], [False])):
+        asked.clear()
+        quotes.quoted_sentences(index, config, {"L1", "稀疏"}, hits, cited)
+        assert asked == fills, cited
 
 
 def test_quotes_that_answer_alone_get_the_room_of_the_synthesis(index):

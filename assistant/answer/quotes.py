@@ -41,29 +41,36 @@ def key_sentences(question_terms: set[str], text: str, tokenize, max_sentences: 
     opens with a word pointing back ("它", "其中", "这种") only right after the one it points to.
     With ``fill``, room the sharing sentences leave goes to the others, in the section's order: the
     notes answer the question their heading asks from their first lines, which need not repeat its
-    words ("3DMM是一种基于统计模型的三维人脸重建方法…" under "What is a 3D Morphable Model"); not to one
-    about a figure ("如上图所示…"), and not when no sentence shares a term (the section may not be
-    about the question at all).
+    words ("3DMM是一种基于统计模型的三维人脸重建方法…" under "What is a 3D Morphable Model"), up to the
+    first that does not fit; not to one about a figure ("如上图所示…") or one that only says what the
+    notes do next ("接下来…"), and not when no sentence shares a term (the section may not be about the
+    question at all), whether or not ``said`` holds those that do.
     """
     said = letters(said)
-    scored = []
+    scored, shares = [], False
     for position, sentence in enumerate(headed_sentences(text)):
         if introduces_or_heads(sentence.text):
             continue
         overlap = sentence_overlap(question_terms, sentence, tokenize)
-        if (overlap or fill and not _FIGURE.search(sentence.text)) \
+        shares = shares or bool(overlap)
+        if (overlap or fill and not _NOT_FILL.search(sentence.text)) \
                 and not (said and letters(sentence.text).lstrip("0123456789") in said):
             scored.append((-overlap, position, sentence.text))
-    if not any(overlap for overlap, _, _ in scored):  # no sentence is about the question: none is quoted
+    if not shares:  # no sentence is about the question: none is quoted
         return []
     chosen, used = [], 0
     # a sentence whose subject is the one before it ("它在损失函数中加入了…") is quoted only after it;
-    # sentences sharing no term (with ``fill``) come after those that do, in order
-    for sharing, leaning in ((True, False), (True, True), (False, False), (False, True)):
+    # sentences sharing no term (with ``fill``) come after those that do, in order, until one does not
+    # fit; a sharing sentence that points back to one the fill took comes after that
+    for sharing, leaning in ((True, False), (True, True), (False, False), (True, True), (False, True)):
         for overlap, position, sentence in sorted(scored):
             if bool(overlap) != sharing or bool(_POINTS_BACK.match(_LIST_MARKER.sub("", sentence))) != leaning \
-                    or len(chosen) == max_sentences or used + len(sentence) > max_chars:
+                    or (position, sentence) in chosen:
                 continue
+            if len(chosen) == max_sentences or used + len(sentence) > max_chars:
+                if sharing:
+                    continue
+                break  # the fill stops at the first sentence that does not fit: the opening, not what follows it
             if leaning and position - 1 not in {at for at, _ in chosen}:
                 continue
             chosen.append((position, sentence))
@@ -75,8 +82,11 @@ _LEAD_IN = re.compile(r"[:：]\s*(\*\*)?\s*$")  # "SiLU 函数的数学定义如
 # a sentence whose subject is only in the one before it: "它…", "其中…", "这种方法…" ("该指标…" names its kind,
 # "这是因为…" gives a reason: they read on their own)
 _POINTS_BACK = re.compile(r"^(?:它|其|此(?!外)|这(?!是因为|是由于)|那|上述|上面)")
-_FIGURE = re.compile(r"如[上下左右]?图|[上下]图|见图|图\s*\d|\b(?:fig\.|figure\s*\d|the (?:figure|image) (?:above|below))",
-                     re.I)  # "如上图所示,最优的 w 在绿色的点处": of a figure the quote cannot show
+# not for the fill: a sentence about a figure the quote cannot show ("如上图所示,最优的 w 在绿色的点处"), or one
+# that only says what the notes will do next ("接下来，Rocky就带着大家完整拆解…")
+_NOT_FILL = re.compile(r"(?:如|见)[上下左右]?图(?![像片文谱神])|(?<![际以加向])[上下]图(?![像片])|图\s*\d"
+                       r"|\b(?:fig\.|figure\s*\d|the (?:figure|image) (?:above|below))"
+                       r"|^(?:[-*+•]\s*)?(?:接下来|下面(?:我们|就|来)|本文|本节)", re.I)
 _LIST_MARKER = re.compile(r"^(?:[-*+•]\s+|\d+[.、)）]\s*)")
 _CAPTION = re.compile(r"^\([a-z]\)\s[^\u4e00-\u9fff]*$")  # "(a) Standard Neural Net": a figure's caption
 _BOLD_LINE = re.compile(r"^\*\*[^*]+\*\*[:：]?$")  # "**计算步骤和python代码**": a heading in bold
@@ -252,8 +262,9 @@ def quoted_sentences(index: SearchIndex, config: AnswerConfig, terms: set[str], 
                      cited: list[int], synthesis: str = "", question: str = "") -> list[tuple[int, str]]:
     """The key sentences an answer quotes under its synthesis: from the first two cited sections
     (or the top one), within ``config``'s limits, none the synthesis already says word for word
-    (the next key sentences instead): [(source number, sentence)]. Room the top section's
-    (source 1's) sentences sharing a question term leave goes to its others, in order (``fill``).
+    (the next key sentences instead): [(source number, sentence)]. When the top section (source 1)
+    is the only one quoted, room its sentences sharing a question term leave goes to its others, in
+    order (``fill``).
     For a ``question`` that asks for a list (``list_outline``), the first section's list comes
     first, as one line of its items."""
     if not config.quote_sentences or not hits:
@@ -271,7 +282,9 @@ def quoted_sentences(index: SearchIndex, config: AnswerConfig, terms: set[str], 
                 budget -= len(outline)
                 said, outlined = synthesis + "\n" + outline, True
         room = config.quote_sentences - len(quotes)
-        for sentence in key_sentences(terms, text, index.tokenizer.tokenize, room, budget, said, fill=n == 1):
+        # the top section's room is filled when it is the only one quoted: beside another, it keeps room for that one
+        alone = n == 1 and len((cited or [1])[:2]) == 1
+        for sentence in key_sentences(terms, text, index.tokenizer.tokenize, room, budget, said, fill=alone):
             quotes.append((n, sentence))
             budget -= len(sentence)
     return quotes
