@@ -44,13 +44,27 @@ def test_key_sentences_fill_the_room_left_with_the_sections_opening():
     assert key_sentences({"c", "d"}, text, tokenize, max_sentences=9, max_chars=13, fill=True) == ["c d 相关句。"]
     # the fill stops at the first sentence that does not fit (the opening, not what follows it)
     assert key_sentences({"c", "d"}, text, tokenize, max_sentences=9, max_chars=15, fill=True) == ["c d 相关句。"]
-    # a sharing sentence pointing back to one the fill took follows it; a signpost is not filled
+    # a sharing sentence pointing back to one the fill took comes with it; a signpost is not filled
     leaning = "x 是一种统计模型。它 c d 相关。接下来，我们拆解 y。e 无关。"
     assert key_sentences({"c", "d"}, leaning, tokenize, max_sentences=3, fill=True) == [
         "x 是一种统计模型。", "它 c d 相关。", "e 无关。"]
+    assert key_sentences({"c", "d"}, leaning, tokenize, max_sentences=2, fill=True) == [
+        "x 是一种统计模型。", "它 c d 相关。"]
     # the section is about the question even when what shares its terms was said already
     assert key_sentences({"c", "d"}, text, tokenize, max_sentences=2, said="c d 相关句。", fill=True) == [
         "x 是一种统计模型。", "e 也无关。"]
+
+
+@pytest.mark.parametrize("sentence, passed_over", [
+    ("如上图所示，最优的 w 在绿色的点处。", True), ("见下图。", True), ("图3中的曲线更平。", True),
+    ("接下来，Rocky就带着大家完整拆解它的流程。", True),
+    ("数据（如图像、文本）先编码。", False), ("例如图卷积网络聚合邻居。", False), ("实际上图像更大。", False),
+    ("接下来，将mask区域裁剪并放大后重绘。", False), ("本文提出了一种新的蒸馏方法。", False),
+])
+def test_the_fill_passes_over_figures_and_signposts_only(sentence, passed_over):
+    text = f"c d 相关句。{sentence}"
+    filled = key_sentences({"c", "d"}, text, lambda t: t.replace("。", " ").split(), max_sentences=2, fill=True)
+    assert (sentence not in filled) == passed_over
 
 
 def test_key_sentences_pass_over_lead_ins_and_bold_headings():

@@ -361,6 +361,8 @@ def test_a_clause_the_notes_say_of_both_or_copied_plainly_passes(line):
     ("LoRA和Ptuning通过其独特的微调策略，为大型模型的微调提供了新的解决方案。", "LoRA和P-tuning的区别？",
      "它们都为大型模型的微调提供了新的解决方案。 [1]"),  # the sentence names both
     ("K-means的步骤：重新计算它的聚类中心。", "K-means的步骤是什么？", "它们都重新计算它的聚类中心。 [1]"),  # nothing compared
+    ("K-means：需要计算样本之间的距离。\nKNN：需要计算样本之间的距离。", "K-means和KNN的区别？",
+     "它们都需要计算样本之间的距离。 [1]"),  # said of each, one sentence apiece
 ])
 def test_both_is_not_cut_where_the_notes_say_it_of_both_or_compare_nothing(notes, question, line):
     assert ContradictionCheck([notes], question).line(line) is None

@@ -246,12 +246,12 @@ class ContradictionCheck:
         return Conflict(line or text, kind, said, noted, source)
 
     def _said_of_one(self, source: str) -> bool:
-        """Whether the notes say ``source`` (a clause) of one of the things the question compares
-        (two names or more) everywhere they say it: its sentence names just one of them (or, naming
-        none, its source does) and does not itself say "都", "两者"…"""
-        if len(self.compared) < 2:
-            return False
-        return all(len(of) == 1 and not marked for of, marked in self.said_of.get(source, [({""}, True)]))
+        """Whether the notes say ``source`` (a clause) of one and the same of the things the question
+        compares (two names or more) everywhere they say it: each sentence holding it names just that
+        one (or, naming none, its source does) and none itself says "都", "两者"…"""
+        said = self.said_of[source]
+        named = set().union(*(of for of, _ in said))
+        return len(self.compared) >= 2 and len(named) == 1 and all(len(of) == 1 and not marked for of, marked in said)
 
     def _change(self, clause: str) -> tuple[tuple[str, str, str] | None, str | None]:
         """(what the clause changes that contradicts its source clause, that source clause)."""

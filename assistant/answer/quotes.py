@@ -59,22 +59,30 @@ def key_sentences(question_terms: set[str], text: str, tokenize, max_sentences: 
     if not shares:  # no sentence is about the question: none is quoted
         return []
     chosen, used = [], 0
+    leans = {position: bool(_POINTS_BACK.match(_LIST_MARKER.sub("", sentence))) for _, position, sentence in scored}
+    after = {position - 1: (overlap, position, sentence) for overlap, position, sentence in scored if leans[position]}
+
+    def fits(sentence: str) -> bool:
+        return len(chosen) < max_sentences and used + len(sentence) <= max_chars
+
     # a sentence whose subject is the one before it ("它在损失函数中加入了…") is quoted only after it;
     # sentences sharing no term (with ``fill``) come after those that do, in order, until one does not
-    # fit; a sharing sentence that points back to one the fill took comes after that
-    for sharing, leaning in ((True, False), (True, True), (False, False), (True, True), (False, True)):
+    # fit, each with the sharing sentence that points back to it, if any
+    for sharing, leaning in ((True, False), (True, True), (False, False), (False, True)):
         for overlap, position, sentence in sorted(scored):
-            if bool(overlap) != sharing or bool(_POINTS_BACK.match(_LIST_MARKER.sub("", sentence))) != leaning \
-                    or (position, sentence) in chosen:
+            if bool(overlap) != sharing or leans[position] != leaning or (position, sentence) in chosen:
                 continue
-            if len(chosen) == max_sentences or used + len(sentence) > max_chars:
-                if sharing:
-                    continue
-                break  # the fill stops at the first sentence that does not fit: the opening, not what follows it
             if leaning and position - 1 not in {at for at, _ in chosen}:
                 continue
+            if not fits(sentence):
+                if sharing or leaning:
+                    continue
+                break  # the fill stops at the first sentence that does not fit: the opening, not what follows it
             chosen.append((position, sentence))
             used += len(sentence)
+            if not sharing and position in after and after[position][0] and fits(after[position][2]):
+                chosen.append(after[position][1:])
+                used += len(after[position][2])
     return [sentence for _, sentence in sorted(chosen)]
 
 
@@ -82,11 +90,12 @@ _LEAD_IN = re.compile(r"[:：]\s*(\*\*)?\s*$")  # "SiLU 函数的数学定义如
 # a sentence whose subject is only in the one before it: "它…", "其中…", "这种方法…" ("该指标…" names its kind,
 # "这是因为…" gives a reason: they read on their own)
 _POINTS_BACK = re.compile(r"^(?:它|其|此(?!外)|这(?!是因为|是由于)|那|上述|上面)")
-# not for the fill: a sentence about a figure the quote cannot show ("如上图所示,最优的 w 在绿色的点处"), or one
-# that only says what the notes will do next ("接下来，Rocky就带着大家完整拆解…")
-_NOT_FILL = re.compile(r"(?:如|见)[上下左右]?图(?![像片文谱神])|(?<![际以加向])[上下]图(?![像片])|图\s*\d"
+# not for the fill: a sentence about a figure the quote cannot show ("如上图所示,最优的 w 在绿色的点处", "见下图",
+# "图3中"; not "如图像" or "例如图卷积"), or one that only says what the notes go on to do ("接下来，Rocky就带着大家
+# 完整拆解…")
+_NOT_FILL = re.compile(r"(?:如|见)[上下左右]图|如图\s*(?:所示|\d)|(?<![际以加向])[上下]图(?:所示|中)|图\s*\d"
                        r"|\b(?:fig\.|figure\s*\d|the (?:figure|image) (?:above|below))"
-                       r"|^(?:[-*+•]\s*)?(?:接下来|下面(?:我们|就|来)|本文|本节)", re.I)
+                       r"|^(?:[-*+•]\s*)?(?:接下来|下面)[^。]{0,16}(?:拆解|介绍|讲解|讲讲|来看|带着大家)", re.I)
 _LIST_MARKER = re.compile(r"^(?:[-*+•]\s+|\d+[.、)）]\s*)")
 _CAPTION = re.compile(r"^\([a-z]\)\s[^\u4e00-\u9fff]*$")  # "(a) Standard Neural Net": a figure's caption
 _BOLD_LINE = re.compile(r"^\*\*[^*]+\*\*[:：]?$")  # "**计算步骤和python代码**": a heading in bold
@@ -262,9 +271,9 @@ def quoted_sentences(index: SearchIndex, config: AnswerConfig, terms: set[str], 
                      cited: list[int], synthesis: str = "", question: str = "") -> list[tuple[int, str]]:
     """The key sentences an answer quotes under its synthesis: from the first two cited sections
     (or the top one), within ``config``'s limits, none the synthesis already says word for word
-    (the next key sentences instead): [(source number, sentence)]. When the top section (source 1)
-    is the only one quoted, room its sentences sharing a question term leave goes to its others, in
-    order (``fill``).
+    (the next key sentences instead): [(source number, sentence)]. When the answer quotes from the
+    top section (source 1) alone, room its sentences sharing a question term leave goes to its
+    others, in order (``fill``).
     For a ``question`` that asks for a list (``list_outline``), the first section's list comes
     first, as one line of its items."""
     if not config.quote_sentences or not hits:
@@ -282,7 +291,7 @@ def quoted_sentences(index: SearchIndex, config: AnswerConfig, terms: set[str], 
                 budget -= len(outline)
                 said, outlined = synthesis + "\n" + outline, True
         room = config.quote_sentences - len(quotes)
-        # the top section's room is filled when it is the only one quoted: beside another, it keeps room for that one
+        # the top section's room is filled when the answer quotes from it alone: beside another, that one keeps its room
         alone = n == 1 and len((cited or [1])[:2]) == 1
         for sentence in key_sentences(terms, text, index.tokenizer.tokenize, room, budget, said, fill=alone):
             quotes.append((n, sentence))
