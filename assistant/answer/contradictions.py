@@ -47,7 +47,6 @@ _NEGATION = re.compile(r"不|没|无|非|未|勿|别|否")
 _NOT_NEGATION = ("非常", "无论", "不仅", "不断", "不少", "不过", "别的", "无关紧要", "并非不", "否则", "不但",
                  "类别", "区别", "分别", "特别", "识别", "差别", "级别", "个别")  # 别 in a word: no "don't"
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-_BOTH_SAID = re.compile(r"都|(?<!平)均(?![值方匀衡])|两者|二者|共同|(?<!不)同时")  # a sentence that says it of several
 # "它们都…", "两者均…": what follows said of both (or all) of the things the answer is about
 _BOTH = re.compile(r"^(?:而且|并且|且|另外)?(?:它们|他们|两者|二者|这两者|这二者|两种(?:方法|算法|模型|方式)?|这两种(?:方法|算法|模型|方式)?"
                    r"|两个(?:方法|算法|模型)?)(?:也|其实|同样)?(?:都|均)")
@@ -148,22 +147,15 @@ class ContradictionCheck:
         # each source sentence as formulas are compared ("l+c|w|"), with the family terms it names
         # (those of the sentences beside it when it names none)
         self.formula_places: list[tuple[str, set[str]]] = []
-        self.subjects = SubjectPlaces()  # what the notes' sentences say of which named thing
-        self.compared = names(normalise(question))  # the names the question asks about ("kmeans", "knn")
-        # each source clause -> (the names its sentence gives, else its source's; whether the sentence
-        # itself says "都", "两者"…) wherever it stands: of how many of the compared things the notes say it
-        self.said_of: dict[str, list[tuple[set[str], bool]]] = {}
+        # what the notes' sentences say of which named thing, and of which of the names the question compares
+        self.subjects = SubjectPlaces(names(normalise(question)))
         named: set[str] = set()  # every family term of the sources
         for number, text in enumerate(sources):
             written = _sentences(text)
             sentences = [clauses(sentence) for sentence in written]
-            in_source = names(normalise(text)) & self.compared
+            in_source = names(normalise(text)) if self.subjects.compared else set()
             for sentence in sentences:
-                self.subjects.add(sentence)
-                whole = "".join(sentence)
-                of = (names(whole) & self.compared or in_source, bool(_BOTH_SAID.search(whole)))
-                for clause in sentence:
-                    self.said_of.setdefault(clause, []).append(of)
+                self.subjects.add(sentence, in_source)
             self.labels |= {sentence[0] for sentence in sentences
                             if len(sentence) > 1 and len(sentence[0]) <= MAX_LABEL_CHARS}
             terms = [_families(sentence) for sentence in written]
@@ -236,7 +228,7 @@ class ContradictionCheck:
         if source and not change and at > 0:  # the name its sentence puts it under, in the line and in the notes
             said = self.subjects.misattributed(source, clauses(_LAST_SENTENCE.search(line[:at]).group()))
             change = ("term", *said) if said else None
-        if source and not change and (both := _BOTH.match(clause)) and self._said_of_one(source):
+        if source and not change and (both := _BOTH.match(clause)) and self.subjects.said_of_one(source):
             change = ("both", both.group(), "")  # a copy of what the notes say of one, said of both
         if not change and self.opposite:
             change = self._opposite(clause, source)
@@ -244,14 +236,6 @@ class ContradictionCheck:
             return None
         kind, said, noted = change
         return Conflict(line or text, kind, said, noted, source)
-
-    def _said_of_one(self, source: str) -> bool:
-        """Whether the notes say ``source`` (a clause) of one and the same of the things the question
-        compares (two names or more) everywhere they say it: each sentence holding it names just that
-        one (or, naming none, its source does) and none itself says "都", "两者"…"""
-        said = self.said_of[source]
-        named = set().union(*(of for of, _ in said))
-        return len(self.compared) >= 2 and len(named) == 1 and all(len(of) == 1 and not marked for of, marked in said)
 
     def _change(self, clause: str) -> tuple[tuple[str, str, str] | None, str | None]:
         """(what the clause changes that contradicts its source clause, that source clause)."""

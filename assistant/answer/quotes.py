@@ -281,7 +281,8 @@ def quoted_sentences(index: SearchIndex, config: AnswerConfig, terms: set[str], 
     quotes: list[tuple[int, str]] = []
     budget = config.quote_chars
     outlined = False
-    for n in (cited or [1])[:2]:
+    quoted = (cited or [1])[:2]
+    for n in quoted:
         text = section_text(index, hits[n - 1])
         said = synthesis
         if config.quote_lists and question and not outlined:
@@ -292,8 +293,7 @@ def quoted_sentences(index: SearchIndex, config: AnswerConfig, terms: set[str], 
                 said, outlined = synthesis + "\n" + outline, True
         room = config.quote_sentences - len(quotes)
         # the top section's room is filled when the answer quotes from it alone: beside another, that one keeps its room
-        alone = n == 1 and len((cited or [1])[:2]) == 1
-        for sentence in key_sentences(terms, text, index.tokenizer.tokenize, room, budget, said, fill=alone):
+        for sentence in key_sentences(terms, text, index.tokenizer.tokenize, room, budget, said, fill=quoted == [1]):
             quotes.append((n, sentence))
             budget -= len(sentence)
     return quotes

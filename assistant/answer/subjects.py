@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 
 _NAME = re.compile(r"[a-z][a-z0-9]+")
+_OF_SEVERAL = re.compile(r"都|(?<!平)均(?![值方匀衡])|两者|二者|共同|(?<!不)同时")  # a sentence that says it of several
 # a clause that only says under what name the rest stands: "在controlnet中", "对于lora", "arcface"
 _PLACE = re.compile(r"^(?:而|但)?(?:在|对于|对)?([a-z][a-z0-9]+)(?:中|里|里面|上|来说|而言)?$")
 
@@ -43,17 +44,36 @@ def place(clauses: list[str]) -> str:
 
 class SubjectPlaces:
     """For each clause of the notes, the names it stands under in its sentences, and which names
-    the notes' sentences set side by side."""
+    the notes' sentences set side by side; with the names a question ``compared`` (two or more),
+    which of them each clause is said of."""
 
-    def __init__(self):
+    def __init__(self, compared: set[str] = frozenset()):
         self.under: dict[str, list[str]] = {}  # clause -> for each place it stands, the name it is under
         self.together: list[set[str]] = []  # the names of each sentence
+        self.compared = set(compared) if len(compared) >= 2 else set()
+        # clause -> for each sentence holding it, the compared names it gives (else its source's) and
+        # whether it says "都", "两者"… itself
+        self.said_of: dict[str, list[tuple[set[str], bool]]] = {}
 
-    def add(self, sentence: list[str]) -> None:
-        """One sentence of the notes as its normalised clauses."""
-        self.together.append(set().union(*(names(clause) for clause in sentence)))
+    def add(self, sentence: list[str], source_names: set[str] = frozenset()) -> None:
+        """One sentence of the notes as its normalised clauses; ``source_names``: the names its source
+        (the whole section) gives."""
+        named = set().union(*(names(clause) for clause in sentence))
+        self.together.append(named)
+        if self.compared:
+            of = (named & self.compared or source_names & self.compared, bool(_OF_SEVERAL.search("".join(sentence))))
+            for clause in sentence:
+                self.said_of.setdefault(clause, []).append(of)
         for j, clause in enumerate(sentence):
             self.under.setdefault(clause, []).append(place(sentence[:j]))
+
+    def said_of_one(self, source: str) -> bool:
+        """Whether the notes say ``source`` (a clause) of one and the same of the compared names
+        everywhere they say it: each sentence holding it names just that one (or, naming none, its
+        source does) and none itself says "都", "两者"…"""
+        said = self.said_of.get(source, [])
+        return bool(said) and len(set().union(*(of for of, _ in said))) == 1 \
+            and all(len(of) == 1 and not several for of, several in said)
 
     def misattributed(self, source: str, before: list[str]) -> tuple[str, str] | None:
         """(the name a line puts a copy of ``source`` under, the name the notes put it under) when
