@@ -46,6 +46,32 @@ def test_a_faithful_or_unrelated_line_passes(line):
     assert ContradictionCheck(SOURCES, QUESTION).line(line) is None
 
 
+ALLOCATION = ("`new`和`delete`是C++中用于动态内存分配和释放的运算符。`new`运算符在堆上分配内存并调用构造函数。\n\n"
+              "`malloc`和`free`是C语言中用于动态内存分配和释放的函数。它们不具有类型安全性。")
+
+
+@pytest.mark.parametrize("line, said, noted", [
+    # the sentence on new/delete under the other pair's names: two names swapped are one change, not
+    # two that cancel; nearest letter by letter to the malloc sentence, which it does not contradict
+    ("malloc和free是C++中用于动态内存分配和释放的运算符。 [1]", "malloc", "new"),
+    ("new和delete是C语言中用于动态内存分配和释放的函数。 [1]", "new", "malloc"),
+    ("所以free和malloc是C++中用于动态内存分配和释放的运算符。", "free", "new"),
+])
+def test_a_sentence_copied_under_other_names_is_caught(line, said, noted):
+    conflict = ContradictionCheck([ALLOCATION], "C++的new/delete和C语言的malloc/free有什么区别？").line(line)
+    assert (conflict.kind, conflict.said, conflict.noted) == ("term", said, noted)
+
+
+@pytest.mark.parametrize("line", [
+    "new和delete是C++中用于动态内存分配和释放的运算符。 [1]",
+    "malloc和free是C语言中用于动态内存分配和释放的函数。 [1]",
+    "malloc和free是C语言中的函数，new和delete是C++中的运算符。 [1]",
+    "new运算符在堆上分配内存并调用构造函数。 [1]",
+])
+def test_a_sentence_under_its_own_names_passes(line):
+    assert ContradictionCheck([ALLOCATION], "C++的new/delete和C语言的malloc/free有什么区别？").line(line) is None
+
+
 @pytest.mark.parametrize("line, kept", [
     ("L1正则会使部分参数为0，产生稀疏解。 [1]", "L1正则会使部分参数为0，产生稀疏解。 [1]"),  # copied
     ("L1正则会使部分参数为0，从而模型更好解释。 [1]", "L1正则会使部分参数为0。 [1]"),  # cut at its own words

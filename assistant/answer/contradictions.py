@@ -36,6 +36,8 @@ MIN_SIMILARITY = 0.6  # a clause this close to a source clause (difflib ratio) i
 OPPOSITE_SIMILARITY = 0.8  # a clause read as copied from the notes on the opposite problem must be this
 # close to one of theirs ("减少正则化系数" of "减小正则化系数"): a loose paraphrase ("过拟合是模型在训练集上好")
 # may be nearest to the other side's wording and still be right
+NAMES_ASIDE_SIMILARITY = 0.9  # a clause this close to a source clause with every Latin name and number
+# masked says what that one says, whatever names it puts it under
 MIN_CLAUSE_CHARS = 5  # shorter clauses ("如下", "例如") are not compared
 MIN_KEPT_CHARS = 8  # a line cut to fewer letters than this goes whole
 MAX_LABEL_CHARS = 10  # a sentence's first clause this short, before a colon, is a label ("过拟合: …")
@@ -43,6 +45,7 @@ _CLAUSE = re.compile(r"[^，,；;。！？!?：:\n]+")
 _NORMALISE = re.compile(r"[^\w.%]|_")  # keeps letters, digits, CJK, "." and "%"
 _LATIN = re.compile(r"[a-z][a-z0-9\-]*|[0-9]+(?:\.[0-9]+)?%?")
 _NUMBER = re.compile(r"^[0-9]+(?:\.[0-9]+)?%?$")
+_UNIT = re.compile(r"[a-z0-9.%]+|.")  # what a normalised clause is aligned in: "l1正则0.5" -> l1, 正, 则, 0.5
 _NEGATION = re.compile(r"不|没|无|非|未|勿|别|否")
 _NOT_NEGATION = ("非常", "无论", "不仅", "不断", "不少", "不过", "别的", "无关紧要", "并非不", "否则", "不但",
                  "类别", "区别", "分别", "特别", "识别", "差别", "级别", "个别")  # 别 in a word: no "don't"
@@ -244,7 +247,28 @@ class ContradictionCheck:
             changes = [_dropped_negation(source, clause) for source in holding]
             return (None if None in changes else changes[0]), holding[0]
         source = self._closest(clause)
-        return (_contradicting_change(source, clause, self.text) if source else None), source
+        change = _contradicting_change(source, clause, self.text) if source else None
+        if not change and _LATIN.search(clause):  # another clause's words under this one's names
+            other = self._same_but_names(clause, source)
+            swapped = _contradicting_change(other, clause, self.text) if other else None
+            if swapped and swapped[0] == "term":
+                return swapped, other
+        return change, source
+
+    def _same_but_names(self, clause: str, closest: str | None) -> str | None:
+        """The source clause that says what ``clause`` says under other names, closer to it so than
+        ``closest`` is: "malloc和free是C++中的运算符" is "new和delete是C++中的运算符" of the notes with
+        the names swapped, though nearest, letter by letter, to their "malloc和free是C语言中的函数"."""
+        masked = _masked(clause)
+        best, best_ratio = None, max(NAMES_ASIDE_SIMILARITY, _ratio(_masked(closest), masked) if closest else 0.0)
+        for source in self.clauses:
+            matcher = SequenceMatcher(None, _masked(source), masked, autojunk=False)
+            if matcher.real_quick_ratio() <= best_ratio or matcher.quick_ratio() <= best_ratio:
+                continue
+            ratio = matcher.ratio()
+            if ratio > best_ratio:
+                best, best_ratio = source, ratio
+        return best
 
     def _formula_out_of_context(self, text: str, line: str) -> tuple[str, str, str] | None:
         """A short formula put in a line about another term of its family than every sentence that
@@ -332,24 +356,54 @@ class ContradictionCheck:
 
 def _contradicting_change(source: str, clause: str, source_text: str) -> tuple[str, str, str] | None:
     """(kind, said, noted) for the change from ``source`` to ``clause`` that contradicts it: a
-    number changed, or an odd count of flips (a negation added or dropped, a term swapped, a word
-    turned into its opposite). Two flips cancel: "L2不会产生稀疏解" -> "L1会产生稀疏解" holds."""
-    flips = []
-    for tag, i1, i2, j1, j2 in SequenceMatcher(None, source, clause, autojunk=False).get_opcodes():
-        if tag == "equal":
-            continue
-        noted, said = source[i1:i2], clause[j1:j2]
-        noted_term, said_term = _word_at(source, i1, i2), _word_at(clause, j1, j2)
+    number changed, an odd count of polarity flips (a negation added or dropped, a word turned into
+    its opposite), or terms swapped ("new和delete是C++中的运算符" -> "malloc和free是C++中的运算符": one change
+    of subject however many names it swaps) without a polarity flip. A swap and a flip cancel:
+    "L2不会产生稀疏解" -> "L1会产生稀疏解" holds."""
+    flips, swaps = [], []
+    noted_units, said_units = _UNIT.findall(source), _UNIT.findall(clause)  # a Latin word or number aligns whole
+    changes = [_names_apart(noted_units[i1:i2], said_units[j1:j2])
+               for tag, i1, i2, j1, j2 in SequenceMatcher(None, noted_units, said_units, autojunk=False).get_opcodes()
+               if tag != "equal"]
+    for noted, said in (pair for pairs in changes for pair in pairs):
+        noted_term, said_term = noted.strip("."), said.strip(".")
         if _NUMBER.match(noted_term) and _NUMBER.match(said_term) and noted_term != said_term:
             return "number", said_term, noted_term
         if _negation_flip(noted, said):
             flips.append(("negation", said if _negations(said) else "", noted if _negations(noted) else ""))
-        elif tag == "replace" and _LATIN.fullmatch(noted_term) and _LATIN.fullmatch(said_term) \
+        elif noted and said and _LATIN.fullmatch(noted_term) and _LATIN.fullmatch(said_term) \
                 and said_term in source_text and not (noted_term in said_term or said_term in noted_term):
-            flips.append(("term", said_term, noted_term))
-        elif tag == "replace" and said in opposites().get(noted, ()):
+            swaps.append(("term", said_term, noted_term))
+        elif noted and said and said in opposites().get(noted, ()):
             flips.append(("term", said, noted))
+    if swaps:
+        return None if len(flips) % 2 else swaps[0]
     return flips[0] if len(flips) % 2 else None
+
+
+def _names_apart(noted: list[str], said: list[str]) -> list[tuple[str, str]]:
+    """A changed run of units as (noted, said) pairs: one Latin name or number for another, apart
+    from the words changed beside it ("所以l2" -> "l1": ("l2", "l1"), ("所以", "")); else the run whole."""
+    noted_names, said_names = [u for u in noted if _is_name(u)], [u for u in said if _is_name(u)]
+    if len(noted_names) == len(said_names) == 1 and (len(noted) > 1 or len(said) > 1):
+        rest = ("".join(u for u in noted if not _is_name(u)), "".join(u for u in said if not _is_name(u)))
+        return [(noted_names[0], said_names[0])] + ([rest] if any(rest) else [])
+    return [("".join(noted), "".join(said))]
+
+
+def _is_name(unit: str) -> bool:
+    """Whether an alignment unit is a Latin word or a number (not one CJK character or mark)."""
+    return len(unit) > 1 or unit.isascii() and unit.isalnum()
+
+
+@lru_cache(maxsize=4096)
+def _masked(clause: str) -> str:
+    """A normalised clause with each Latin word and number as one mark: "l1正则0.5" -> "§正则§"."""
+    return "".join("§" if _is_name(unit) else unit for unit in _UNIT.findall(clause))
+
+
+def _ratio(a: str, b: str) -> float:
+    return SequenceMatcher(None, a, b, autojunk=False).ratio()
 
 
 def _negation_flip(noted: str, said: str) -> bool:
@@ -434,16 +488,6 @@ def _dropped_negation(source: str, clause: str) -> tuple[str, str, str] | None:
     if _negations(before) and not any(source[max(0, start - 4):start + 2].find(c) >= 0 for c in _NOT_NEGATION):
         return "negation", "", before
     return None
-
-
-def _word_at(text: str, start: int, end: int) -> str:
-    """The changed span widened to the whole Latin word or number around it: a change "1" -> "2"
-    inside "l1正则" is the word "l1"; "01" in "0.01" is the number "0.01"."""
-    while start > 0 and text[start - 1].isascii() and (text[start - 1].isalnum() or text[start - 1] in ".%-"):
-        start -= 1
-    while end < len(text) and text[end].isascii() and (text[end].isalnum() or text[end] in ".%-"):
-        end += 1
-    return text[start:end].strip(".")
 
 
 def _negations(word: str) -> int:
