@@ -46,8 +46,15 @@ HISTORY = [{"role": "user", "content": "L1正则为什么容易产生稀疏解�
 )
 def test_follow_up_detection(question, follows):
     assert is_follow_up(question) is follows
-    expected = f"{HISTORY[0]['content']}\n{question}" if follows else question
+    expected = HISTORY[0]["content"] + f"\n{question}" * 3 if follows else question
     assert retrieval_query(question, HISTORY) == expected
+
+
+def test_a_long_follow_up_is_written_as_often_as_the_search_reads():
+    question = "那它呢？" + "为什么" * 300  # 904 characters: twice fits in 2,000 with the turn before
+    query = retrieval_query(question, HISTORY)
+    assert query == HISTORY[0]["content"] + f"\n{question}" * 2 and len(query) <= 2000
+    assert retrieval_query("那它呢？" + "为什么" * 700, HISTORY).count("那它呢？") == 1
 
 
 def test_without_history_the_question_is_searched_alone():
