@@ -72,6 +72,32 @@ def test_a_sentence_under_its_own_names_passes(line):
     assert ContradictionCheck([ALLOCATION], "C++的new/delete和C语言的malloc/free有什么区别？").line(line) is None
 
 
+CONNECTORS = ["常见连接方式有Q-Former，Attention，Linear Layer/ MLP结构。以BLIP-2为代表的Q-Former结构增加了多个目标函数。",
+              "主流模型：\n- Transformer-XL：在Transformer中引入相对位置编码和片段级记忆机制。\n- XLNet：结合自回归和自编码思想。"]
+
+
+@pytest.mark.parametrize("line, named", [
+    ("BLIP-2引入了Transformer-XL，这是目前大模型的结构。 [1]", "blip2"),  # a short clause "copied" with a claim put before it
+    ("BERT结合自回归和自编码思想。 [2]", "bert"),  # another subject, one the notes never name, in place of XLNet
+])
+def test_a_copy_that_names_what_nothing_near_its_source_names_is_its_own_words(line, named):
+    check = ContradictionCheck(CONNECTORS, "多模态大模型的模态接口有哪几种？", copies_only=True)
+    text, conflict = check.cut(line)
+    assert text == "" and (conflict.kind, conflict.said) == ("unsupported", named)
+    assert ContradictionCheck(CONNECTORS, "多模态大模型的模态接口有哪几种？").line(line) is None  # the free synthesis keeps it
+
+
+@pytest.mark.parametrize("line, question", [
+    ("Transformer-XL在Transformer中引入相对位置编码和片段级记忆机制。 [2]", "长序列怎么处理？"),
+    ("以BLIP-2为代表的Q-Former结构增加了多个目标函数。 [1]", "模态接口有哪几种？"),
+    ("它结合自回归和自编码思想。 [2]", "XLNet是什么？"),
+    ("XLNet模型结合自回归和自编码思想。 [2]", "它是什么？"),  # named by its own sentence
+    ("BERT结合自回归和自编码思想。 [2]", "BERT和XLNet有什么不同？"),  # named by the question: the swap checks judge it
+])
+def test_a_copy_naming_what_its_place_or_the_question_names_stays(line, question):
+    assert ContradictionCheck(CONNECTORS, question, copies_only=True).cut(line) == (line, None)
+
+
 @pytest.mark.parametrize("line, kept", [
     ("L1正则会使部分参数为0，产生稀疏解。 [1]", "L1正则会使部分参数为0，产生稀疏解。 [1]"),  # copied
     ("L1正则会使部分参数为0，从而模型更好解释。 [1]", "L1正则会使部分参数为0。 [1]"),  # cut at its own words
