@@ -87,6 +87,16 @@ def test_a_copy_that_names_what_nothing_near_its_source_names_is_its_own_words(l
     assert ContradictionCheck(CONNECTORS, "多模态大模型的模态接口有哪几种？").line(line) is None  # the free synthesis keeps it
 
 
+def test_a_name_its_source_gives_elsewhere_may_be_put_in_a_copy():
+    line = "3D Causal VAE将视频数据的每一帧编码为视频潜在向量。 [1]"
+    named = ContradictionCheck(["CogVideoX用3D Causal VAE压缩视频。\n\n它的3D VAE将视频数据的每一帧编码为视频潜在向量。"],
+                               "CogVideoX怎么压缩视频？", copies_only=True)
+    assert named.cut(line) == (line, None)
+    unnamed = ContradictionCheck(["CogVideoX压缩视频。\n\n它的3D VAE将视频数据的每一帧编码为视频潜在向量。"],
+                                 "CogVideoX怎么压缩视频？", copies_only=True)
+    assert unnamed.cut(line)[1].said == "3dcausalvae"
+
+
 @pytest.mark.parametrize("line, question", [
     ("Transformer-XL在Transformer中引入相对位置编码和片段级记忆机制。 [2]", "长序列怎么处理？"),
     ("以BLIP-2为代表的Q-Former结构增加了多个目标函数。 [1]", "模态接口有哪几种？"),

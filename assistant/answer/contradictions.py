@@ -150,10 +150,8 @@ class ContradictionCheck:
         # each source sentence as formulas are compared ("l+c|w|"), with the family terms it names
         # (those of the sentences beside it when it names none)
         self.formula_places: list[tuple[str, set[str]]] = []
-        # each source clause -> where it stands, normalised: its sentence, those either side, its source's
-        # opening two and the question (a copy of it may name what these name)
-        self.nearby: dict[str, str] = {}
-        asked = normalise(question)
+        self.asked = normalise(question)  # with the source that holds it, what a copy of a clause may name
+        self.normalised = [normalise(text) for text in sources]
         # what the notes' sentences say of which named thing, and of which of the names the question compares
         self.subjects = SubjectPlaces(names(normalise(question)))
         named: set[str] = set()  # every family term of the sources
@@ -169,16 +167,12 @@ class ContradictionCheck:
             named |= set().union(*terms)
             # a list item is also about what its list's lead-in names ("MobileNetV3在整体上有两大创新：")
             leads = _lead_ins(written, terms)
-            joined = ["".join(sentence) for sentence in sentences]
-            opening = asked + "|" + "|".join(joined[:2])
             for i, sentence in enumerate(sentences):
                 own, around = terms[i] or leads[i], set().union(*terms[max(0, i - 1):i + 2], leads[i])
                 self.formula_places.append((_formula_key(written[i]), own or around))
-                nearby = "|".join([opening, *joined[max(0, i - 1):i + 2]])
                 for j, clause in enumerate(sentence):
                     self.context.setdefault(clause, []).append((sentence[j - 1] if j else "", around, own))
                     self.holders.setdefault(clause, set()).add(number)
-                    self.nearby[clause] = self.nearby[clause] + "|" + nearby if clause in self.nearby else nearby
         self.clauses = [c for c in self.context if len(c) >= MIN_CLAUSE_CHARS]
         # what a line that names no term is read as about; a short name the sources write in full ("V2"
         # of "MobileNetV2") is read as that
@@ -244,8 +238,8 @@ class ContradictionCheck:
         if not change and self.opposite:
             change = self._opposite(clause, source)
         if not change and self.copies_only and (added := self._named_anew(clause, source)):
-            # a copy that puts in a name nothing near its source names: "BLIP-2引入了Transformer-XL" of
-            # the notes' "Transformer-XL：在Transformer中引入相对位置编码…"
+            # a copy that puts in a name its source never names: "BLIP-2引入了Transformer-XL" of the
+            # notes' "Transformer-XL：在Transformer中引入相对位置编码…"
             return Conflict(line or text, "unsupported", added, "", "")
         if not change:
             return None
@@ -269,17 +263,18 @@ class ContradictionCheck:
 
     def _named_anew(self, clause: str, source: str) -> str:
         """The first Latin name a Chinese ``clause`` adds to the ``source`` clause it copies where that
-        has nothing (or other Latin) in its place, and that neither the question, the sentences around
-        the source clause nor its source's opening name ("blip2" of "blip2引入了transformerxl" copied
-        from "transformerxl"); "" when none. A name in place of Chinese words ("zero" for "零") is a
-        translation, not a new name."""
+        has nothing or another name in its place, and that neither the question nor a source holding
+        the source clause names ("blip2" of "blip2引入了transformerxl" copied from "transformerxl", in
+        notes on language models that never name BLIP-2); "" when none. A name in place of Chinese
+        words ("zero" for "零") is a translation, not a new name."""
         if not _CJK.search(clause):
             return ""
         noted, said = _UNIT.findall(source), _UNIT.findall(clause)
         for tag, i1, i2, j1, j2 in SequenceMatcher(None, noted, said, autojunk=False).get_opcodes():
-            if tag in ("insert", "replace") and not _CJK.search("".join(noted[i1:i2])):
+            replaced = "".join(noted[i1:i2])
+            if tag in ("insert", "replace") and (_names_in(replaced) or not _CJK.search(replaced)):
                 for name in _names_in("".join(said[j1:j2])):
-                    if name not in self.nearby[source]:
+                    if name not in self.asked and not any(name in self.normalised[n] for n in self.holders[source]):
                         return name
         return ""
 
