@@ -262,20 +262,25 @@ class ContradictionCheck:
         return change, source
 
     def _named_anew(self, clause: str, source: str) -> str:
-        """The first Latin name a Chinese ``clause`` adds to the ``source`` clause it copies where that
-        has nothing or another name in its place, and that neither the question nor a source holding
-        the source clause names ("blip2" of "blip2引入了transformerxl" copied from "transformerxl", in
-        notes on language models that never name BLIP-2); "" when none. A name in place of Chinese
+        """The first Latin name a Chinese ``clause`` puts into the ``source`` clause it copies that
+        nothing given names where it stands: one added where the source clause has nothing, that
+        neither the question nor a source holding that clause names ("blip2" of "blip2引入了
+        transformerxl" copied from "transformerxl", in notes on language models that never name
+        BLIP-2); one in place of another name, that neither the question nor any source names (a
+        swap to a name they do give is the contradiction checks' to judge: "3D Causal VAE" for "3D
+        VAE" where another passage calls it so stays). "" when none. A name in place of Chinese
         words ("zero" for "零") is a translation, not a new name."""
         if not _CJK.search(clause):
             return ""
         noted, said = _UNIT.findall(source), _UNIT.findall(clause)
         for tag, i1, i2, j1, j2 in SequenceMatcher(None, noted, said, autojunk=False).get_opcodes():
             replaced = "".join(noted[i1:i2])
-            if tag in ("insert", "replace") and (_names_in(replaced) or not _CJK.search(replaced)):
-                for name in _names_in("".join(said[j1:j2])):
-                    if name not in self.asked and not any(name in self.normalised[n] for n in self.holders[source]):
-                        return name
+            if tag == "equal" or _CJK.search(replaced) and not _names_in(replaced):
+                continue
+            named = [self.text] if _names_in(replaced) else [self.asked, *(self.normalised[n] for n in self.holders[source])]
+            for name in _names_in("".join(said[j1:j2])):
+                if not any(name in text for text in named):
+                    return name
         return ""
 
     def _same_but_names(self, clause: str, closest: str | None) -> str | None:
