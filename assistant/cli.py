@@ -852,7 +852,7 @@ def cmd_eval(args) -> int:
 
     def search(item):
         if item.id not in searched:
-            query = retrieval_query(item.question, list(item.history))
+            query = retrieval_query(item.question, list(item.history), index.config.max_query_chars)
             wanted = max(k, config.answer.k, config.retrieval.rerank_candidates if reader else 0)
             searched[item.id] = query, index.search(query, k=wanted, scope=scope)
         return searched[item.id]

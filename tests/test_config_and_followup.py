@@ -55,6 +55,10 @@ def test_a_long_follow_up_is_written_as_often_as_the_search_reads():
     query = retrieval_query(question, HISTORY)
     assert query == HISTORY[0]["content"] + f"\n{question}" * 2 and len(query) <= 2000
     assert retrieval_query("那它呢？" + "为什么" * 700, HISTORY).count("那它呢？") == 1
+    long_before = [{"role": "user", "content": "长" * 2600}]  # the turn before is cut, the follow-up stays
+    query = retrieval_query("那它呢？", long_before)
+    assert len(query) == 2000 and query.endswith("\n那它呢？")
+    assert retrieval_query("那它呢？", HISTORY, max_chars=25).count("那它呢？") == 2  # the search's configured limit
 
 
 def test_without_history_the_question_is_searched_alone():

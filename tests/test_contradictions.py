@@ -87,6 +87,37 @@ def test_a_copy_that_names_what_nothing_near_its_source_names_is_its_own_words(l
     assert ContradictionCheck(CONNECTORS, "多模态大模型的模态接口有哪几种？").line(line) is None  # the free synthesis keeps it
 
 
+@pytest.mark.parametrize("line", [
+    "注意力机制（Attention）让模型关注重要的部分。 [1]",  # a gloss in brackets
+    "大语言模型（LLM）通过预训练学习语言知识。 [1]",
+    "Zero样本指令：如Describe the image触发分步推理。 [1]",  # a name for Chinese words: a translation
+    "LoRA通过低秩分解减少参数。 [1]",  # the pronoun resolved to what the question names
+    "MCoT通过分步推理解决多模态问题。 [2]",  # named by its section's title alone
+])
+def test_a_gloss_a_translation_or_a_resolved_pronoun_is_no_new_name(line):
+    notes = ["注意力机制让模型关注重要的部分。大语言模型通过预训练学习语言知识。零样本指令：如Describe the image触发分步推理。"
+             "它通过低秩分解减少参数。", "它通过分步推理解决多模态问题。"]
+    check = ContradictionCheck(notes, "LoRA怎么微调？", copies_only=True, titles=["基础知识", "MCoT是什么？"])
+    assert check.cut(line) == (line, None)
+
+
+def test_a_pronoun_resolved_to_a_name_nothing_gives_is_a_new_name():
+    check = ContradictionCheck(["它通过低秩分解减少参数。"], "怎么微调大模型？", copies_only=True)
+    assert check.cut("BERT通过低秩分解减少参数。 [1]")[1].said == "bert"
+
+
+def test_a_clause_with_little_besides_a_name_is_not_read_against_another_with_names_aside():
+    notes = ["例如BERT，使用掩码语言模型。LoRA冻结预训练权重。", "LoRA freezes the pretrained weights."]
+    assert ContradictionCheck(notes, "LoRA怎么微调？").line("例如LoRA，只训练低秩矩阵。") is None
+    assert ContradictionCheck(notes, "How does checkpointing work?").line("How does checkpointing work? [1]") is None
+
+
+def test_a_name_given_by_another_source_may_stand_for_the_copied_clauses_name():
+    notes = ["它的3D VAE将视频数据的每一帧编码为视频潜在向量。", "CogVideoX的3D Causal VAE能在时间和空间维度上压缩视频。"]
+    line = "3D Causal VAE将视频数据的每一帧编码为视频潜在向量。 [1]"
+    assert ContradictionCheck(notes, "CogVideoX怎么压缩视频？", copies_only=True).cut(line) == (line, None)
+
+
 def test_a_name_its_source_gives_elsewhere_may_be_put_in_a_copy():
     line = "3D Causal VAE将视频数据的每一帧编码为视频潜在向量。 [1]"
     named = ContradictionCheck(["CogVideoX用3D Causal VAE压缩视频。\n\n它的3D VAE将视频数据的每一帧编码为视频潜在向量。"],

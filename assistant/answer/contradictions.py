@@ -45,6 +45,8 @@ _CLAUSE = re.compile(r"[^，,；;。！？!?：:\n]+")
 _NORMALISE = re.compile(r"[^\w.%]|_")  # keeps letters, digits, CJK, "." and "%"
 _LATIN = re.compile(r"[a-z][a-z0-9\-]*|[0-9]+(?:\.[0-9]+)?%?")
 _NUMBER = re.compile(r"^[0-9]+(?:\.[0-9]+)?%?$")
+_BRACKETED = re.compile(r"[（(]\s*([A-Za-z][\w\-\s.]{0,40}?)\s*[)）]")  # "（LLM）", "(Attention)"
+_PRONOUN = re.compile(r"^(?:它们?|其|该|此|这种?|那种?)$")  # what a name may resolve ("它通过…" -> "LoRA通过…")
 _UNIT = re.compile(r"[a-z0-9.%]+|.")  # what a normalised clause is aligned in: "l1正则0.5" -> l1, 正, 则, 0.5
 _NEGATION = re.compile(r"不|没|无|非|未|勿|别|否")
 _NOT_NEGATION = ("非常", "无论", "不仅", "不断", "不少", "不过", "别的", "无关紧要", "并非不", "否则", "不但",
@@ -137,7 +139,8 @@ def clauses(text: str) -> list[str]:
 class ContradictionCheck:
     """Checks reply lines, clause by clause, against the clauses of their sources."""
 
-    def __init__(self, sources: list[str], question: str = "", copies_only: bool = False, opposite=None):
+    def __init__(self, sources: list[str], question: str = "", copies_only: bool = False, opposite=None,
+                 titles: list[str] = ()):
         self.copies_only = copies_only  # a clause close to no source clause is cut too
         self.opposite = opposite  # an ``OppositeSources`` over ``sources``: a clause only the side the
         # answer is not about holds is cut ("opposite"); None: not checked
@@ -151,7 +154,8 @@ class ContradictionCheck:
         # (those of the sentences beside it when it names none)
         self.formula_places: list[tuple[str, set[str]]] = []
         self.asked = normalise(question)  # with the source that holds it, what a copy of a clause may name
-        self.normalised = [normalise(text) for text in sources]
+        # each source as the model read it, under its title (``titles``, when given: "MCoT" may be there alone)
+        self.normalised = [normalise(f"{title}\n{text}") for title, text in zip([*titles, *[""] * len(sources)], sources)]
         # what the notes' sentences say of which named thing, and of which of the names the question compares
         self.subjects = SubjectPlaces(names(normalise(question)))
         named: set[str] = set()  # every family term of the sources
@@ -174,6 +178,7 @@ class ContradictionCheck:
                     self.context.setdefault(clause, []).append((sentence[j - 1] if j else "", around, own))
                     self.holders.setdefault(clause, set()).add(number)
         self.clauses = [c for c in self.context if len(c) >= MIN_CLAUSE_CHARS]
+        self.masked = {clause: _masked(clause) for clause in self.clauses}  # names aside: "§正则使得…"
         # what a line that names no term is read as about; a short name the sources write in full ("V2"
         # of "MobileNetV2") is read as that
         self.question_terms = {_in_full(term, named) for term in _families(question)}
@@ -237,7 +242,7 @@ class ContradictionCheck:
             change = ("both", both.group(), "")  # a copy of what the notes say of one, said of both
         if not change and self.opposite:
             change = self._opposite(clause, source)
-        if not change and self.copies_only and (added := self._named_anew(clause, source)):
+        if not change and self.copies_only and (added := self._named_anew(clause, source, _glosses(line or text))):
             # a copy that puts in a name its source never names: "BLIP-2引入了Transformer-XL" of the
             # notes' "Transformer-XL：在Transformer中引入相对位置编码…"
             return Conflict(line or text, "unsupported", added, "", "")
@@ -261,7 +266,7 @@ class ContradictionCheck:
                 return swapped, other
         return change, source
 
-    def _named_anew(self, clause: str, source: str) -> str:
+    def _named_anew(self, clause: str, source: str, glossed: set[str] = frozenset()) -> str:
         """The first Latin name a Chinese ``clause`` puts into the ``source`` clause it copies that
         nothing given names where it stands: one added where the source clause has nothing, that
         neither the question nor a source holding that clause names ("blip2" of "blip2引入了
@@ -269,17 +274,18 @@ class ContradictionCheck:
         BLIP-2); one in place of another name, that neither the question nor any source names (a
         swap to a name they do give is the contradiction checks' to judge: "3D Causal VAE" for "3D
         VAE" where another passage calls it so stays). "" when none. A name in place of Chinese
-        words ("zero" for "零") is a translation, not a new name."""
+        words ("zero" for "零", "LoRA" for "它" aside) is a translation, and one in ``glossed`` (the line's
+        bracketed names) a gloss: neither is a new name."""
         if not _CJK.search(clause):
             return ""
         noted, said = _UNIT.findall(source), _UNIT.findall(clause)
         for tag, i1, i2, j1, j2 in SequenceMatcher(None, noted, said, autojunk=False).get_opcodes():
             replaced = "".join(noted[i1:i2])
-            if tag == "equal" or _CJK.search(replaced) and not _names_in(replaced):
+            if tag == "equal" or _CJK.search(replaced) and not _names_in(replaced) and not _PRONOUN.match(replaced):
                 continue
             named = [self.text] if _names_in(replaced) else [self.asked, *(self.normalised[n] for n in self.holders[source])]
             for name in _names_in("".join(said[j1:j2])):
-                if not any(name in text for text in named):
+                if not any(name in text for text in named) and name not in glossed:
                     return name
         return ""
 
@@ -288,9 +294,11 @@ class ContradictionCheck:
         ``closest`` is: "malloc和free是C++中的运算符" is "new和delete是C++中的运算符" of the notes with
         the names swapped, though nearest, letter by letter, to their "malloc和free是C语言中的函数"."""
         masked = _masked(clause)
-        best, best_ratio = None, max(NAMES_ASIDE_SIMILARITY, _ratio(_masked(closest), masked) if closest else 0.0)
+        if len(_CJK.findall(masked)) < MIN_CLAUSE_CHARS:  # "例如§", an English clause ("§"): too little to align
+            return None
+        best, best_ratio = None, max(NAMES_ASIDE_SIMILARITY, _ratio(self.masked[closest], masked) if closest else 0.0)
         for source in self.clauses:
-            matcher = SequenceMatcher(None, _masked(source), masked, autojunk=False)
+            matcher = SequenceMatcher(None, self.masked[source], masked, autojunk=False)
             if matcher.real_quick_ratio() <= best_ratio or matcher.quick_ratio() <= best_ratio:
                 continue
             ratio = matcher.ratio()
@@ -419,6 +427,12 @@ def _names_apart(noted: list[str], said: list[str]) -> list[tuple[str, str]]:
     return [("".join(noted), "".join(said))]
 
 
+def _glosses(line: str) -> set[str]:
+    """The names a line puts in brackets, normalised: glosses of the words before them rather than
+    new names ("注意力机制（Attention）", "大语言模型（LLM）" -> {"attention", "llm"})."""
+    return {normalise(inner) for inner in _BRACKETED.findall(line)}
+
+
 def _names_in(clause: str) -> set[str]:
     """The Latin names of a normalised clause, numbers aside: "blip2引入了transformerxl，共3个" -> {"blip2", "transformerxl"}."""
     return {unit for unit in _UNIT.findall(clause) if _is_name(unit) and not _NUMBER.match(unit.strip("."))
@@ -430,7 +444,6 @@ def _is_name(unit: str) -> bool:
     return len(unit) > 1 or unit.isascii() and unit.isalnum()
 
 
-@lru_cache(maxsize=4096)
 def _masked(clause: str) -> str:
     """A normalised clause with each Latin word and number as one mark: "l1正则0.5" -> "§正则§"."""
     return "".join("§" if _is_name(unit) else unit for unit in _UNIT.findall(clause))

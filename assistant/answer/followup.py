@@ -12,14 +12,10 @@ searched alone.
     >>> retrieval_query("Dropout的作用是什么？", history)
     'Dropout的作用是什么？'
 
-A follow-up mostly asks about something next to what the turn before it asked: "那它会带来什么显存
-问题？" after "KV Cache是怎么加速推理的？" is answered by the notes on KV Cache's memory, not by those
-on KV Cache. Written once beside the longer previous question, its own words weigh less than the
-previous question's in every field of the search (BM25 counts a query's repeated words, the
-embeddings read the whole text). Written three times, on 57 follow-ups of the collection's dev
-sets (eval/collection_followup_dev.jsonl and the follow-ups of eval/collection_dev.jsonl), hit@1
-goes from 0.807 to 0.860 and hit@3 from 0.930 to 0.982; twice gives 0.842 / 0.947, four times
-0.860 / 0.965; the seed's nine dev follow-ups are unchanged (benchmarks/README.md, "Follow-ups").
+A follow-up mostly asks about something next to what the turn before it asked ("那它会带来什么显存
+问题？" after "KV Cache是怎么加速推理的？"): written once beside the longer previous question, its own
+words would weigh less than the topic it leans on in every field of the search (benchmarks/README.md,
+"Follow-ups").
 """
 
 from __future__ import annotations
@@ -29,7 +25,6 @@ import re
 from index.search import RetrievalConfig
 
 FOLLOW_UP_WEIGHT = 3  # times a follow-up is written after the previous question in its search
-QUERY_CHARS = RetrievalConfig().max_query_chars  # a weighted query stays within what the search reads
 SHORT_QUESTION_CHARS = 8  # a question this short is taken as a follow-up when there is history
 _LEADS = re.compile(r"^\s*(那么?|还有|另外|反过来|反之|同样|然后|and\b|so\b|what about|how about)", re.I)
 _REFERS = re.compile(r"它|它们|这个|那个|这种|那种|这样|上面|上述|刚才|前面|其中|\b(it|its|that|this|them|they|those)\b", re.I)
@@ -44,13 +39,15 @@ def is_follow_up(question: str) -> bool:
                 or len(text) <= SHORT_QUESTION_CHARS)
 
 
-def retrieval_query(question: str, history: list[dict] | None = None) -> str:
+def retrieval_query(question: str, history: list[dict] | None = None,
+                    max_chars: int = RetrievalConfig.max_query_chars) -> str:
     """The text to search for: the question, preceded by the last user turn if it is a follow-up
-    (and then written ``FOLLOW_UP_WEIGHT`` times, or as often as fits in ``QUERY_CHARS``)."""
+    and then written ``FOLLOW_UP_WEIGHT`` times, or as often as fits in ``max_chars`` (the search's
+    ``max_query_chars``) with the previous turn cut to leave room for it once."""
     previous = [turn["content"] for turn in history or [] if turn.get("role") == "user"]
     question = question.strip()
-    if previous and is_follow_up(question):
-        before = previous[-1].strip()
-        times = max(1, min(FOLLOW_UP_WEIGHT, (QUERY_CHARS - len(before)) // (len(question) + 1)))
+    if previous and question and is_follow_up(question):
+        before = previous[-1].strip()[: max(0, max_chars - len(question) - 1)]
+        times = max(1, min(FOLLOW_UP_WEIGHT, (max_chars - len(before)) // (len(question) + 1)))
         return before + f"\n{question}" * times
     return question

@@ -144,7 +144,7 @@ class AnswerPipeline:
             yield from self._bare(question, history, temperature, adapter)
             return
         started = time.perf_counter()
-        query = retrieval_query(question, history)
+        query = retrieval_query(question, history, self.index.config.max_query_chars)
         k = k or self.config.k
         reranking = reranks(self.index.config, self.model)
         found = self.index.search(query, k=max(k, self.index.config.rerank_candidates) if reranking else k,
@@ -175,7 +175,8 @@ class AnswerPipeline:
                                 language=language)
         check = ContradictionCheck([text for _, text in sources], question,
                                    copies_only=self.config.synthesis == "copies",
-                                   opposite=OppositeSources([title for title, _ in sources], question))
+                                   opposite=OppositeSources([title for title, _ in sources], question),
+                                   titles=[title for title, _ in sources])
         # strong retrieval: the quotes will be shown whatever the model says, so they are shown now
         early = quoted_sentences(self.index, self.config, terms, hits, [1], "", question) \
             if self.config.notes_first and not weak else []
