@@ -25,9 +25,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from functools import lru_cache
-from importlib import resources
 
+from assistant.answer.changes import (
+    LATIN,
+    UNIT,
+    contradicting_change,
+    dropped_negation,
+    names_in,
+    names_masked,
+)
 from assistant.answer.subjects import SubjectPlaces, is_place, names
 from assistant.citations import CITATION, strip_citations
 from assistant.text import LIST_ITEM
@@ -43,14 +49,8 @@ MIN_KEPT_CHARS = 8  # a line cut to fewer letters than this goes whole
 MAX_LABEL_CHARS = 10  # a sentence's first clause this short, before a colon, is a label ("过拟合: …")
 _CLAUSE = re.compile(r"[^，,；;。！？!?：:\n]+")
 _NORMALISE = re.compile(r"[^\w.%]|_")  # keeps letters, digits, CJK, "." and "%"
-_LATIN = re.compile(r"[a-z][a-z0-9\-]*|[0-9]+(?:\.[0-9]+)?%?")
-_NUMBER = re.compile(r"^[0-9]+(?:\.[0-9]+)?%?$")
 _BRACKETED = re.compile(r"[（(]\s*([A-Za-z][\w\-\s.]{0,40}?)\s*[)）]")  # "（LLM）", "(Attention)"
 _PRONOUN = re.compile(r"^(?:它们?|其|该|此|这种?|那种?)$")  # what a name may resolve ("它通过…" -> "LoRA通过…")
-_UNIT = re.compile(r"[a-z0-9.%]+|.")  # what a normalised clause is aligned in: "l1正则0.5" -> l1, 正, 则, 0.5
-_NEGATION = re.compile(r"不|没|无|非|未|勿|别|否")
-_NOT_NEGATION = ("非常", "无论", "不仅", "不断", "不少", "不过", "别的", "无关紧要", "并非不", "否则", "不但",
-                 "类别", "区别", "分别", "特别", "识别", "差别", "级别", "个别")  # 别 in a word: no "don't"
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # "它们都…", "两者均…": what follows said of both (or all) of the things the answer is about
 _BOTH = re.compile(r"^(?:而且|并且|且|另外)?(?:它们|他们|两者|二者|这两者|这二者|两种(?:方法|算法|模型|方式)?|这两种(?:方法|算法|模型|方式)?"
@@ -112,19 +112,6 @@ class Conflict:
         return f'says "{self.said}" where the notes say "{self.noted}" ({where})'
 
 
-@lru_cache(maxsize=1)
-def opposites() -> dict[str, set[str]]:
-    """Word pairs that say opposite things (``assistant/data/opposites.tsv``), both directions."""
-    text = (resources.files("assistant") / "data" / "opposites.tsv").read_text("utf-8")
-    pairs: dict[str, set[str]] = {}
-    for line in text.splitlines():
-        if line.strip() and not line.startswith("#"):
-            a, b = line.split("\t")
-            pairs.setdefault(a, set()).add(b)
-            pairs.setdefault(b, set()).add(a)
-    return pairs
-
-
 def normalise(text: str) -> str:
     """What clauses are aligned on: ``"**L1 正则**：0.5" -> "l1正则0.5"``."""
     return _NORMALISE.sub("", text.lower()).strip(".")
@@ -178,7 +165,7 @@ class ContradictionCheck:
                     self.context.setdefault(clause, []).append((sentence[j - 1] if j else "", around, own))
                     self.holders.setdefault(clause, set()).add(number)
         self.clauses = [c for c in self.context if len(c) >= MIN_CLAUSE_CHARS]
-        self.masked = {clause: _masked(clause) for clause in self.clauses}  # names aside: "§正则使得…"
+        self.masked = {clause: names_masked(clause) for clause in self.clauses}  # names aside: "§正则使得…"
         # what a line that names no term is read as about; a short name the sources write in full ("V2"
         # of "MobileNetV2") is read as that
         self.question_terms = {_in_full(term, named) for term in _families(question)}
@@ -255,13 +242,13 @@ class ContradictionCheck:
         """(what the clause changes that contradicts its source clause, that source clause)."""
         holding = [source for source in self.clauses if clause in source]
         if holding:  # copied whole: contradicting only when every copy drops a negation before it
-            changes = [_dropped_negation(source, clause) for source in holding]
+            changes = [dropped_negation(source, clause) for source in holding]
             return (None if None in changes else changes[0]), holding[0]
         source = self._closest(clause)
-        change = _contradicting_change(source, clause, self.text) if source else None
-        if not change and _LATIN.search(clause):  # another clause's words under this one's names
+        change = contradicting_change(source, clause, self.text) if source else None
+        if not change and LATIN.search(clause):  # another clause's words under this one's names
             other = self._same_but_names(clause, source)
-            swapped = _contradicting_change(other, clause, self.text) if other else None
+            swapped = contradicting_change(other, clause, self.text) if other else None
             if swapped and swapped[0] == "term":
                 return swapped, other
         return change, source
@@ -278,13 +265,13 @@ class ContradictionCheck:
         bracketed names) a gloss: neither is a new name."""
         if not _CJK.search(clause):
             return ""
-        noted, said = _UNIT.findall(source), _UNIT.findall(clause)
+        noted, said = UNIT.findall(source), UNIT.findall(clause)
         for tag, i1, i2, j1, j2 in SequenceMatcher(None, noted, said, autojunk=False).get_opcodes():
             replaced = "".join(noted[i1:i2])
-            if tag == "equal" or _CJK.search(replaced) and not _names_in(replaced) and not _PRONOUN.match(replaced):
+            if tag == "equal" or _CJK.search(replaced) and not names_in(replaced) and not _PRONOUN.match(replaced):
                 continue
-            named = [self.text] if _names_in(replaced) else [self.asked, *(self.normalised[n] for n in self.holders[source])]
-            for name in _names_in("".join(said[j1:j2])):
+            named = [self.text] if names_in(replaced) else [self.asked, *(self.normalised[n] for n in self.holders[source])]
+            for name in names_in("".join(said[j1:j2])):
                 if not any(name in text for text in named) and name not in glossed:
                     return name
         return ""
@@ -293,7 +280,7 @@ class ContradictionCheck:
         """The source clause that says what ``clause`` says under other names, closer to it so than
         ``closest`` is: "malloc和free是C++中的运算符" is "new和delete是C++中的运算符" of the notes with
         the names swapped, though nearest, letter by letter, to their "malloc和free是C语言中的函数"."""
-        masked = _masked(clause)
+        masked = names_masked(clause)
         if len(_CJK.findall(masked)) < MIN_CLAUSE_CHARS:  # "例如§", an English clause ("§"): too little to align
             return None
         best, best_ratio = None, max(NAMES_ASIDE_SIMILARITY, _ratio(self.masked[closest], masked) if closest else 0.0)
@@ -390,78 +377,14 @@ class ContradictionCheck:
         return best
 
 
-def _contradicting_change(source: str, clause: str, source_text: str) -> tuple[str, str, str] | None:
-    """(kind, said, noted) for the change from ``source`` to ``clause`` that contradicts it: a
-    number changed, an odd count of polarity flips (a negation added or dropped, a word turned into
-    its opposite), or terms swapped ("new和delete是C++中的运算符" -> "malloc和free是C++中的运算符": one change
-    of subject however many names it swaps) without a polarity flip. A swap and a flip cancel:
-    "L2不会产生稀疏解" -> "L1会产生稀疏解" holds."""
-    flips, swaps = [], []
-    noted_units, said_units = _UNIT.findall(source), _UNIT.findall(clause)  # a Latin word or number aligns whole
-    changes = [_names_apart(noted_units[i1:i2], said_units[j1:j2])
-               for tag, i1, i2, j1, j2 in SequenceMatcher(None, noted_units, said_units, autojunk=False).get_opcodes()
-               if tag != "equal"]
-    for noted, said in (pair for pairs in changes for pair in pairs):
-        noted_term, said_term = noted.strip("."), said.strip(".")
-        if _NUMBER.match(noted_term) and _NUMBER.match(said_term) and noted_term != said_term:
-            return "number", said_term, noted_term
-        if _negation_flip(noted, said):
-            flips.append(("negation", said if _negations(said) else "", noted if _negations(noted) else ""))
-        elif noted and said and _LATIN.fullmatch(noted_term) and _LATIN.fullmatch(said_term) \
-                and said_term in source_text and not (noted_term in said_term or said_term in noted_term):
-            swaps.append(("term", said_term, noted_term))
-        elif noted and said and said in opposites().get(noted, ()):
-            flips.append(("term", said, noted))
-    if swaps:
-        return None if len(flips) % 2 else swaps[0]
-    return flips[0] if len(flips) % 2 else None
-
-
-def _names_apart(noted: list[str], said: list[str]) -> list[tuple[str, str]]:
-    """A changed run of units as (noted, said) pairs: one Latin name or number for another, apart
-    from the words changed beside it ("所以l2" -> "l1": ("l2", "l1"), ("所以", "")); else the run whole."""
-    noted_names, said_names = [u for u in noted if _is_name(u)], [u for u in said if _is_name(u)]
-    if len(noted_names) == len(said_names) == 1 and (len(noted) > 1 or len(said) > 1):
-        rest = ("".join(u for u in noted if not _is_name(u)), "".join(u for u in said if not _is_name(u)))
-        return [(noted_names[0], said_names[0])] + ([rest] if any(rest) else [])
-    return [("".join(noted), "".join(said))]
-
-
 def _glosses(line: str) -> set[str]:
     """The names a line puts in brackets, normalised: glosses of the words before them rather than
     new names ("注意力机制（Attention）", "大语言模型（LLM）" -> {"attention", "llm"})."""
     return {normalise(inner) for inner in _BRACKETED.findall(line)}
 
 
-def _names_in(clause: str) -> set[str]:
-    """The Latin names of a normalised clause, numbers aside: "blip2引入了transformerxl，共3个" -> {"blip2", "transformerxl"}."""
-    return {unit for unit in _UNIT.findall(clause) if _is_name(unit) and not _NUMBER.match(unit.strip("."))
-            and any(ch.isalpha() for ch in unit)}
-
-
-def _is_name(unit: str) -> bool:
-    """Whether an alignment unit is a Latin word or a number (not one CJK character or mark)."""
-    return len(unit) > 1 or unit.isascii() and unit.isalnum()
-
-
-def _masked(clause: str) -> str:
-    """A normalised clause with each Latin word and number as one mark: "l1正则0.5" -> "§正则§"."""
-    return "".join("§" if _is_name(unit) else unit for unit in _UNIT.findall(clause))
-
-
 def _ratio(a: str, b: str) -> float:
     return SequenceMatcher(None, a, b, autojunk=False).ratio()
-
-
-def _negation_flip(noted: str, said: str) -> bool:
-    """One side of a change negates and the other does not, and the change is the negation alone
-    (each side adds at most one character: "不易" -> "容易"), not a new phrase ("不" -> "l1正则") nor a
-    phrase that holds a negation dropped whole ("效果均不好" -> "")."""
-    if bool(_negations(noted)) == bool(_negations(said)):
-        return False
-    plain, negated = (said, noted) if _negations(noted) else (noted, said)
-    rest = _NEGATION.sub("", negated)  # a phrase dropped whole ("效果均不好" -> "") flips nothing
-    return len(plain) <= 1 and len(rest) <= 1
 
 
 def _sentences(text: str) -> list[str]:
@@ -474,7 +397,6 @@ def _sentences(text: str) -> list[str]:
 def _formula_key(text: str) -> str:
     """A formula as formulas are compared, markup and spacing aside: ``" $L+C|w|$ [1]" -> "l+c|w|"``."""
     return re.sub(r"[\s$\\{}]", "", strip_citations(text).lower())
-
 
 
 def _without_dangling_place(kept: str) -> str:
@@ -527,18 +449,3 @@ def _siblings(terms: set[str], others: set[str]) -> tuple[str, str] | None:
     return None
 
 
-def _dropped_negation(source: str, clause: str) -> tuple[str, str, str] | None:
-    """("negation", "", "没有") when ``clause`` is copied from ``source`` without the negation
-    just before it: "产生稀疏性" from "但是没有产生稀疏性"."""
-    start = source.find(clause)
-    before = source[max(0, start - 2):start]
-    if _negations(before) and not any(source[max(0, start - 4):start + 2].find(c) >= 0 for c in _NOT_NEGATION):
-        return "negation", "", before
-    return None
-
-
-def _negations(word: str) -> int:
-    """How many negations ``word`` holds, compounds that negate nothing ("非常", "无论") aside."""
-    for compound in _NOT_NEGATION:
-        word = word.replace(compound, "")
-    return len(_NEGATION.findall(word))

@@ -21,7 +21,8 @@ read the question. A question naming both ("过拟合和欠拟合的区别") che
 
 from __future__ import annotations
 
-from assistant.answer.contradictions import normalise, opposites
+from assistant.answer.changes import opposites
+from assistant.answer.contradictions import normalise
 
 __all__ = ["OppositeSources", "opposite_pair"]
 
