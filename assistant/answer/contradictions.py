@@ -447,5 +447,3 @@ def _siblings(terms: set[str], others: set[str]) -> tuple[str, str] | None:
             if other != term and _FAMILY.fullmatch(other).group(1) == prefix:
                 return term, other
     return None
-
-
