@@ -4,8 +4,9 @@
     python benchmarks/followup_weight.py --corpus seed --questions eval/dev.jsonl
 
 A follow-up ("那它会带来什么显存问题？") is searched with the previous user question before it
-(``assistant/answer/followup.py``). Each row writes the follow-up that many times after the
-previous question (``FOLLOW_UP_WEIGHT``; 1 is the plain concatenation) and scores the follow-ups
+(``assistant/answer/followup.py``). Each row sets ``FOLLOW_UP_WEIGHT``, the times the follow-up
+is written after the previous question (1 is the plain concatenation), builds the product's query
+(``retrieval_query``) and scores the follow-ups
 of the question files (those with a history) by hit@1/3/5 and MRR of the search's top 5, and
 how often the section that answers the previous question alone comes first.
 Writes benchmarks/results/followup_weight.json and prints a Markdown table.
@@ -21,6 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from assistant.answer import followup  # noqa: E402
 from assistant.config import Config  # noqa: E402
 from assistant.evaluation import first_relevant_rank, load_questions, retrieval_metrics  # noqa: E402
 from assistant.indexing import open_search_index  # noqa: E402
@@ -40,15 +42,18 @@ def main() -> None:
     items = [item for path in args.questions for item in load_questions(path) if item.covered and item.history]
     if not items:
         raise SystemExit(f"no follow-ups (questions with a history) in {', '.join(args.questions)}")
+    # the section that answers each previous question alone
+    previous = {item.id: index.search([t["content"] for t in item.history if t["role"] == "user"][-1], k=1)[0].section_ref
+                for item in items}
     rows = {}
     for times in args.times:
+        followup.FOLLOW_UP_WEIGHT = times  # what the product's query reads
         ranked, previous_first = [], 0
         for item in items:
-            before = [turn["content"] for turn in item.history if turn["role"] == "user"][-1].strip()
-            query = before + f"\n{item.question.strip()}" * times
+            query = followup.retrieval_query(item.question, list(item.history), index.config.max_query_chars)
             refs = [hit.section_ref for hit in index.search(query, k=5)]
             ranked.append(refs)
-            alone = index.search(before, k=1)[0].section_ref
+            alone = previous[item.id]
             previous_first += refs[0] == alone and first_relevant_rank([alone], item.relevant) is None
         metrics = retrieval_metrics(ranked, [item.relevant for item in items])
         metrics["previous_section_first"] = round(previous_first / len(items), 4)

@@ -173,10 +173,10 @@ class AnswerPipeline:
         weak = weak_retrieval(self.config, confidence, hits, language)
         options = self._options(temperature, adapter, bar_refusal=self.config.answer_when_confident and not weak,
                                 language=language)
+        titles = [title for title, _ in sources]
         check = ContradictionCheck([text for _, text in sources], question,
                                    copies_only=self.config.synthesis == "copies",
-                                   opposite=OppositeSources([title for title, _ in sources], question),
-                                   titles=[title for title, _ in sources])
+                                   opposite=OppositeSources(titles, question), titles=titles)
         # strong retrieval: the quotes will be shown whatever the model says, so they are shown now
         early = quoted_sentences(self.index, self.config, terms, hits, [1], "", question) \
             if self.config.notes_first and not weak else []
